@@ -1,0 +1,55 @@
+# The two commands of the README: `make demo` and `make test`. Everything they need
+# is installed here, into .venv, from the package registry.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Ansible finds the collection through this folder: build/collections/ansible_collections/idcloud/promotions
+# is a link to the checkout, so edits are live. ansible-test needs a real tree, made under build/sanity.
+COLLECTIONS := $(CURDIR)/build/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/idcloud/promotions
+SANITY_TREE := $(CURDIR)/build/sanity/ansible_collections/idcloud/promotions
+RUN := env ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(BIN):$$PATH
+
+.PHONY: all demo test sanity units integration lint bench venv clean
+
+all: test
+
+venv: $(STAMP) $(COLLECTION_LINK)
+
+$(STAMP): requirements.txt tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@)
+	ln -sfn $(CURDIR) $@
+
+demo: venv
+	$(RUN) $(BIN)/python -m tests.demo
+
+test: sanity units integration lint
+
+units: venv
+	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/simulator/tests
+
+integration: venv
+	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/integration
+
+# ansible-test reads the collection from a plain copy of the files git knows about (tracked or new).
+sanity: venv
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -cf - -T - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --venv --color no \
+		--python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+
+lint: venv
+	$(RUN) $(BIN)/ansible-lint --profile production roles playbooks
+
+bench: venv
+	$(RUN) $(BIN)/python benchmarks/promote_benchmark.py
+
+clean:
+	rm -rf build $(VENV) demo-output tests/output

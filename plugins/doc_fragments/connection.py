@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+
+class ModuleDocFragment:  # pylint: disable=too-few-public-methods
+    """Connection options shared by every module of idcloud.promotions."""
+
+    DOCUMENTATION = r'''
+options:
+  tenant_url:
+    description:
+      - Base URL of the environment the call goes to, C(https://host[:port][/prefix]).
+      - For promotions, rollbacks, locks and most reports this is the B(upper) environment
+        (the promotions API pulls from the lower one).
+      - Falls back to the E(IDCLOUD_TENANT_URL) environment variable.
+    type: str
+    required: true
+  access_token:
+    description:
+      - An access token for O(tenant_url) with the promotion scope.
+      - A token cannot be renewed; for runs longer than its life use a service account instead.
+      - Give either this or O(service_account_id) and O(service_account_key).
+      - Falls back to the E(IDCLOUD_ACCESS_TOKEN) environment variable.
+    type: str
+  service_account_id:
+    description:
+      - ID of a service account of the environment in O(tenant_url) (service accounts are per environment).
+      - Falls back to the E(IDCLOUD_SERVICE_ACCOUNT_ID) environment variable.
+    type: str
+  service_account_key:
+    description:
+      - Private key of the service account, as downloaded (a JWK, given as JSON text or as a dictionary), or as an
+        unencrypted PEM RSA private key.
+      - Used to sign the RS256 JWT that obtains access tokens; the key never leaves the host that runs the module.
+      - Falls back to the E(IDCLOUD_SERVICE_ACCOUNT_KEY) environment variable.
+    type: raw
+  scope:
+    description:
+      - Space-separated scopes asked for with service-account tokens.
+    type: str
+    default: 'fr:idc:promotion:*'
+  validate_certs:
+    description:
+      - Verify the tenant's TLS certificate. Leave it on; use O(ca_path) for a private CA.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file of the CA (or bundle) that signed the tenant certificate, instead of the system store.
+      - Falls back to the E(IDCLOUD_CA_PATH) environment variable.
+    type: path
+  request_timeout:
+    description:
+      - Seconds to wait for one answer from the tenant before the request counts as failed.
+    type: float
+    default: 30
+  api_version:
+    description:
+      - Value of the C(Accept-API-Version) header sent with every promotions API call.
+    type: str
+    default: 'protocol=1.0,resource=1.0'
+  transaction_id:
+    description:
+      - Transaction id sent as C(X-ForgeRock-TransactionId), followed by a per-request sequence number, so the
+        tenant's audit log ties the calls of a run together. Support asks for it.
+      - A fresh id is made when not given; every module returns the one it used.
+    type: str
+notes:
+  - Transient failures (no connection, timeouts, HTTP 429, 502, 503, 504) of reads are retried with a
+    jittered backoff, honouring C(Retry-After). A write (lock, unlock, promote, rollback) is never sent
+    again blindly after an unclear failure; the module reads the state to see whether it happened.
+  - Service-account tokens are renewed before they expire and once on a 401, so a long wait never fails for that.
+requirements:
+  - requests
+  - cryptography (for service-account keys)
+'''

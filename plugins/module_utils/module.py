@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module of the collection shares: the connection options, the client built from
+them, and one way of turning a failure into a task failure that says what to do next."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.idcloud.promotions.plugins.module_utils.client import (
+    REQUESTS_IMPORT_ERROR, CRYPTOGRAPHY_IMPORT_ERROR, ConfigurationError, PromotionsApiError, PromotionsClient,
+    ServiceAccountToken, StaticToken,
+)
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import format_for_path, render
+from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import Promotions, WorkflowError
+
+DEFAULT_SCOPE = 'fr:idc:promotion:*'
+DEFAULT_API_VERSION = 'protocol=1.0,resource=1.0'
+
+CONNECTION_ARGUMENT_SPEC = dict(
+    tenant_url=dict(type='str', required=True, fallback=(env_fallback, ['IDCLOUD_TENANT_URL'])),
+    access_token=dict(type='str', no_log=True, fallback=(env_fallback, ['IDCLOUD_ACCESS_TOKEN'])),
+    service_account_id=dict(type='str', fallback=(env_fallback, ['IDCLOUD_SERVICE_ACCOUNT_ID'])),
+    service_account_key=dict(type='raw', no_log=True, fallback=(env_fallback, ['IDCLOUD_SERVICE_ACCOUNT_KEY'])),
+    scope=dict(type='str', default=DEFAULT_SCOPE),
+    validate_certs=dict(type='bool', default=True),
+    ca_path=dict(type='path', fallback=(env_fallback, ['IDCLOUD_CA_PATH'])),
+    request_timeout=dict(type='float', default=30),
+    api_version=dict(type='str', default=DEFAULT_API_VERSION),
+    transaction_id=dict(type='str'),
+)
+
+
+class PromotionModule(AnsibleModule):
+    """An AnsibleModule with the connection options, and a ``Promotions`` of the environment they name."""
+
+    def __init__(self, argument_spec, supports_check_mode=True, **kwargs):
+        spec = dict(CONNECTION_ARGUMENT_SPEC)
+        spec.update(argument_spec)
+        super(PromotionModule, self).__init__(
+            argument_spec=spec, supports_check_mode=supports_check_mode,
+            required_one_of=[('access_token', 'service_account_id')] + kwargs.pop('required_one_of', []),
+            required_together=[('service_account_id', 'service_account_key')] + kwargs.pop('required_together', []),
+            mutually_exclusive=[('access_token', 'service_account_id')] + kwargs.pop('mutually_exclusive', []),
+            **kwargs)
+        self.started = time.monotonic()
+        self.client = None
+        if REQUESTS_IMPORT_ERROR is not None:
+            self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
+        if self.params['service_account_id'] and CRYPTOGRAPHY_IMPORT_ERROR is not None:
+            self.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
+
+    def promotions(self):
+        params = self.params
+        try:
+            if params['access_token']:
+                auth = StaticToken(params['access_token'])
+            else:
+                auth = ServiceAccountToken(params['service_account_id'], params['service_account_key'], params['scope'])
+            self.client = PromotionsClient(
+                params['tenant_url'], auth, api_version=params['api_version'], validate_certs=params['validate_certs'],
+                ca_path=params['ca_path'], timeout=params['request_timeout'], transaction_id=params['transaction_id'])
+        except ConfigurationError as exc:
+            self.fail_json(msg=str(exc))
+        if not params['validate_certs']:
+            self.warn('validate_certs is false: the tenant certificate is not verified.')
+        return Promotions(self.client, check_mode=self.check_mode)
+
+    def elapsed(self):
+        return round(time.monotonic() - self.started, 2)
+
+    def common_result(self):
+        return dict(transaction_id=self.client.transaction_id if self.client else self.params['transaction_id'],
+                    elapsed=self.elapsed())
+
+    def exit_result(self, **result):
+        result.update(self.common_result())
+        self.exit_json(**result)
+
+    def write_report(self, dest, report, fmt=None):
+        """Write ``report`` to ``dest`` (JSON or Markdown, from ``fmt`` or the file's suffix) in one
+        atomic move. Returns True when the file's content changed. Check mode writes nothing."""
+        content = render(report, fmt or format_for_path(dest)).encode('utf-8')
+        try:
+            with open(dest, 'rb') as existing:
+                if existing.read() == content:
+                    return False
+        except (IOError, OSError):
+            pass
+        if self.check_mode:
+            return True
+        directory = os.path.dirname(os.path.abspath(dest))
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory)
+            handle, temporary = tempfile.mkstemp(dir=directory, prefix='.report-')
+            with os.fdopen(handle, 'wb') as stream:
+                stream.write(content)
+        except (IOError, OSError) as exc:
+            self.fail_json(msg='Cannot write the report to %s: %s' % (dest, exc), **self.common_result())
+        self.atomic_move(temporary, dest)
+        return True
+
+    def run(self, step):
+        """Run ``step()`` (which returns the result dict) and exit, turning every expected failure
+        into a task failure with its cause and next step, never a traceback."""
+        try:
+            result = step()
+        except WorkflowError as exc:
+            fields = dict(exc.result)
+            fields.update(self.common_result())
+            self.fail_json(msg=exc.message, **fields)
+        except PromotionsApiError as exc:
+            fields = self.common_result()
+            fields.update(error=exc.to_dict())
+            self.fail_json(msg=str(exc), **fields)
+        except ConfigurationError as exc:
+            self.fail_json(msg=str(exc), **self.common_result())
+        finally:
+            if self.client is not None:
+                self.client.close()
+        self.exit_result(**result)

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the promotions API's answers mean: lock states, run statuses and their outcomes,
+and how long to wait between two looks. Pure functions and small classes, no I/O, so that
+every rule here is unit-tested on its own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import re
+import time
+
+UUID_PATTERN = re.compile(r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
+
+UNLOCKED, LOCKING, LOCKED, UNLOCKING, LOCK_ERROR = 'unlocked', 'locking', 'locked', 'unlocking', 'error'
+
+# Run statuses. Older tenants say IN_PROGRESS where newer ones say RUNNING.
+STATUS_UNLOCKED, STATUS_READY, STATUS_RUNNING, STATUS_ERROR = 'UNLOCKED', 'READY', 'RUNNING', 'ERROR'
+STATUS_ALIASES = {'IN_PROGRESS': STATUS_RUNNING}
+
+NO_CHANGE_MARK = '(no change)'
+SUPPORT_TICKET = ("raise a support ticket (How Do I...? > Identity Cloud > Configuration: 'Resolve environment errors "
+                  "preventing self-service promotions')")
+
+
+def promotion_id_in(message):
+    """The promotion id a 409 names ('already locked for promotion <id>'), or None. The wording
+    varies between tenants; the id is the only part worth relying on."""
+    match = UUID_PATTERN.search(message or '')
+    return match.group(0) if match else None
+
+
+class LockState:
+    """The body of ``GET /environment/promotion/lock/state``."""
+
+    def __init__(self, body):
+        body = body if isinstance(body, dict) else {}
+        self.body = body
+        self.result = (body.get('result') or '').lower()
+        self.description = body.get('description') or ''
+        self.promotion_id = body.get('promotionId') or self._env_promotion_id(body)
+
+    @staticmethod
+    def _env_promotion_id(body):
+        for side in ('upperEnv', 'lowerEnv'):
+            env = body.get(side)
+            if isinstance(env, dict) and env.get('promotionId'):
+                return env['promotionId']
+        return None
+
+    @property
+    def settled(self):
+        return self.result in (UNLOCKED, LOCKED, LOCK_ERROR)
+
+    def held_by(self, promotion_id):
+        return bool(promotion_id) and self.promotion_id == promotion_id and self.result in (LOCKING, LOCKED)
+
+    def __repr__(self):
+        return 'LockState(%s, %s)' % (self.result, self.promotion_id)
+
+
+# What to do to reach a wanted lock state from the one read. One word each, so the modules
+# and the tests speak of the same thing.
+DONE, WAIT, LOCK, UNLOCK, HELD, FAIL = 'done', 'wait', 'lock', 'unlock', 'held', 'fail'
+
+
+def plan_lock(lock, promotion_id=None):
+    """Next step towards 'locked by us'. ``promotion_id`` is the lock we believe we hold, if any."""
+    if lock.result == LOCK_ERROR:
+        return FAIL
+    if lock.result == UNLOCKED:
+        return LOCK
+    if lock.result == UNLOCKING:
+        return WAIT  # someone is releasing: lock once it is free
+    if promotion_id and lock.promotion_id == promotion_id:
+        return DONE if lock.result == LOCKED else WAIT
+    return HELD
+
+
+def plan_unlock(lock, promotion_id=None, force=False):
+    """Next step towards 'unlocked'. Only our own lock is released, or any lock with ``force``;
+    a lock without a promotion id (the vendor's maintenance lock) never is."""
+    if lock.result == LOCK_ERROR:
+        return FAIL
+    if lock.result == UNLOCKED:
+        return DONE
+    if lock.result == UNLOCKING:
+        return WAIT
+    if not lock.promotion_id:
+        return HELD
+    if lock.promotion_id == promotion_id or force:
+        return WAIT if lock.result == LOCKING else UNLOCK
+    return HELD
+
+
+def held_message(lock, promotion_id=None, action='lock'):
+    holder = lock.promotion_id
+    if not holder:
+        return ('The environments are locked without a promotion id (%s): most likely the vendor\'s maintenance lock. '
+                'It cannot be released from here; wait until it clears (wait_for_release) and try again.'
+                % (lock.description or lock.result))
+    mine = ' (not %s, the lock this task was given)' % promotion_id if promotion_id else ''
+    if action == 'lock':
+        return ('The environments are already locked for promotion %s%s. If a colleague is promoting, wait for them '
+                '(wait_for_release: true). If the lock was left behind and nobody is promoting, release it with '
+                'promotion_lock state=unlocked promotion_id=%s force=true, then run again.' % (holder, mine, holder))
+    return ('The environments are locked for promotion %s%s, which this task does not own. Give promotion_id: %s if it '
+            'is yours, or force: true to release a lock that was left behind.' % (holder, mine, holder))
+
+
+def conflict_message(error):
+    """A 409 from POST /lock or DELETE /lock, in words that say what to do."""
+    holder = promotion_id_in(error.message)
+    if holder:
+        return ('%s. Another promotion holds the lock: wait for it (wait_for_release: true) or, if it was left behind, '
+                'release it with promotion_lock state=unlocked promotion_id=%s force=true.' % (error.message, holder))
+    if 'maintenance' in (error.message or '').lower():
+        return '%s. This is the vendor\'s maintenance lock: wait until it is released (wait_for_release: true).' % error.message
+    if 'blocked' in (error.message or '').lower():
+        return blocked_message()
+    return '%s. Wait for the lock change in progress to finish and run again.' % error.message
+
+
+def blocked_message(promotion_id=None, transaction_id=None):
+    quoted = ', quoting promotion id %s' % promotion_id if promotion_id else ''
+    if transaction_id:
+        quoted += '%s transaction id %s' % (' and' if quoted else ', quoting', transaction_id)
+    return ('The environments are blocked by a previous failed promotion. The API refuses further promotions and keeps '
+            'the lock in place until support resolves it. To resolve it, %s%s.' % (SUPPORT_TICKET, quoted))
+
+
+class Status:
+    """The body of ``GET /environment/promotion/promote``: the state of the current or last run."""
+
+    def __init__(self, body):
+        body = body if isinstance(body, dict) else {}
+        self.body = body
+        raw = (body.get('status') or '').upper()
+        self.status = STATUS_ALIASES.get(raw, raw)
+        self.message = body.get('message') or ''
+        self.type = body.get('type') or 'promotion'
+        self.blocking_error = bool(body.get('blockingError'))
+        self.promotion_id = body.get('promotionId')
+        self.timestamp = body.get('timeStamp')
+        self.missing_esvs = list(body.get('missingESVs') or [])
+        self.encrypted_secrets = list(body.get('encryptedSecrets') or [])
+
+    @property
+    def running(self):
+        return self.status == STATUS_RUNNING
+
+    @property
+    def failed(self):
+        return self.status == STATUS_ERROR
+
+    @property
+    def no_change(self):
+        return NO_CHANGE_MARK in self.message
+
+    def same_as(self, other):
+        return other is not None and (self.status, self.message, self.timestamp, self.type) == \
+            (other.status, other.message, other.timestamp, other.type)
+
+    def as_dict(self):
+        return dict(status=self.status, message=self.message, type=self.type, blocking_error=self.blocking_error,
+                    promotion_id=self.promotion_id, missing_esvs=self.missing_esvs,
+                    encrypted_secrets=self.encrypted_secrets, timestamp=self.timestamp)
+
+
+START, ATTACH = 'start', 'attach'
+
+
+def plan_run(status, operation, lock, promotion_id):
+    """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
+    going under our lock (a playbook interrupted and run again), or FAIL with a reason."""
+    if lock.result != LOCKED:
+        return FAIL, not_locked_message(lock, promotion_id)
+    if promotion_id and lock.promotion_id != promotion_id:
+        return FAIL, held_message(lock, promotion_id, action='run')
+    if status.status == STATUS_UNLOCKED:
+        return FAIL, not_locked_message(lock, promotion_id)
+    if status.running:
+        if status.type == operation and (not status.promotion_id or status.promotion_id == lock.promotion_id):
+            return ATTACH, None
+        return FAIL, ('A %s is already running on these environments (%s); wait for it to finish.'
+                      % (status.type, status.message or 'no message'))
+    if status.failed and status.blocking_error:
+        return FAIL, blocked_message(lock.promotion_id)
+    return START, None
+
+
+def not_locked_message(lock, promotion_id=None):
+    if lock.result in (LOCKING, UNLOCKING):
+        return ('The environments are %s; a promotion needs them locked. Wait for the lock (promotion_lock with wait: true) '
+                'and run again.' % lock.result)
+    return ('The environments are not locked (lock state %s%s). Lock them first with promotion_lock and pass its '
+            'promotion_id.' % (lock.result or 'unknown', ' for %s' % lock.promotion_id if lock.promotion_id else ''))
+
+
+class Outcome:
+    """How a finished run went: ``ok``, ``changed`` and, when not ok, a message naming the cause
+    and the next step."""
+
+    def __init__(self, status, operation, dry_run, report_empty=None, ignore_encrypted_secrets=False):
+        self.status = status
+        self.ok = status.status == STATUS_READY
+        kind = 'dry run' if dry_run else operation
+        if self.ok:
+            # The message tells '(no change)' apart; an empty report says the same when a tenant words it otherwise.
+            self.changed = not dry_run and not status.no_change and report_empty is not True
+            self.message = '%s completed: %s' % (kind.capitalize(), status.message or 'done')
+            return
+        self.changed = False
+        if status.blocking_error:
+            self.message = ('The %s failed with a blocking error (%s). %s' % (kind, status.message or 'no message',
+                                                                             blocked_message(status.promotion_id)))
+        elif status.missing_esvs:
+            self.message = ('The %s stopped: the lower environment\'s configuration references ESVs the upper environment '
+                            'lacks: %s. Create them in the upper environment, then run again (the lock is still held).'
+                            % (kind, ', '.join(status.missing_esvs)))
+        elif status.encrypted_secrets:
+            hint = '' if ignore_encrypted_secrets else (' If they are there on purpose, run again with '
+                                                        'ignore_encrypted_secrets: true.')
+            self.message = ('The %s stopped: encrypted values were found in the AM/IDM configuration: %s. Move each secret '
+                            'into an ESV in every environment and reference it.%s The lock is still held.'
+                            % (kind, ', '.join(status.encrypted_secrets), hint))
+        else:
+            self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (kind, status.status or 'an unknown state',
+                                                                                 status.message or 'no message')
+
+
+def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):
+    """Seconds to sleep before the next look. A state just entered is looked at again soon, one
+    that has lasted a while less often: the lag after a change stays near ``ratio`` of the time
+    the state lasted, and a ten-minute restart costs tens of requests, not thousands."""
+    return min(cap, max(first, ratio * seconds_in_state))
+
+
+class WaitTimeout(Exception):
+    def __init__(self, last, elapsed):
+        super(WaitTimeout, self).__init__('still waiting after %.0f s' % elapsed)
+        self.last = last
+        self.elapsed = elapsed
+
+
+class Waiter:
+    """Polls ``read`` until ``done(value)``, within ``timeout`` seconds, keeping a history of each
+    state seen (``key(value)`` tells states apart). Clock and sleep are injectable for the tests."""
+
+    def __init__(self, timeout, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+        self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.wall = wall
+        self.history = []
+
+    def until(self, read, done, key=lambda value: value, describe=lambda value: {}, on_change=None):
+        start = self.clock()
+        deadline = start + self.timeout
+        last_key = object()
+        changed_at = start
+        while True:
+            value = read()
+            now = self.clock()
+            current = key(value)
+            if current != last_key:
+                last_key, changed_at = current, now
+                self.history.append(dict(describe(value), time=self._stamp(), elapsed=round(now - start, 2)))
+                if on_change is not None:
+                    on_change(value)
+            if done(value):
+                return value, now - start
+            if now >= deadline:
+                raise WaitTimeout(value, now - start)
+            self.sleep(min(poll_delay(now - changed_at), max(0.0, deadline - now)))
+
+    def _stamp(self):
+        return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.wall()))

@@ -1,0 +1,170 @@
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Promotion reports: both shapes tenants send, reduced to one flat list of changes, counted,
+and rendered as JSON or as Markdown for a change ticket. No I/O."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import re
+from datetime import datetime
+
+CHANGE_KINDS = ('added', 'modified', 'deleted')
+# Both date forms seen: 2022-04-19T17:32:05Z and, in report names and older tenants, 2022-01-27T15-23+00Z.
+DASHED_DATE = re.compile(r'^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})(?:-(\d{2}))?\+00Z$')
+
+
+def normalize_date(value):
+    """An ISO 8601 UTC string (``2022-04-19T17:32:05Z``) for either date form; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    match = DASHED_DATE.match(value)
+    if match:
+        day, hour, minute, second = match.groups()
+        return '%sT%s:%s:%sZ' % (day, hour, minute, second or '00')
+    try:
+        parsed = datetime.strptime(value.replace('Z', '+0000')[:24], '%Y-%m-%dT%H:%M:%S%z')
+    except ValueError:
+        return value
+    return parsed.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def change_rows(report):
+    """One row per changed thing: ``{area, config_item, change, name, realm}``, whichever shape the
+    entries come in (plain names, or ``{name, realm, uid}`` objects)."""
+    rows = []
+    sections = (report or {}).get('report') or {}
+    if not isinstance(sections, dict):
+        return rows
+    for area in sorted(sections):
+        entries = sections[area] or []
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            item = entry.get('configItem') or entry.get('fileName') or 'unnamed'
+            changes = entry.get('configChange') or {}
+            for kind in CHANGE_KINDS:
+                for value in changes.get(kind) or []:
+                    if isinstance(value, dict):
+                        name, realm = value.get('name') or value.get('uid') or '', value.get('realm')
+                    else:
+                        name, realm = str(value), None
+                    rows.append(dict(area=area, config_item=item, change=kind, name=name, realm=realm))
+    return rows
+
+
+def _counts():
+    return dict((kind, 0) for kind in CHANGE_KINDS + ('total',))
+
+
+def summarize(rows):
+    """Counts of added, modified, deleted and total, overall, per area and per config item."""
+    summary = _counts()
+    summary.update(areas={}, config_items={})
+    for row in rows:
+        item_key = '%s / %s' % (row['area'], row['config_item'])
+        for bucket in (summary, summary['areas'].setdefault(row['area'], _counts()),
+                       summary['config_items'].setdefault(item_key, _counts())):
+            bucket[row['change']] += 1
+            bucket['total'] += 1
+    return summary
+
+
+def report_facts(report):
+    """What the modules return about one report: ``summary``, ``changes`` and ``empty``."""
+    rows = change_rows(report)
+    return dict(summary=summarize(rows), changes=rows, empty=not rows)
+
+
+def describe_listing(reports):
+    """The ``GET /reports`` list, oldest first, dates in one form. A Common REST query answer
+    (``{"result": [...]}``) is read the same way."""
+    if isinstance(reports, dict):
+        reports = reports.get('result')
+    items = [dict(item, createdDate=normalize_date(item.get('createdDate'))) for item in (reports or []) if isinstance(item, dict)]
+    return sorted(items, key=lambda item: item.get('createdDate') or '')
+
+
+def render_json(document):
+    return json.dumps(document, indent=2, sort_keys=True) + '\n'
+
+
+def _cell(value):
+    return str(value if value is not None else '').replace('|', '\\|').replace('\n', ' ')
+
+
+def render_markdown(report, title=None):
+    """A report as a person pastes it into a change ticket: what it is, a summary table, then the
+    changes by area and config item."""
+    report = report or {}
+    rows = change_rows(report)
+    summary = summarize(rows)
+    kind = report.get('type') or 'promotion'
+    heading = title or '%s report%s' % (kind.capitalize(), ' (dry run)' if report.get('dryRun') else '')
+    lines = ['# %s' % heading, '']
+    for label, key in (('Report', 'reportName'), ('Report id', 'reportId'), ('Promotion id', 'promotionId'),
+                       ('Created', 'createdDate'), ('Promoter', 'promoter'), ('Description', 'promotionDescription'),
+                       ('Ticket', 'zendeskTicketReference')):
+        value = report.get(key)
+        if value:
+            lines.append('- %s: %s' % (label, normalize_date(value) if key == 'createdDate' else value))
+    for label, key in (('Missing ESVs', 'missingESVs'), ('Ignored encrypted secrets', 'previouslyIgnoredEncryptedSecrets')):
+        if report.get(key):
+            lines.append('- %s: %s' % (label, ', '.join(str(value) for value in report[key])))
+    lines.append('')
+    if not rows:
+        lines.extend(['Nothing to promote: the report lists no changes.', ''])
+        return '\n'.join(lines)
+    lines.extend(['## Summary', '', '| Area | Added | Modified | Deleted | Total |', '| --- | ---: | ---: | ---: | ---: |'])
+    for area in sorted(summary['areas']):
+        counts = summary['areas'][area]
+        lines.append('| %s | %d | %d | %d | %d |' % (_cell(area), counts['added'], counts['modified'], counts['deleted'], counts['total']))
+    lines.append('| **All** | **%d** | **%d** | **%d** | **%d** |' % (summary['added'], summary['modified'], summary['deleted'],
+                                                                       summary['total']))
+    lines.append('')
+    lines.extend(['## Changes', ''])
+    current_area = current_item = None
+    for row in sorted(rows, key=lambda row: (row['area'], row['config_item'], CHANGE_KINDS.index(row['change']), row['name'])):
+        if row['area'] != current_area:
+            current_area, current_item = row['area'], None
+            lines.extend(['### %s' % row['area'], ''])
+        if row['config_item'] != current_item:
+            if current_item is not None:
+                lines.append('')
+            current_item = row['config_item']
+            lines.append('**%s**' % row['config_item'])
+            lines.append('')
+        realm = ' (realm %s)' % row['realm'] if row['realm'] else ''
+        lines.append('- %s: %s%s' % (row['change'], row['name'], realm))
+    lines.append('')
+    return '\n'.join(lines)
+
+
+def render_listing_markdown(reports):
+    lines = ['# Promotion reports', '', '| Created | Type | Dry run | Report id | Promotion id |', '| --- | --- | --- | --- | --- |']
+    for item in describe_listing(reports):
+        lines.append('| %s | %s | %s | %s | %s |' % tuple(_cell(item.get(key)) for key in
+                                                         ('createdDate', 'type', 'dryRun', 'reportId', 'promotionId')))
+    lines.append('')
+    return '\n'.join(lines)
+
+
+def render(document, fmt):
+    """JSON or Markdown text of a report, or of the list of reports."""
+    if fmt != 'markdown':
+        return render_json(document)
+    return render_listing_markdown(document) if isinstance(document, list) else render_markdown(document)
+
+
+def format_for_path(path, default='json'):
+    lowered = (path or '').lower()
+    if lowered.endswith(('.md', '.markdown')):
+        return 'markdown'
+    if lowered.endswith('.json'):
+        return 'json'
+    return default

@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r'''
+module: promotion_report
+short_description: Read Identity Cloud promotion reports, summarise them and save them for a change ticket
+version_added: 0.1.0
+description:
+  - Reads a promotion report (the last one, one by id, the list of all, or the provisional reports that say what a
+    promotion or a rollback would change), summarises it and optionally writes it as JSON or Markdown.
+  - Reads only; needs no lock.
+author:
+  - idcloud.promotions maintainers
+extends_documentation_fragment:
+  - idcloud.promotions.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reads the report; reports whether O(dest) would change without writing it.
+  diff_mode:
+    support: none
+    description: Nothing to show as a diff.
+options:
+  report:
+    description:
+      - Which report to read.
+      - V(last), the report of the most recent promotion, dry run or rollback (or the one named by O(report_id)).
+      - V(list), the list of all reports.
+      - V(provisional), what promoting the environment into its upper environment would change. This report is
+        served by the B(lower) environment only, so point O(tenant_url) and the credentials at the lower environment.
+      - V(provisional_rollback), what a rollback of the last promotion would revert, from the upper environment.
+    type: str
+    choices: [last, list, provisional, provisional_rollback]
+    default: last
+  report_id:
+    description: Read this report instead of the last one (with O(report=last)).
+    type: str
+  dest:
+    description:
+      - Write the report to this file, atomically. The task is changed only when the file's content changes.
+    type: path
+  format:
+    description:
+      - Format of O(dest). V(markdown) gives a summary table and the changes by area and config item, ready to paste
+        into a change ticket. By default from the suffix of O(dest) (C(.md) for Markdown), otherwise JSON.
+    type: str
+    choices: [json, markdown]
+'''
+
+EXAMPLES = r'''
+- name: What would a promotion of dev into staging change? (asked of dev, the lower environment)
+  idcloud.promotions.promotion_report:
+    tenant_url: https://openam-acme-dev.forgeblocks.com
+    service_account_id: "{{ dev_sa_id }}"
+    service_account_key: "{{ dev_sa_jwk }}"
+    report: provisional
+  register: preview
+
+- name: Save the last promotion's report for the change ticket
+  idcloud.promotions.promotion_report:
+    tenant_url: "{{ upper_url }}"
+    access_token: "{{ token }}"
+    dest: reports/staging-promotion.md
+
+- name: List all reports
+  idcloud.promotions.promotion_report:
+    tenant_url: "{{ upper_url }}"
+    access_token: "{{ token }}"
+    report: list
+  register: listing
+'''
+
+RETURN = r'''
+report:
+  description: The report as the tenant sent it (for O(report=list), the list).
+  returned: always
+  type: raw
+reports:
+  description: With O(report=list), the reports oldest first, dates in one form (C(2022-04-19T17:32:05Z)).
+  returned: when O(report=list)
+  type: list
+  elements: dict
+  sample: [{"reportId": "c41286bb-30cd-4109-ba9d-dc4788b6a75c", "promotionId": "8acd3a87-2272-450f-a3b3-1eb222108740",
+            "createdDate": "2022-04-19T17:32:05Z", "dryRun": false, "type": "promotion"}]
+summary:
+  description: Counts of changes (added, modified, deleted, total), overall, per area and per config item.
+  returned: unless O(report=list)
+  type: dict
+  sample: {"added": 1, "modified": 0, "deleted": 0, "total": 1,
+           "areas": {"IDMConfig": {"added": 1, "modified": 0, "deleted": 0, "total": 1}},
+           "config_items": {"IDMConfig / Email > Templates": {"added": 1, "modified": 0, "deleted": 0, "total": 1}}}
+changes:
+  description: One row per change.
+  returned: unless O(report=list)
+  type: list
+  elements: dict
+  sample: [{"area": "IDMConfig", "config_item": "Email > Templates", "change": "added", "name": "Forgotten Username", "realm": null}]
+empty:
+  description: True when the report lists no change (for O(report=provisional), nothing to promote).
+  returned: unless O(report=list)
+  type: bool
+dest:
+  description: The file written, when O(dest) was given.
+  returned: when O(dest) was given
+  type: str
+elapsed:
+  description: Seconds the module took.
+  returned: always
+  type: float
+transaction_id:
+  description: Transaction id sent with the module's requests as C(X-ForgeRock-TransactionId).
+  returned: always
+  type: str
+'''
+
+from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import describe_listing, report_facts
+
+
+def main():
+    module = PromotionModule(
+        argument_spec=dict(
+            report=dict(type='str', choices=['last', 'list', 'provisional', 'provisional_rollback'], default='last'),
+            report_id=dict(type='str'),
+            dest=dict(type='path'),
+            format=dict(type='str', choices=['json', 'markdown']),
+        ),
+    )
+    params = module.params
+    if params['report_id'] and params['report'] != 'last':
+        module.fail_json(msg='report_id goes with report=last only.')
+    promotions = module.promotions()
+
+    def step():
+        document = promotions.report(params['report'], params['report_id'])
+        result = dict(changed=False, report=document)
+        if params['report'] == 'list':
+            result['reports'] = describe_listing(document)
+        else:
+            result.update(report_facts(document))
+        if params['dest']:
+            result['changed'] = module.write_report(params['dest'], document, params['format'])
+            result['dest'] = params['dest']
+        return result
+
+    module.run(step)
+
+
+if __name__ == '__main__':
+    main()

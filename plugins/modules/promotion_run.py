@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r'''
+module: promotion_run
+short_description: Run an Identity Cloud promotion, dry run or rollback to its end
+version_added: 0.1.0
+description:
+  - Starts a promotion (or a dry run, or a rollback of the last promotion) in the upper environment given in
+    O(tenant_url) and waits until it ends, then reads the report the run produced.
+  - The environments must be locked first (M(idcloud.promotions.promotion_lock)). The lock is checked against
+    O(promotion_id) before anything starts.
+  - If a run of the same kind is already in progress under the same lock (a playbook interrupted and started
+    again), the module waits for that run instead of starting another one.
+  - Fails, naming the cause and the next step, on missing ESVs, encrypted values, a blocking error, a missing lock
+    or a timeout. A failure leaves the lock in place; release it with M(idcloud.promotions.promotion_lock).
+author:
+  - idcloud.promotions maintainers
+extends_documentation_fragment:
+  - idcloud.promotions.connection
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Reads the lock and the status and says whether a run would start; starts nothing.
+      - RV(ignore:changed) is predicted as true for a promotion or rollback that would start (what it would change
+        is only known from a dry run), false for a dry run.
+  diff_mode:
+    support: full
+    description: Shows the run's report (what changed, or would change for a dry run).
+options:
+  operation:
+    description:
+      - V(promote) copies the lower environment's configuration into the upper one; V(rollback) reverts the upper
+        environment to its configuration before the last promotion.
+    type: str
+    choices: [promote, rollback]
+    default: promote
+  dry_run:
+    description:
+      - Run the promotion's checks and produce its report without changing anything or restarting services.
+      - Only for O(operation=promote); the preview of a rollback is the C(provisional_rollback) report of
+        M(idcloud.promotions.promotion_report).
+    type: bool
+    default: false
+  ignore_encrypted_secrets:
+    description:
+      - Promote even though the configuration holds encrypted values (C(ignoreEncryptedSecrets)). Only for values that
+        are there on purpose.
+    type: bool
+    default: false
+  unlock_after:
+    description:
+      - Ask the tenant to unlock both environments once the run has succeeded (C(unlockEnvironmentsAfterPromotion)).
+        After a failure the lock stays.
+    type: bool
+    default: false
+  promoter:
+    description: Who runs the promotion, recorded in the report.
+    type: str
+  description:
+    description: What the promotion is for, recorded in the report (C(promotionDescription)).
+    type: str
+  ticket_reference:
+    description: Change or support ticket reference, recorded in the report (C(zendeskTicketReference)).
+    type: str
+  promotion_id:
+    description:
+      - The lock this run works under, as returned by M(idcloud.promotions.promotion_lock).
+      - When given, the module fails if the environments are locked under another id. When omitted, the run uses
+        whatever lock is in place.
+    type: str
+  wait:
+    description:
+      - Wait until the run ends. Without it the module returns as soon as the run has started.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait at most for the run to end. A real promotion restarts the tenant's services and can take
+        ten minutes or more.
+      - On timeout the run goes on in the tenant; running the task again attaches to it.
+    type: int
+    default: 3600
+  report_dest:
+    description:
+      - Files to write the run's report to, each as JSON or Markdown according to its suffix (C(.json), C(.md)).
+      - Written also when the run fails on missing ESVs or encrypted values, so the report can be attached to the
+        fix. Writing them is not a configuration change and does not make the task changed.
+    type: list
+    elements: path
+    default: []
+'''
+
+EXAMPLES = r'''
+- name: Dry run
+  idcloud.promotions.promotion_run:
+    tenant_url: "{{ upper_url }}"
+    service_account_id: "{{ sa_id }}"
+    service_account_key: "{{ sa_key }}"
+    promotion_id: "{{ lock.promotion_id }}"
+    dry_run: true
+    report_dest:
+      - reports/dry-run.json
+      - reports/dry-run.md
+  register: dry_run
+
+- name: Promote, when the dry run found something to promote
+  idcloud.promotions.promotion_run:
+    tenant_url: "{{ upper_url }}"
+    service_account_id: "{{ sa_id }}"
+    service_account_key: "{{ sa_key }}"
+    promotion_id: "{{ lock.promotion_id }}"
+    promoter: "{{ lookup('env', 'USER') }}"
+    description: Release 42
+    ticket_reference: CHG-1234
+  when: not dry_run.empty
+
+- name: Roll back the last promotion
+  idcloud.promotions.promotion_run:
+    tenant_url: "{{ upper_url }}"
+    access_token: "{{ token }}"
+    operation: rollback
+    promotion_id: "{{ lock.promotion_id }}"
+'''
+
+RETURN = r'''
+status:
+  description: Last status of the run (V(READY) when it completed, V(ERROR) when it failed; V(IN_PROGRESS) is reported as V(RUNNING)).
+  returned: always
+  type: str
+  sample: READY
+message:
+  description: The tenant's last status message, such as C(Promotion completed) or C(Promotion completed (no change)).
+  returned: always
+  type: str
+  sample: Promotion completed
+type:
+  description: V(promotion) or V(rollback).
+  returned: always
+  type: str
+blocking_error:
+  description: True when the run failed in a way only support can resolve; the environments stay locked and blocked.
+  returned: always
+  type: bool
+missing_esvs:
+  description: ESVs the lower environment's configuration references and the upper environment lacks.
+  returned: always
+  type: list
+  elements: str
+  sample: ["email.from"]
+encrypted_secrets:
+  description: Encrypted values found in the configuration, as the tenant lists them.
+  returned: always
+  type: list
+  elements: str
+promotion_id:
+  description: Id of the lock the run worked under.
+  returned: always
+  type: str
+attached:
+  description: True when the module waited for a run that was already in progress instead of starting one.
+  returned: always
+  type: bool
+history:
+  description: Each status and message seen while waiting, with the time it was first seen.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"status": "RUNNING", "message": "Prepare config", "time": "2026-01-05T10:00:01Z", "elapsed": 0.1}]
+report:
+  description: The report the run produced, as the tenant sent it; null when it produced none (or in check mode).
+  returned: always
+  type: dict
+summary:
+  description: Counts of changes in the report (added, modified, deleted, total), overall, per area and per config item.
+  returned: always
+  type: dict
+  sample: {"added": 1, "modified": 0, "deleted": 0, "total": 1, "areas": {}, "config_items": {}}
+changes:
+  description: One row per change in the report.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"area": "IDMConfig", "config_item": "Email > Templates", "change": "added", "name": "Forgotten Username", "realm": null}]
+empty:
+  description: True when the report lists no change (for a dry run, nothing to promote).
+  returned: always
+  type: bool
+report_files:
+  description: The O(report_dest) files written.
+  returned: always
+  type: list
+  elements: str
+elapsed:
+  description: Seconds the module took, waits included.
+  returned: always
+  type: float
+transaction_id:
+  description: Transaction id sent with the module's requests as C(X-ForgeRock-TransactionId); quote it to support.
+  returned: always
+  type: str
+'''
+
+from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import render_markdown, report_facts
+from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
+
+
+def run_result(module, outcome_run):
+    """The module's return values from ``Promotions.run``, with the report written where asked."""
+    status = outcome_run['status']
+    report = outcome_run['report']
+    result = dict(changed=outcome_run['changed'], promotion_id=outcome_run['promotion_id'], attached=outcome_run['attached'],
+                  history=outcome_run['history'], status=status.status, message=status.message, type=status.type,
+                  blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
+                  encrypted_secrets=status.encrypted_secrets, report=report, report_files=[])
+    result.update(report_facts(report))
+    if report is not None:
+        for dest in module.params['report_dest']:
+            module.write_report(dest, report)
+            result['report_files'].append(dest)
+        if module._diff:  # pylint: disable=protected-access
+            result['diff'] = dict(prepared=render_markdown(report))
+    return result
+
+
+def main():
+    module = PromotionModule(
+        argument_spec=dict(
+            operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
+            dry_run=dict(type='bool', default=False),
+            ignore_encrypted_secrets=dict(type='bool', default=False),
+            unlock_after=dict(type='bool', default=False),
+            promoter=dict(type='str'),
+            description=dict(type='str'),
+            ticket_reference=dict(type='str'),
+            promotion_id=dict(type='str'),
+            wait=dict(type='bool', default=True),
+            wait_timeout=dict(type='int', default=3600),
+            report_dest=dict(type='list', elements='path', default=[]),
+        ),
+    )
+    params = module.params
+    if params['operation'] == 'rollback' and params['dry_run']:
+        module.fail_json(msg='A rollback has no dry run; read the provisional_rollback report with promotion_report instead.')
+    body = dict(unlockEnvironmentsAfterPromotion=params['unlock_after'])
+    if params['operation'] == 'promote':
+        body['ignoreEncryptedSecrets'] = params['ignore_encrypted_secrets']
+    for option, field in (('promoter', 'promoter'), ('description', 'promotionDescription'),
+                          ('ticket_reference', 'zendeskTicketReference')):
+        if params[option]:
+            body[field] = params[option]
+    promotions = module.promotions()
+
+    def step():
+        finished = promotions.run(
+            operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=params['promotion_id'],
+            wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
+        result = run_result(module, finished)
+        outcome = finished['outcome']
+        if outcome is not None and not outcome.ok:
+            raise WorkflowError(outcome.message, **result)
+        if outcome is not None:
+            result['msg'] = outcome.message
+        return result
+
+    module.run(step)
+
+
+if __name__ == '__main__':
+    main()
