@@ -1,0 +1,87 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+DOCUMENTATION = r'''
+module: promotion_release_info
+short_description: Read the release an Identity Cloud environment runs and its next upgrade
+version_added: 0.1.0
+description:
+  - Reads C(/environment/release) of the environment in O(tenant_url).
+  - Production upgrades can be deferred; the first promotion into production during a deferral also upgrades
+    production. Comparing the release of the lower and the upper environment tells whether a promotion would.
+  - Needs the C(fr:idc:release:*) scope; the module asks for it unless O(scope) says otherwise.
+author:
+  - idcloud.promotions maintainers
+extends_documentation_fragment:
+  - idcloud.promotions.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reads only.
+  diff_mode:
+    support: none
+    description: Nothing to show as a diff.
+options:
+  scope:
+    description:
+      - Space-separated scopes asked for with service-account tokens.
+    type: str
+    default: 'fr:idc:release:*'
+'''
+
+EXAMPLES = r'''
+- name: Release of staging
+  idcloud.promotions.promotion_release_info:
+    tenant_url: "{{ staging_url }}"
+    service_account_id: "{{ staging_sa_id }}"
+    service_account_key: "{{ staging_sa_jwk }}"
+  register: staging_release
+'''
+
+RETURN = r'''
+current_version:
+  description: The release the environment runs.
+  returned: always
+  type: str
+  sample: "13914.0"
+next_upgrade:
+  description: When the environment is next upgraded, as the tenant says it (may be null).
+  returned: always
+  type: raw
+release:
+  description: The body as the tenant sent it.
+  returned: always
+  type: dict
+elapsed:
+  description: Seconds the module took.
+  returned: always
+  type: float
+transaction_id:
+  description: Transaction id sent with the module's requests as C(X-ForgeRock-TransactionId).
+  returned: always
+  type: str
+'''
+
+from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
+
+
+def main():
+    module = PromotionModule(argument_spec=dict(scope=dict(type='str', default='fr:idc:release:*')))
+    promotions = module.promotions()
+
+    def step():
+        body = promotions.release() or {}
+        return dict(changed=False, release=body, current_version=body.get('currentVersion'),
+                    next_upgrade=body.get('nextUpgrade'))
+
+    module.run(step)
+
+
+if __name__ == '__main__':
+    main()
