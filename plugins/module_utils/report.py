@@ -15,6 +15,7 @@ from datetime import datetime
 CHANGE_KINDS = ('added', 'modified', 'deleted')
 # Both date forms seen: 2022-04-19T17:32:05Z and, in report names and older tenants, 2022-01-27T15-23+00Z.
 DASHED_DATE = re.compile(r'^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})(?:-(\d{2}))?\+00Z$')
+ISO_DATE = re.compile(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|z|[+-]\d{2}:?\d{2})$')
 
 
 def normalize_date(value):
@@ -25,11 +26,12 @@ def normalize_date(value):
     if match:
         day, hour, minute, second = match.groups()
         return '%sT%s:%s:%sZ' % (day, hour, minute, second or '00')
-    try:
-        parsed = datetime.strptime(value.replace('Z', '+0000')[:24], '%Y-%m-%dT%H:%M:%S%z')
-    except ValueError:
+    match = ISO_DATE.match(value)
+    if not match:
         return value
-    return parsed.strftime('%Y-%m-%dT%H:%M:%SZ')
+    stamp, offset = match.groups()
+    parsed = datetime.strptime(stamp + (offset if offset not in ('Z', 'z') else '+0000').replace(':', ''), '%Y-%m-%dT%H:%M:%S%z')
+    return (parsed - parsed.utcoffset()).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def change_rows(report):

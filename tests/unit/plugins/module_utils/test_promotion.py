@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+"""What lock states, run statuses and outcomes mean, and how the waits are paced."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
+
+OURS = '8acd3a87-2272-450f-a3b3-1eb222108740'
+THEIRS = '791eb03a-7ec1-42ae-ae84-ed142cf52688'
+
+
+def lock(result, promotion_id=None, description=''):
+    body = {'result': result, 'description': description}
+    if promotion_id:
+        body.update(promotionId=promotion_id, lowerEnv={'state': result, 'promotionId': promotion_id},
+                    upperEnv={'state': result, 'promotionId': promotion_id})
+    return p.LockState(body)
+
+
+def status(state, message='', **extra):
+    return p.Status(dict(status=state, message=message, **extra))
+
+
+def test_lock_state_takes_the_id_from_the_envs_when_the_top_level_lacks_it():
+    state = p.LockState({'result': 'locking', 'lowerEnv': {'state': 'locking', 'promotionId': OURS}})
+    assert state.promotion_id == OURS
+    assert state.held_by(OURS)
+    assert not state.settled
+
+
+def test_lock_state_unlocked_has_no_holder():
+    state = lock('unlocked')
+    assert state.promotion_id is None and state.settled and not state.held_by(OURS)
+
+
+@pytest.mark.parametrize('state, ours, expected', [
+    (lock('unlocked'), None, p.LOCK),
+    (lock('unlocked'), OURS, p.LOCK),
+    (lock('locked', OURS), OURS, p.DONE),
+    (lock('locking', OURS), OURS, p.WAIT),
+    (lock('locked', THEIRS), OURS, p.HELD),
+    (lock('locked', THEIRS), None, p.HELD),
+    (lock('locked'), None, p.HELD),
+    (lock('unlocking', THEIRS), None, p.WAIT),
+    (lock('error', description='boom'), None, p.FAIL),
+])
+def test_plan_lock(state, ours, expected):
+    assert p.plan_lock(state, ours) == expected
+
+
+@pytest.mark.parametrize('state, ours, force, expected', [
+    (lock('unlocked'), OURS, False, p.DONE),
+    (lock('locked', OURS), OURS, False, p.UNLOCK),
+    (lock('locking', OURS), OURS, False, p.WAIT),
+    (lock('unlocking', OURS), OURS, False, p.WAIT),
+    (lock('locked', THEIRS), OURS, False, p.HELD),
+    (lock('locked', THEIRS), None, False, p.HELD),
+    (lock('locked', THEIRS), OURS, True, p.UNLOCK),
+    (lock('locked', THEIRS), None, True, p.UNLOCK),
+    # A lock without a promotion id is the vendor's maintenance lock: never released, force or not.
+    (lock('locked'), None, True, p.HELD),
+    (lock('error'), OURS, True, p.FAIL),
+])
+def test_plan_unlock(state, ours, force, expected):
+    assert p.plan_unlock(state, ours, force) == expected
+
+
+def test_held_messages_name_the_holder_and_the_way_out():
+    text = p.held_message(lock('locked', THEIRS), OURS)
+    assert THEIRS in text and 'wait_for_release' in text and 'force=true' in text
+    assert 'maintenance' in p.held_message(lock('locked'))
+    assert 'force: true' in p.held_message(lock('locked', THEIRS), action='unlock')
+
+
+def test_promotion_id_in_a_conflict_message():
+    assert p.promotion_id_in('Environment is already locked for promotion %s' % THEIRS) == THEIRS
+    assert p.promotion_id_in('Environment is locked by ForgeRock for maintenance. Retry later.') is None
+
+
+class Conflict:
+    def __init__(self, message):
+        self.message = message
+
+
+@pytest.mark.parametrize('message, expected', [
+    ('Environment is already locked for promotion %s' % THEIRS, 'force=true'),
+    ('Environment is locked by ForgeRock for maintenance. Retry later.', 'maintenance lock'),
+    ('Environment is locked by Ping Identity for maintenance. Retry later.', 'maintenance lock'),
+    ('Environment is blocked from a previous failed promotion', 'support ticket'),
+    ('Environment is currently locking or unlocking', 'Wait for the lock change'),
+])
+def test_conflict_message(message, expected):
+    assert expected in p.conflict_message(Conflict(message))
+
+
+def test_status_reads_in_progress_as_running_and_lists():
+    state = status('IN_PROGRESS', 'Promote configuration', type='rollback')
+    assert state.running and state.type == 'rollback'
+    assert status('ERROR', 'Missing ESVs', missingESVs=['email.from']).missing_esvs == ['email.from']
+    assert status('READY', 'Promotion completed (no change)').no_change
+    assert status('READY', 'Promotion completed').type == 'promotion'
+
+
+def test_same_status_compares_state_message_and_time():
+    first = status('READY', 'Promotion completed', timeStamp='2022-04-19T17:40:29Z')
+    assert first.same_as(status('READY', 'Promotion completed', timeStamp='2022-04-19T17:40:29Z'))
+    assert not first.same_as(status('READY', 'Promotion completed', timeStamp='2022-04-19T17:50:00Z'))
+    assert not first.same_as(None)
+
+
+@pytest.mark.parametrize('state, kind, lock_state, ours, expected', [
+    (status('READY', 'Environment ready for promotion'), 'promotion', lock('locked', OURS), OURS, p.START),
+    (status('READY', 'Promotion completed'), 'promotion', lock('locked', OURS), None, p.START),
+    (status('ERROR', 'Missing ESVs', missingESVs=['a']), 'promotion', lock('locked', OURS), OURS, p.START),
+    (status('RUNNING', 'Prepare config', promotionId=OURS), 'promotion', lock('locked', OURS), OURS, p.ATTACH),
+    (status('IN_PROGRESS', 'Prepare config', type='rollback'), 'rollback', lock('locked', OURS), OURS, p.ATTACH),
+    (status('RUNNING', 'Prepare config', type='rollback'), 'promotion', lock('locked', OURS), OURS, p.FAIL),
+    (status('ERROR', 'Failed to promote config', blockingError=True), 'promotion', lock('locked', OURS), OURS, p.FAIL),
+    (status('UNLOCKED', 'Environment unlocked'), 'promotion', lock('unlocked'), None, p.FAIL),
+    (status('READY'), 'promotion', lock('locked', THEIRS), OURS, p.FAIL),
+    (status('READY'), 'promotion', lock('locking', OURS), OURS, p.FAIL),
+])
+def test_plan_run(state, kind, lock_state, ours, expected):
+    decision, why = p.plan_run(state, kind, lock_state, ours)
+    assert decision == expected
+    assert (why is None) == (expected != p.FAIL)
+
+
+def test_plan_run_reasons_say_what_to_do():
+    _decision, why = p.plan_run(status('UNLOCKED'), 'promotion', lock('unlocked'), None)
+    assert 'promotion_lock' in why
+    _decision, why = p.plan_run(status('ERROR', 'Failed to promote config', blockingError=True), 'promotion',
+                                lock('locked', OURS), OURS)
+    assert 'support ticket' in why and OURS in why
+
+
+@pytest.mark.parametrize('state, dry_run, report_empty, ok, changed', [
+    (status('READY', 'Promotion completed'), False, False, True, True),
+    (status('READY', 'Promotion completed'), False, None, True, True),
+    (status('READY', 'Promotion completed (no change)'), False, True, True, False),
+    (status('READY', 'Promotion completed'), False, True, True, False),
+    (status('READY', 'Promotion completed'), True, False, True, False),
+    (status('ERROR', 'Missing ESVs', missingESVs=['email.from']), True, None, False, False),
+])
+def test_outcome_changed_only_for_real_changes(state, dry_run, report_empty, ok, changed):
+    outcome = p.Outcome(state, 'promotion', dry_run, report_empty)
+    assert (outcome.ok, outcome.changed) == (ok, changed)
+
+
+def test_outcome_messages_name_cause_and_next_step():
+    missing = p.Outcome(status('ERROR', 'Missing ESVs', missingESVs=['email.from', 'esv.x']), 'promotion', True)
+    assert 'email.from, esv.x' in missing.message and 'dry run' in missing.message
+    secret = '* am/services/realm/root-alpha/x.json:10'
+    encrypted = p.Outcome(status('ERROR', 'Found encrypted values', encryptedSecrets=[secret]), 'promotion', False)
+    assert secret in encrypted.message and 'ignore_encrypted_secrets' in encrypted.message
+    blocking = p.Outcome(status('ERROR', 'Failed to promote config', blockingError=True, promotionId=OURS), 'promotion', False)
+    assert 'support ticket' in blocking.message and OURS in blocking.message
+    other = p.Outcome(status('ERROR', 'Something else'), 'rollback', False)
+    assert 'rollback' in other.message and 'Something else' in other.message
+
+
+def test_poll_delay_starts_fast_and_is_capped():
+    assert p.poll_delay(0) == 0.25
+    assert p.poll_delay(30) == pytest.approx(3.0)
+    assert p.poll_delay(10000) == 15.0
+
+
+class FakeTime:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_waiter_records_each_state_once_and_stops_on_done():
+    fake = FakeTime()
+    states = iter(['locking'] * 5 + ['locked'])
+    waiter = p.Waiter(60, clock=fake.clock, sleep=fake.sleep, wall=lambda: 0)
+    value, elapsed = waiter.until(lambda: next(states), lambda state: state == 'locked', describe=lambda s: {'state': s})
+    assert value == 'locked'
+    assert [entry['state'] for entry in waiter.history] == ['locking', 'locked']
+    assert len(fake.sleeps) == 5 and elapsed == pytest.approx(sum(fake.sleeps))
+
+
+def test_waiter_ten_minute_wait_costs_tens_of_reads_and_little_lag():
+    fake = FakeTime()
+    reads = []
+
+    def read():
+        reads.append(fake.now)
+        return 'done' if fake.now >= 600 else 'running'
+
+    waiter = p.Waiter(3600, clock=fake.clock, sleep=fake.sleep)
+    _value, elapsed = waiter.until(read, lambda state: state == 'done')
+    assert 20 <= len(reads) <= 120
+    assert elapsed - 600 <= 15
+
+
+def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline():
+    fake = FakeTime()
+    waiter = p.Waiter(5, clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(p.WaitTimeout) as caught:
+        waiter.until(lambda: 'locking', lambda state: False)
+    assert caught.value.last == 'locking'
+    assert fake.now == pytest.approx(5)
