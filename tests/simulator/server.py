@@ -1,0 +1,539 @@
+"""HTTP plumbing: TLS, routing, Common REST headers, bearer-token checks, transport faults, the request log,
+and the ``/__admin`` control surface. The promotion behaviour itself lives in ``tenant.py``."""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .auth import PROMOTION_READ_SCOPE, PROMOTION_SCOPE, RELEASE_SCOPE, OAuthError, TokenService
+from .tenant import ApiError, normalize_esv
+
+ADMIN_PREFIX = '/__admin'
+ADMIN_HEADER = 'X-Simulator-Admin'
+SUPPORTED_RESOURCE_VERSIONS = ('1.0',)
+SUPPORTED_PROTOCOL_VERSIONS = ('1.0', '2.0', '2.1', '2.2')
+FAULT_KINDS = ('429', '500', '502', '503', '504', 'hang', 'drop', 'truncate')
+MAX_LOG_ENTRIES = 100000
+
+
+class Route:
+    """One API endpoint under an environment's base URL."""
+
+    def __init__(self, method, template, operation, scope, versioned=True):
+        self.method = method
+        self.template = template
+        self.operation = operation
+        self.scope = scope
+        self.versioned = versioned
+        self.pattern = re.compile('^' + re.sub(r'\{(\w+)\}', r'(?P<\1>[^/]+)', template) + '$')
+
+
+# Order matters: the fixed report paths come before /report/{reportId}.
+ROUTES = (
+    Route('POST', '/am/oauth2/access_token', 'token', None, versioned=False),
+    Route('GET', '/environment/promotion/lock/state', 'lock_state', PROMOTION_SCOPE),
+    Route('POST', '/environment/promotion/lock', 'lock', PROMOTION_SCOPE),
+    Route('DELETE', '/environment/promotion/lock/{promotionId}', 'unlock', PROMOTION_SCOPE),
+    Route('GET', '/environment/promotion/promote', 'status', PROMOTION_SCOPE),
+    Route('POST', '/environment/promotion/promote', 'promote', PROMOTION_SCOPE),
+    Route('POST', '/environment/promotion/rollback', 'rollback', PROMOTION_SCOPE),
+    Route('GET', '/environment/promotion/report', 'last_report', PROMOTION_SCOPE),
+    Route('GET', '/environment/promotion/report/provisional', 'provisional_report', PROMOTION_SCOPE),
+    Route('GET', '/environment/promotion/report/provisional-rollback', 'provisional_rollback_report', PROMOTION_SCOPE),
+    Route('GET', '/environment/promotion/report/{reportId}', 'report', PROMOTION_SCOPE),
+    Route('GET', '/environment/promotion/reports', 'reports', PROMOTION_SCOPE),
+    Route('GET', '/environment/release', 'release', RELEASE_SCOPE),
+)
+
+
+class Response:
+    """What the handler writes: status, headers, and a JSON document or raw bytes."""
+
+    def __init__(self, status, body=None, headers=None, raw=None, content_type='application/json;charset=UTF-8'):
+        self.status = status
+        self.headers = dict(headers or {})
+        if raw is None:
+            raw = b'' if body is None else json.dumps(body).encode('utf-8')
+        self.raw = raw
+        self.content_type = content_type
+
+
+def common_rest_error(status, reason, message, headers=None):
+    return Response(status, {'code': status, 'reason': reason, 'message': message}, headers)
+
+
+def parse_api_version(header):
+    """{'protocol': ..., 'resource': ...} from an Accept-API-Version header ('resource=1.0, protocol=2.1')."""
+    versions = {}
+    for part in header.split(','):
+        key, sep, value = part.strip().partition('=')
+        if sep and key.strip() in ('protocol', 'resource'):
+            versions[key.strip()] = value.strip()
+    return versions
+
+
+def normalize_version(version):
+    return version if '.' in version else version + '.0'
+
+
+class Fault:
+    """A transport fault armed for the next ``count`` requests whose path ends with ``path_suffix``."""
+
+    def __init__(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False):
+        kind = str(kind)
+        if kind not in FAULT_KINDS:
+            raise ValueError('kind must be one of %s' % (FAULT_KINDS,))
+        if int(count) < 1:
+            raise ValueError('count must be at least 1')
+        self.path_suffix = '/' + str(path_suffix).strip('/')
+        self.kind = kind
+        self.remaining = int(count)
+        self.method = method.upper() if method else None
+        self.retry_after = retry_after
+        self.seconds = 30.0 if seconds is None else float(seconds)
+        self.after_processing = bool(after_processing)
+
+    def matches(self, method, path):
+        return self.remaining > 0 and (self.method is None or self.method == method) and path.rstrip('/').endswith(self.path_suffix)
+
+    def describe(self):
+        return {'path_suffix': self.path_suffix, 'kind': self.kind, 'remaining': self.remaining, 'method': self.method,
+                'after_processing': self.after_processing}
+
+
+class SimulatorApp:
+    """Everything the HTTP handler needs: the simulation, tokens, faults, the request log, the control surface."""
+
+    def __init__(self, simulation, base_url, admin_token, verbose=False):
+        self.simulation = simulation
+        self.tokens = TokenService(simulation.token_lifetime)
+        self.base_url = base_url
+        self.admin_token = admin_token
+        self.verbose = verbose
+        self.faults = []
+        self.log = collections.deque(maxlen=MAX_LOG_ENTRIES)
+        self.mutex = threading.Lock()
+        self.control = ControlSurface(self)
+
+    def env_url(self, tenant, env):
+        return '%s/%s/%s' % (self.base_url, tenant, env)
+
+    # -- faults and the request log
+
+    def take_fault(self, method, path):
+        with self.mutex:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def record(self, entry):
+        with self.mutex:
+            self.log.append(entry)
+        if self.verbose:
+            sys.stderr.write('%s %s %s -> %s tx=%s%s\n' % (time.strftime('%H:%M:%S'), entry['method'], entry['path'],
+                                                           entry['status'], entry['transaction_id'],
+                                                           ' fault=%s' % entry['fault'] if entry.get('fault') else ''))
+
+    # -- API requests
+
+    def handle_api(self, method, path, query, headers, body, entry):
+        """Route one API request; fills ``entry`` (tenant, env, template) for the log; returns a Response."""
+        segments = path.strip('/').split('/')
+        if len(segments) < 3:
+            return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % path)
+        tenant_name, env_name = segments[0], segments[1]
+        rest = '/' + '/'.join(segments[2:])
+        tenant = self.simulation.tenants.get(tenant_name)
+        if tenant is None or env_name not in tenant.envs:
+            return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % path)
+        entry.update(tenant=tenant_name, env=env_name)
+        candidates = [(route, route.pattern.match(rest)) for route in ROUTES]
+        candidates = [(route, match) for route, match in candidates if match]
+        if not candidates:
+            entry['template'] = rest
+            return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % rest)
+        chosen = next(((route, match) for route, match in candidates if route.method == method), None)
+        if chosen is None:
+            entry['template'] = candidates[0][0].template
+            allowed = ', '.join(sorted({route.method for route, _ in candidates}))
+            return common_rest_error(405, 'Method Not Allowed', 'Method %s is not supported on %s' % (method, rest),
+                                     {'Allow': allowed})
+        route, match = chosen
+        entry['template'] = route.template
+        if route.operation == 'token':
+            return self._token(tenant_name, env_name, body, headers)
+        return self._call(route, match, tenant_name, env_name, query, headers, body)
+
+    def _token(self, tenant_name, env_name, body, headers):
+        env = self.simulation.tenants[tenant_name].envs[env_name]
+        no_store = {'Cache-Control': 'no-store', 'Pragma': 'no-cache'}
+        content_type = headers.get('Content-Type', '')
+        if 'application/x-www-form-urlencoded' not in content_type:
+            return Response(400, {'error': 'invalid_request',
+                                  'error_description': 'The token request must be form-encoded'}, no_store)
+        form = {key: values[0] for key, values in parse_qs(body.decode('utf-8', 'replace')).items()}
+        audience = self.env_url(tenant_name, env_name) + '/am/oauth2/access_token'
+        try:
+            grant = self.tokens.exchange(form, audience, env.service_accounts, tenant_name, env_name)
+        except OAuthError as error:
+            extra = {'WWW-Authenticate': 'Basic realm="service-account"'} if error.status == 401 else {}
+            return Response(error.status, error.body(), dict(no_store, **extra))
+        return Response(200, grant, no_store)
+
+    def _call(self, route, match, tenant_name, env_name, query, headers, body):
+        realm = '%s/%s' % (tenant_name, env_name)
+        authorization = headers.get('Authorization', '')
+        scheme, _, token = authorization.partition(' ')
+        if scheme.lower() != 'bearer' or not token.strip():
+            return common_rest_error(401, 'Unauthorized', 'Access token required',
+                                     {'WWW-Authenticate': 'Bearer realm="%s"' % realm})
+        grant, problem = self.tokens.lookup(token.strip())
+        if grant is not None and (grant['tenant'], grant['env']) != (tenant_name, env_name):
+            grant, problem = None, 'The access token was not issued by this environment'
+        if grant is None:
+            return common_rest_error(401, 'Unauthorized', problem, {
+                'WWW-Authenticate': 'Bearer realm="%s", error="invalid_token", error_description="%s"' % (realm, problem)})
+        scopes = grant['scopes']
+        allowed = route.scope in scopes or (route.scope == PROMOTION_SCOPE and route.method == 'GET'
+                                            and PROMOTION_READ_SCOPE in scopes)
+        if not allowed:
+            return common_rest_error(403, 'Forbidden', 'The access token lacks the scope %s' % route.scope, {
+                'WWW-Authenticate': 'Bearer realm="%s", error="insufficient_scope", scope="%s"' % (realm, route.scope)})
+        versions, refusal = self._api_version(tenant_name, headers)
+        if refusal is not None:
+            return refusal
+        content_version = {'Content-API-Version': 'protocol=%s,resource=%s' % (versions['protocol'], versions['resource'])}
+        arguments = [tenant_name, env_name]
+        if route.operation == 'unlock':
+            arguments.append(unquote(match.group('promotionId')))
+        elif route.operation == 'report':
+            arguments.append(unquote(match.group('reportId')))
+        elif route.operation == 'lock_state':
+            arguments.append(query.get('localLockOnly', ['false'])[0].lower() == 'true')
+        elif route.operation in ('promote', 'rollback'):
+            try:
+                arguments.append(json.loads(body) if body.strip() else None)
+            except ValueError:
+                return common_rest_error(400, 'Bad Request', 'The request body is not valid JSON', content_version)
+        simulation = self.simulation
+        try:
+            with simulation.mutex:
+                status, payload = getattr(simulation, route.operation)(*arguments)
+        except ApiError as error:
+            return Response(error.status, error.body(), dict(content_version, **error.headers))
+        return Response(status, payload, content_version)
+
+    def _api_version(self, tenant_name, headers):
+        header = headers.get('Accept-API-Version')
+        strict = self.simulation.variant_of(tenant_name)['versions'] == 'strict'
+        versions = parse_api_version(header) if header else {}
+        if 'resource' not in versions:
+            if strict or header:
+                return None, common_rest_error(400, 'Bad Request', 'No requested version specified and behavior set to NONE.')
+            versions['resource'] = SUPPORTED_RESOURCE_VERSIONS[-1]
+        versions.setdefault('protocol', '1.0')
+        for key, supported in (('resource', SUPPORTED_RESOURCE_VERSIONS), ('protocol', SUPPORTED_PROTOCOL_VERSIONS)):
+            if normalize_version(versions[key]) not in supported:
+                return None, common_rest_error(404, 'Not Found', 'Accept-API-Version: Requested version "%s" does not match '
+                                                                 'any routes.' % versions[key])
+            versions[key] = normalize_version(versions[key])
+        return versions, None
+
+    # -- control surface
+
+    def handle_admin(self, method, path, query, headers, body):
+        if headers.get(ADMIN_HEADER) != self.admin_token:
+            return Response(403, {'error': 'the %s header is missing or wrong' % ADMIN_HEADER})
+        operation = path[len(ADMIN_PREFIX):].strip('/').replace('-', '_')
+        if not operation:
+            return Response(200, {'operations': sorted(self.control.OPERATIONS)})
+        if operation not in self.control.OPERATIONS:
+            return Response(404, {'error': 'no control operation %r' % operation})
+        if method == 'GET':
+            params = {key: values[0] for key, values in query.items()}
+        else:
+            try:
+                params = json.loads(body) if body.strip() else {}
+            except ValueError:
+                return Response(400, {'error': 'the body is not valid JSON'})
+            if not isinstance(params, dict):
+                return Response(400, {'error': 'the body must be a JSON object'})
+        try:
+            result = self.control.call(operation, params)
+        except ApiError as error:
+            return Response(error.status, {'error': error.message})
+        except (ValueError, TypeError, KeyError) as error:
+            return Response(400, {'error': str(error)})
+        return Response(200, {'result': result})
+
+
+class ControlSurface:
+    """The test and demo knobs, one method each; reached through ``/__admin/<operation>`` and scenario files."""
+
+    OPERATIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
+                  'fail_next_promotion', 'clear_block', 'set_timing', 'set_variant', 'set_release', 'inject_fault',
+                  'clear_faults', 'expire_tokens', 'request_log', 'request_counts', 'reset_log', 'env_state')
+
+    def __init__(self, app):
+        self.app = app
+        self.simulation = app.simulation
+
+    def call(self, operation, params):
+        with self.simulation.mutex:
+            return getattr(self, operation)(**params)
+
+    def _env(self, tenant, env):
+        tenant_state = self.simulation.tenant(tenant)
+        self.simulation.advance(tenant_state)
+        return tenant_state.env(env)
+
+    def edit_config(self, tenant, env, area, item, op, name, value=None, esv_refs=None, encrypted=False):
+        self._env(tenant, env).edit_config(area, item, op, name, value, esv_refs, encrypted)
+
+    def add_esv(self, tenant, env, name):
+        self._env(tenant, env).esvs.add(normalize_esv(name))
+
+    def remove_esv(self, tenant, env, name):
+        self._env(tenant, env).esvs.discard(normalize_esv(name))
+
+    def plant_encrypted(self, tenant, env, area, item, name):
+        self._env(tenant, env).plant_encrypted(area, item, name)
+
+    def maintenance_lock(self, tenant, env, on=True):
+        self._env(tenant, env).maintenance = bool(on)
+
+    def foreign_lock(self, tenant, upper_env):
+        return self.simulation.foreign_lock(tenant, upper_env)
+
+    def fail_next_promotion(self, tenant, upper_env, blocking=True, dry_runs=False):
+        target = self._env(tenant, upper_env)
+        if target.lower is None:
+            raise ValueError('%s receives no promotions' % upper_env)
+        target.fail_next = {'blocking': bool(blocking), 'dry_runs': bool(dry_runs)}
+
+    def clear_block(self, tenant, upper_env):
+        self.simulation.clear_block(tenant, upper_env)
+
+    def set_timing(self, token_lifetime=None, **phases):
+        self.simulation.timing.update(**phases)
+        if token_lifetime is not None:
+            self.app.tokens.lifetime = float(token_lifetime)
+        return dict(self.simulation.timing.as_dict(), token_lifetime=self.app.tokens.lifetime)
+
+    def set_variant(self, tenant=None, **choices):
+        return self.simulation.set_variant(tenant, **choices)
+
+    def set_release(self, tenant, env, current_version, next_upgrade=None):
+        self._env(tenant, env).release = {'currentVersion': current_version, 'nextUpgrade': next_upgrade}
+
+    def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False):
+        fault = Fault(path_suffix, kind, count, method, retry_after, seconds, after_processing)
+        with self.app.mutex:
+            self.app.faults.append(fault)
+        return fault.describe()
+
+    def clear_faults(self):
+        with self.app.mutex:
+            self.app.faults.clear()
+
+    def expire_tokens(self, tenant=None, env=None, include_static=False):
+        return self.app.tokens.expire(tenant, env, include_static)
+
+    def _log_entries(self, tenant=None, env=None):
+        with self.app.mutex:
+            entries = list(self.app.log)
+        return [dict(e) for e in entries if (tenant is None or e['tenant'] == tenant) and (env is None or e['env'] == env)]
+
+    def request_log(self, tenant=None, env=None):
+        return self._log_entries(tenant, env)
+
+    def request_counts(self, tenant=None, env=None):
+        counts = collections.Counter('%s %s' % (e['method'], e['template']) for e in self._log_entries(tenant, env))
+        return dict(sorted(counts.items()))
+
+    def reset_log(self):
+        with self.app.mutex:
+            self.app.log.clear()
+
+    def env_state(self, tenant, env):
+        return self.simulation.env_state(tenant, env)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Reads a request, applies an armed fault, lets the app answer, writes the answer with a Content-Length."""
+
+    protocol_version = 'HTTP/1.1'
+    server_version = 'IdentityCloudSimulator/1.0'
+    sys_version = ''
+    timeout = 120  # an idle keep-alive connection is closed after this long
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self._handle('GET')
+
+    def do_POST(self):  # pylint: disable=invalid-name
+        self._handle('POST')
+
+    def do_DELETE(self):  # pylint: disable=invalid-name
+        self._handle('DELETE')
+
+    def do_PUT(self):  # pylint: disable=invalid-name
+        self._handle('PUT')
+
+    def do_PATCH(self):  # pylint: disable=invalid-name
+        self._handle('PATCH')
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """Silenced: the app logs one line per request itself, without tokens, when --verbose."""
+
+    def _read_body(self):
+        length = int(self.headers.get('Content-Length') or 0)
+        return self.rfile.read(length) if length > 0 else b''
+
+    def _handle(self, method):
+        app = self.server.app
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = parse_qs(parts.query)
+        try:
+            body = self._read_body()
+        except ValueError:
+            self._send(Response(400, {'code': 400, 'reason': 'Bad Request', 'message': 'Bad Content-Length'}))
+            return
+        if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + '/'):
+            self._send(app.handle_admin(method, path, query, self.headers, body))
+            return
+        entry = {'time': time.time(), 'method': method, 'path': path, 'status': None,
+                 'transaction_id': self.headers.get('X-ForgeRock-TransactionId'), 'tenant': None, 'env': None,
+                 'template': path, 'fault': None}
+        fault = app.take_fault(method, path)
+        response = None
+        if fault is None or fault.after_processing:
+            try:
+                response = app.handle_api(method, path, query, self.headers, body, entry)
+            except Exception:  # pylint: disable=broad-except
+                traceback.print_exc(file=sys.stderr)
+                response = common_rest_error(500, 'Internal Server Error', 'The simulator failed on this request')
+        else:
+            # The request never reached the tenant; still name it in the log.
+            self._describe(entry, method, path)
+        if fault is not None:
+            entry['fault'] = fault.kind
+            self._apply_fault(fault, response, entry)
+        else:
+            entry['status'] = response.status
+            self._send(response)
+        app.record(entry)
+
+    def _describe(self, entry, method, path):
+        segments = path.strip('/').split('/')
+        if len(segments) >= 3:
+            entry.update(tenant=segments[0], env=segments[1])
+            rest = '/' + '/'.join(segments[2:])
+            route = next((r for r in ROUTES if r.method == method and r.pattern.match(rest)), None)
+            entry['template'] = route.template if route else rest
+
+    def _apply_fault(self, fault, response, entry):
+        if fault.kind in ('hang', 'drop'):
+            entry['status'] = None
+            if fault.kind == 'hang':
+                time.sleep(fault.seconds)
+            self._abort()
+            return
+        if fault.kind == 'truncate':
+            raw = response.raw if response is not None and len(response.raw) > 2 else b'{"status": "RUNNING", "message": "Promote'
+            entry['status'] = response.status if response is not None else 200
+            headers = response.headers if response is not None else {}
+            self._send(Response(entry['status'], raw=raw, headers=headers), truncate=True)
+            return
+        status = int(fault.kind)
+        if status == 429:
+            reply = Response(429, {'code': 429, 'reason': 'Too Many Requests', 'message': 'Rate limit exceeded'},
+                             {'Retry-After': str(fault.retry_after if fault.retry_after is not None else 1)})
+        elif status == 500:
+            reply = Response(500, {'code': 500, 'message': '<internal-error-message>'})
+        else:
+            titles = {502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout'}
+            html = '<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center></body></html>\n' % (
+                status, titles[status], status, titles[status])
+            headers = {'Retry-After': str(fault.retry_after)} if fault.retry_after is not None else {}
+            reply = Response(status, raw=html.encode('ascii'), headers=headers, content_type='text/html')
+        entry['status'] = reply.status
+        self._send(reply)
+
+    def _abort(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _send(self, response, truncate=False):
+        self.send_response(response.status)
+        self.send_header('Content-Type', response.content_type)
+        self.send_header('Content-Length', str(len(response.raw)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if truncate:
+            self.send_header('Connection', 'close')
+        self.end_headers()
+        self.wfile.write(response.raw[:len(response.raw) // 2] if truncate else response.raw)
+        self.wfile.flush()
+        if truncate:
+            self._abort()
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    """A threaded HTTP/1.1 server; with a TLS context, each connection's handshake runs in its own thread."""
+
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+    def __init__(self, address, app, tls_context=None):
+        self.app = app
+        self.tls_context = tls_context
+        super().__init__(address, RequestHandler)
+
+    def finish_request(self, request, client_address):
+        if self.tls_context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(30)
+        try:
+            wrapped = self.tls_context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that rejects our certificate, or a port scan: nothing to answer
+        try:
+            super().finish_request(wrapped, client_address)
+        finally:
+            try:
+                wrapped.close()
+            except OSError:
+                pass
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, TimeoutError, socket.timeout)):
+            return  # clients going away mid-request are routine in fault tests
+        super().handle_error(request, client_address)
+
+
+def make_tls_context(cert_file, key_file):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert_file), str(key_file))
+    return context
