@@ -38,10 +38,16 @@ units: venv
 integration: venv
 	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/integration
 
-# ansible-test reads the collection from a plain copy of the files git knows about (tracked or new).
+# ansible-test reads the collection from a plain copy of the files git knows about (tracked or new),
+# made into a repository of its own so ansible-test lists exactly those files. Its sanity venvs
+# bootstrap pip with a script it downloads from outside the package index; tests/utils has a
+# stand-in that it finds in its cache under the name it looks for.
+ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
 sanity: venv
-	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE)
+	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE) $(ANSIBLE_TEST_CACHE)
 	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -cf - -T - | tar -xf - -C $(SANITY_TREE)
+	cd $(SANITY_TREE) && git init -q . && git add -A
+	cp tests/utils/get_pip_offline.py $(ANSIBLE_TEST_CACHE)/get_pip_$$($(BIN)/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages; print(get_venv_packages(types.SimpleNamespace(version="3")).get("pip").replace(".", "_"))').py
 	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --venv --color no \
 		--python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 

@@ -361,8 +361,8 @@ def error_from_response(response, body, method, path, transaction_id):
         message = body.get('message') or body.get('error_description') or body.get('error') or json.dumps(body)[:300]
     else:
         snippet = _strip_markup(response.text)[:200]
-        message = 'a non-JSON answer (%s)%s' % (response.headers.get('Content-Type', 'no content type'),
-                                                 ': %s' % snippet if snippet else '')
+        content_type = response.headers.get('Content-Type', 'no content type')
+        message = 'a non-JSON answer (%s)%s' % (content_type, ': %s' % snippet if snippet else '')
     message = '%s%s' % (message, _hint(status, response))
     return PromotionsApiError(message, status=status, code=code, reason=reason or response.reason, method=method, path=path,
                               transaction_id=transaction_id, body=body if isinstance(body, (dict, list)) else None)

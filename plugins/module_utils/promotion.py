@@ -215,8 +215,8 @@ class Outcome:
             return
         self.changed = False
         if status.blocking_error:
-            self.message = ('The %s failed with a blocking error (%s). %s' % (kind, status.message or 'no message',
-                                                                             blocked_message(status.promotion_id)))
+            self.message = 'The %s failed with a blocking error (%s). %s' % (
+                kind, status.message or 'no message', blocked_message(status.promotion_id))
         elif status.missing_esvs:
             self.message = ('The %s stopped: the lower environment\'s configuration references ESVs the upper environment '
                             'lacks: %s. Create them in the upper environment, then run again (the lock is still held).'
@@ -228,8 +228,8 @@ class Outcome:
                             'into an ESV in every environment and reference it.%s The lock is still held.'
                             % (kind, ', '.join(status.encrypted_secrets), hint))
         else:
-            self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (kind, status.status or 'an unknown state',
-                                                                                 status.message or 'no message')
+            self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (
+                kind, status.status or 'an unknown state', status.message or 'no message')
 
 
 def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):

@@ -125,9 +125,8 @@ def render_markdown(report, title=None):
     lines.extend(['## Summary', '', '| Area | Added | Modified | Deleted | Total |', '| --- | ---: | ---: | ---: | ---: |'])
     for area in sorted(summary['areas']):
         counts = summary['areas'][area]
-        lines.append('| %s | %d | %d | %d | %d |' % (_cell(area), counts['added'], counts['modified'], counts['deleted'], counts['total']))
-    lines.append('| **All** | **%d** | **%d** | **%d** | **%d** |' % (summary['added'], summary['modified'], summary['deleted'],
-                                                                       summary['total']))
+        lines.append('| %s | %d | %d | %d | %d |' % ((_cell(area),) + tuple(counts[key] for key in CHANGE_KINDS + ('total',))))
+    lines.append('| **All** | **%d** | **%d** | **%d** | **%d** |' % tuple(summary[key] for key in CHANGE_KINDS + ('total',)))
     lines.append('')
     lines.extend(['## Changes', ''])
     current_area = current_item = None
@@ -149,9 +148,9 @@ def render_markdown(report, title=None):
 
 def render_listing_markdown(reports):
     lines = ['# Promotion reports', '', '| Created | Type | Dry run | Report id | Promotion id |', '| --- | --- | --- | --- | --- |']
+    columns = ('createdDate', 'type', 'dryRun', 'reportId', 'promotionId')
     for item in describe_listing(reports):
-        lines.append('| %s | %s | %s | %s | %s |' % tuple(_cell(item.get(key)) for key in
-                                                         ('createdDate', 'type', 'dryRun', 'reportId', 'promotionId')))
+        lines.append('| %s | %s | %s | %s | %s |' % tuple(_cell(item.get(key)) for key in columns))
     lines.append('')
     return '\n'.join(lines)
 

@@ -34,10 +34,10 @@ STALE_STATUS_GRACE = 10
 class WorkflowError(Exception):
     """A step that cannot complete; ``result`` holds what the module returns with the failure."""
 
-    def __init__(self, message, **result):
+    def __init__(self, message, result=None, **fields):
         super(WorkflowError, self).__init__(message)
         self.message = message
-        self.result = result
+        self.result = dict(result or {}, **fields)
 
 
 def lock_description(lock):

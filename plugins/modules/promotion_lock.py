@@ -17,7 +17,7 @@ description:
   - Locking is needed before a promotion or rollback; it blocks configuration changes in both environments.
   - A lock held by another promotion is never released unless O(force=true); the vendor's maintenance lock never is.
 author:
-  - idcloud.promotions maintainers
+  - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
   - idcloud.promotions.connection
 attributes:

@@ -17,7 +17,7 @@ description:
     production. Comparing the release of the lower and the upper environment tells whether a promotion would.
   - Needs the C(fr:idc:release:*) scope; the module asks for it unless O(scope) says otherwise.
 author:
-  - idcloud.promotions maintainers
+  - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
   - idcloud.promotions.connection
 attributes:

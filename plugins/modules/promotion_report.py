@@ -16,7 +16,7 @@ description:
     promotion or a rollback would change), summarises it and optionally writes it as JSON or Markdown.
   - Reads only; needs no lock.
 author:
-  - idcloud.promotions maintainers
+  - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
   - idcloud.promotions.connection
 attributes:

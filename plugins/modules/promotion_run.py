@@ -21,7 +21,7 @@ description:
   - Fails, naming the cause and the next step, on missing ESVs, encrypted values, a blocking error, a missing lock
     or a timeout. A failure leaves the lock in place; release it with M(idcloud.promotions.promotion_lock).
 author:
-  - idcloud.promotions maintainers
+  - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
   - idcloud.promotions.connection
 attributes:
@@ -266,7 +266,7 @@ def main():
         result = run_result(module, finished)
         outcome = finished['outcome']
         if outcome is not None and not outcome.ok:
-            raise WorkflowError(outcome.message, **result)
+            raise WorkflowError(outcome.message, result=result)
         if outcome is not None:
             result['msg'] = outcome.message
         return result

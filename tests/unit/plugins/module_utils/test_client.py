@@ -80,7 +80,7 @@ def server():
         do_GET = do_POST = do_DELETE = _answer
 
     httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     script.url = 'http://127.0.0.1:%d/acme/staging' % httpd.server_address[1]
     yield script
@@ -127,7 +127,7 @@ def test_token_renewed_once_on_401_then_the_request_is_sent_again(server):
 
 
 def test_second_401_is_reported_with_the_challenge(server):
-    for _ in range(2):
+    for _attempt in range(2):
         server.add(body={'access_token': 'tok', 'expires_in': 900})
         server.add(status=401, body={'code': 401, 'reason': 'Unauthorized', 'message': 'Access Denied'},
                    headers={'WWW-Authenticate': 'Bearer error="invalid_token"'})
