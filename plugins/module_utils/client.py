@@ -258,8 +258,8 @@ class PromotionsClient:
         self.transaction_id = transaction_id or str(uuid.uuid4())
         self.request_count = 0
         self.session = requests.Session()
-        self.session.verify = (ca_path or True) if validate_certs else False
-        self.session.trust_env = True
+        # Given with every request: a session-wide verify loses to REQUESTS_CA_BUNDLE in the environment.
+        self.verify = (ca_path or True) if validate_certs else False
         self.session.headers.update({'User-Agent': USER_AGENT, 'Accept': 'application/json'})
         adapter = HTTPAdapter(max_retries=retry if retry is not None else build_retry())
         self.session.mount('https://', adapter)
@@ -320,11 +320,12 @@ class PromotionsClient:
             headers = dict(headers, **{'Content-Type': 'application/x-www-form-urlencoded'})
         try:
             return self.session.request(method, self.base_url + path, params=params, json=json_body if data is None else None,
-                                        data=data, headers=headers, timeout=self.timeout, allow_redirects=False)
+                                        data=data, headers=headers, timeout=self.timeout, verify=self.verify,
+                                        allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise PromotionsApiError(
-                'TLS verification of %s failed (%s); give the CA that signed the tenant certificate with ca_path, '
-                'or check tenant_url' % (self.base_url, _first_line(exc)),
+                'TLS with %s failed (%s); give the CA that signed the tenant certificate with ca_path, '
+                'or check tenant_url' % (self.base_url, _ssl_reason(exc)),
                 method=method, path=path, transaction_id=self.transaction_id)
         except requests.exceptions.RequestException as exc:
             raise PromotionsApiError(
@@ -382,6 +383,11 @@ def _hint(status, response):
 
 def _strip_markup(text):
     return re.sub(r'\s+', ' ', re.sub(r'<[^>]*>', ' ', text or '')).strip()
+
+
+def _ssl_reason(exc):
+    match = re.search(r'\[SSL: [^\]]+\][^\'"()]*', str(exc))
+    return match.group(0).strip() if match else _first_line(exc)
 
 
 def _first_line(exc):

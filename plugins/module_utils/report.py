@@ -132,14 +132,15 @@ def render_markdown(report, title=None):
     current_area = current_item = None
     for row in sorted(rows, key=lambda row: (row['area'], row['config_item'], CHANGE_KINDS.index(row['change']), row['name'])):
         if row['area'] != current_area:
+            if current_area is not None:
+                lines.append('')
             current_area, current_item = row['area'], None
             lines.extend(['### %s' % row['area'], ''])
         if row['config_item'] != current_item:
             if current_item is not None:
                 lines.append('')
             current_item = row['config_item']
-            lines.append('**%s**' % row['config_item'])
-            lines.append('')
+            lines.extend(['**%s**' % row['config_item'], ''])
         realm = ' (realm %s)' % row['realm'] if row['realm'] else ''
         lines.append('- %s: %s%s' % (row['change'], row['name'], realm))
     lines.append('')
