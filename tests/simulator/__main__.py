@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import scenarios
 from .auth import PROMOTION_SCOPE, RELEASE_SCOPE
-from .certs import generate_rsa_keys, make_tls_files, private_jwk, private_pem
+from .certs import load_or_generate_rsa_keys, make_tls_files, private_jwk, private_pem
 from .server import SimulatorApp, SimulatorServer, make_tls_context
 from .tenant import Simulation, Timing
 
@@ -35,7 +35,8 @@ Scenarios: "default" (every tenant identical in dev, staging and prod: nothing t
 or a JSON file (see tests/simulator/README.md).
 
 Phase durations are in seconds and divided by --speed. Start-up generates one 2048-bit RSA key per
-environment: well under a second for the demo's 3 tenants, a few seconds for 50 tenants.
+environment: well under a second for the demo's 3 tenants, a few seconds for 50 tenants (--key-cache
+makes later starts fast).
 
 Control surface: POST https://127.0.0.1:PORT/__admin/<operation> with header X-Simulator-Admin: <admin
 token> and a JSON body, or tests.simulator.control.Simulator from Python. See tests/simulator/README.md.
@@ -62,6 +63,8 @@ def parse_args(argv):
     parser.add_argument('--promote-seconds', type=float, default=2.0, help='"Promote configuration" phase (2)')
     parser.add_argument('--restart-seconds', type=float, default=3.0,
                         help='"Waiting for workloads to restart" phase, real runs only (3)')
+    parser.add_argument('--key-cache', type=Path,
+                        help='reuse service-account RSA keys saved in this directory by earlier runs (faster test starts)')
     parser.add_argument('--verbose', action='store_true', help='one line per request on stderr (never tokens or keys)')
     args = parser.parse_args(argv)
     if args.speed <= 0:
@@ -69,10 +72,10 @@ def parse_args(argv):
     return args
 
 
-def create_accounts(simulation, tokens):
-    """One service account (fresh RSA key) and one static token per environment; returns the state-file view."""
+def create_accounts(simulation, tokens, key_cache=None):
+    """One service account (RSA key) and one static token per environment; returns the state-file view."""
     envs = [env for tenant in simulation.tenants.values() for env in tenant.envs.values()]
-    keys = generate_rsa_keys(len(envs))
+    keys = load_or_generate_rsa_keys(len(envs), key_cache)
     credentials = {}
     for env, key in zip(envs, keys):
         account_id = str(uuid.uuid4())
@@ -151,7 +154,7 @@ def main(argv=None):
         tls_files = make_tls_files(tls_dir, args.host)
         ca_file = tls_files['ca']
         tls_context = make_tls_context(tls_files['cert'], tls_files['key'])
-    credentials = create_accounts(simulation, app.tokens)
+    credentials = create_accounts(simulation, app.tokens, args.key_cache)
     server = SimulatorServer((args.host, args.port), app, tls_context)
     app.base_url = '%s://%s:%d' % ('http' if args.http else 'https', args.host, server.server_address[1])
 

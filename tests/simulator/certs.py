@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import ipaddress
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 from cryptography import x509
@@ -69,6 +70,33 @@ def generate_rsa_keys(count):
     with ThreadPoolExecutor(max_workers=min(8, count)) as pool:
         return list(pool.map(lambda _: rsa.generate_private_key(public_exponent=65537, key_size=SERVICE_ACCOUNT_KEY_BITS),
                              range(count)))
+
+
+def load_or_generate_rsa_keys(count, cache_dir=None):
+    """``count`` RSA keys; with ``cache_dir``, keys saved there by earlier runs are reused and new ones saved.
+
+    Only for test speed: every run still makes fresh service-account ids, and the keys never leave the machine.
+    """
+    if cache_dir is None:
+        return generate_rsa_keys(count)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    keys = []
+    for index in range(count):
+        path = cache_dir / ('service-account-%04d.pem' % index)
+        try:
+            # Our own files: skip OpenSSL's slow consistency check of the key (about 50 ms each).
+            keys.append(serialization.load_pem_private_key(path.read_bytes(), password=None,
+                                                           unsafe_skip_rsa_key_validation=True))
+        except (OSError, ValueError):
+            break
+    fresh = generate_rsa_keys(count - len(keys))
+    for index, key in enumerate(fresh, start=len(keys)):
+        path = cache_dir / ('service-account-%04d.pem' % index)
+        temporary = path.with_name('.%s.%d' % (path.name, os.getpid()))
+        temporary.write_text(private_pem(key), encoding='ascii')
+        temporary.chmod(0o600)
+        os.replace(temporary, path)
+    return keys + fresh
 
 
 def _b64_int(number):

@@ -380,6 +380,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = 'IdentityCloudSimulator/1.0'
     sys_version = ''
     timeout = 120  # an idle keep-alive connection is closed after this long
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: no delayed-ACK stalls
 
     def do_GET(self):  # pylint: disable=invalid-name
         self._handle('GET')

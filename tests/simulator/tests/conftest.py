@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import tempfile
 import time
 import uuid
 
@@ -15,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from tests.simulator.control import Simulator
 
-TENANT_POOL = 50
-FAST = ['--speed', '20']
+TENANT_POOL = 64
+# Fast phases, and RSA keys reused from earlier runs so that 64 tenants start in a blink.
+FAST = ['--speed', '20', '--key-cache', tempfile.gettempdir() + '/idcloud-simulator-test-keys']
 PROMOTION = '/environment/promotion'
 
 
@@ -44,8 +46,8 @@ def assertion(sim, tenant, env, account_env=None, key_env=None, **overrides):
     """A signed RS256 assertion for ``env``'s token endpoint; account and key may come from other environments."""
     environments = sim.state['tenants'][tenant]['environments']
     account = environments[account_env or env]['service_account_id']
-    key = serialization.load_pem_private_key(environments[key_env or account_env or env]['service_account_key_pem'].encode(),
-                                             password=None)
+    pem = environments[key_env or account_env or env]['service_account_key_pem'].encode()
+    key = serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
     now = int(time.time())
     claims = {'iss': account, 'sub': account, 'aud': sim.url(tenant, env) + '/am/oauth2/access_token',
               'iat': now, 'exp': now + 170, 'jti': str(uuid.uuid4())}

@@ -1,0 +1,134 @@
+"""Transport faults, the request log, concurrency, and the process itself (CLI, TLS, SIGTERM, inventory)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.simulator.control import ROOT, Simulator
+
+from .conftest import PROMOTION, Api
+
+
+def test_429_with_retry_after(sim, tenant, api):
+    staging = api('staging')
+    sim.inject_fault('%s/staging/environment/promotion/promote' % tenant, 429, count=2, retry_after=3)
+    for _ in range(2):
+        response = staging.get(PROMOTION + '/promote')
+        assert response.status_code == 429 and response.headers['Retry-After'] == '3'
+    assert staging.get(PROMOTION + '/promote').status_code == 200
+
+
+@pytest.mark.parametrize('status', [502, 503, 504])
+def test_gateway_errors_have_html_bodies(sim, tenant, api, status):
+    staging = api('staging')
+    sim.inject_fault('%s/staging/environment/promotion/lock/state' % tenant, status)
+    response = staging.get(PROMOTION + '/lock/state')
+    assert response.status_code == status and response.headers['Content-Type'].startswith('text/html')
+    assert response.text.startswith('<html>')
+    assert staging.get(PROMOTION + '/lock/state').status_code == 200
+
+
+def test_drop_truncate_and_hang(sim, tenant, api):
+    staging = api('staging')
+    path = '%s/staging/environment/promotion/promote' % tenant
+    sim.inject_fault(path, 'drop', method='GET')
+    with pytest.raises(requests.ConnectionError):
+        staging.get(PROMOTION + '/promote')
+    sim.inject_fault(path, 'truncate', method='GET')
+    with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError, ValueError)):
+        staging.get(PROMOTION + '/promote').json()
+    sim.inject_fault(path, 'hang', method='GET', seconds=1)
+    with pytest.raises(requests.Timeout):
+        staging.get(PROMOTION + '/promote', timeout=0.3)
+    assert staging.get(PROMOTION + '/promote').status_code == 200
+
+
+def test_fault_after_processing_carries_the_request_out(sim, tenant, api):
+    staging = api('staging')
+    sim.inject_fault('%s/staging/environment/promotion/lock' % tenant, 502, method='POST', after_processing=True)
+    assert staging.post(PROMOTION + '/lock').status_code == 502
+    state = staging.wait_lock('locked')
+    assert state['result'] == 'locked' and state['promotionId']
+
+
+def test_request_log_never_holds_a_token(sim, tenant, api):
+    staging = api('staging')
+    credentials = sim.credentials(tenant, 'staging')
+    staging.get(PROMOTION + '/lock/state', headers={'X-ForgeRock-TransactionId': 'tx-42/0'})
+    staging.get(PROMOTION + '/lock/state', headers={'X-ForgeRock-TransactionId': 'tx-42/1'})
+    staging.delete(PROMOTION + '/lock/some-id')
+    log = sim.request_log(tenant=tenant, env='staging')
+    assert [e['transaction_id'] for e in log[:2]] == ['tx-42/0', 'tx-42/1']
+    assert {'time', 'method', 'path', 'status', 'transaction_id', 'tenant', 'env'} <= set(log[0])
+    text = json.dumps(log)
+    assert credentials['access_token'] not in text and 'Bearer' not in text
+    assert json.loads(credentials['service_account_key'])['d'] not in text
+    counts = sim.request_counts(tenant=tenant, env='staging')
+    assert counts['GET /environment/promotion/lock/state'] == 2
+    assert counts['DELETE /environment/promotion/lock/{promotionId}'] == 1
+
+
+def test_admin_needs_its_token(sim):
+    response = requests.post(sim.state['admin_url'] + '/env_state', json={}, verify=sim.ca_file, timeout=5)
+    assert response.status_code == 403
+
+
+def test_fifty_tenants_polled_at_once(sim):
+    tenants = sim.tenants()
+    assert len(tenants) >= 50
+
+    def poll(tenant):
+        client = Api(sim, tenant, 'prod')
+        slowest = 0.0
+        for path in ('/lock/state', '/promote', '/lock/state', '/promote', '/reports'):
+            started = time.monotonic()
+            assert client.get(PROMOTION + path, timeout=5).status_code == 200
+            slowest = max(slowest, time.monotonic() - started)
+        return slowest
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        slowest = max(pool.map(poll, tenants[:50]))
+    assert slowest < 3.0 and time.monotonic() - started < 10.0
+
+
+def test_help_documents_the_command():
+    completed = subprocess.run([sys.executable, '-m', 'tests.simulator', '--help'], cwd=str(ROOT), capture_output=True,
+                               text=True, timeout=30, check=False)
+    assert completed.returncode == 0
+    for option in ('--state-file', '--scenario', '--tenants', '--inventory', '--http', '--token-lifetime', '--speed',
+                   '--lock-seconds', '--restart-seconds'):
+        assert option in completed.stdout
+
+
+def test_demo_over_http_with_inventory_stops_on_sigterm(tmp_path):
+    inventory = tmp_path / 'inventory.yml'
+    started = time.monotonic()
+    sim = Simulator.start(tmp_path, scenario='demo', http=True, extra_args=['--inventory', str(inventory)])
+    try:
+        assert time.monotonic() - started < 5
+        assert sim.ca_file is None and sim.base_url.startswith('http://127.0.0.1:')
+        assert sorted(sim.tenants()) == ['acme', 'globex', 'initech']
+        text = inventory.read_text()
+        for host in ('acme-staging', 'acme-prod', 'globex-staging', 'initech-prod'):
+            assert '        %s:\n' % host in text
+        assert 'promote_after: "acme-staging"' in text
+        acme = Api(sim, 'acme', 'dev')
+        assert acme.get(PROMOTION + '/report/provisional').json()['report'] != {}
+        assert Api(sim, 'globex', 'dev').get(PROMOTION + '/report/provisional').json()['report'] == {}
+        assert Api(sim, 'initech', 'dev').get(PROMOTION + '/report/provisional').json()['missingESVs'] == ['email.from']
+        assert Api(sim, 'acme', 'staging').get(PROMOTION + '/report/provisional').json()['report'] != {}
+    finally:
+        assert sim.stop() == 0
+
+
+def test_start_failure_reports_stderr(tmp_path):
+    with pytest.raises(RuntimeError, match='no built-in scenario'):
+        Simulator.start(tmp_path, scenario='no-such-scenario')
