@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+"""What integration tests share: running ansible-playbook as a real process, and plays for the modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CALLBACKS = Path(__file__).resolve().parent / 'callback_plugins'
+
+
+class PlaybookRun:
+    """What one ansible-playbook process did: exit code, output, every task result and the recap."""
+
+    def __init__(self, completed, record_path):
+        self.rc = completed.returncode
+        self.stdout = completed.stdout
+        self.stderr = completed.stderr
+        record = json.loads(record_path.read_text()) if record_path.exists() else {'results': [], 'stats': {}}
+        self.results = record['results']
+        self.stats = record['stats']
+
+    def task(self, name, host=None):
+        """The last result of the task called ``name`` (on ``host``)."""
+        found = [r for r in self.results if r['task'] == name and (host is None or r['host'] == host)]
+        assert found, 'no result for task %r; tasks run: %s\n%s' % (name, [r['task'] for r in self.results], self.stdout[-3000:])
+        return found[-1]
+
+    def failure(self, name, host=None):
+        """The result of a task that must have failed (with or without ignore_errors)."""
+        record = self.task(name, host)
+        assert record['outcome'] in ('failed', 'ignored'), 'task %r did not fail: %s' % (name, record['result'])
+        return record['result']
+
+    def changed(self, host=None):
+        return sum(stats['changed'] for name, stats in self.stats.items() if host is None or name == host)
+
+    def failed(self, host=None):
+        return sum(stats['failures'] for name, stats in self.stats.items() if host is None or name == host)
+
+    def output(self):
+        return self.stdout + self.stderr
+
+
+def run_playbook(playbook, workdir, extra_vars=None, inventory=None, check=False, diff=False, verbosity=0,
+                 args=(), env=None, timeout=600):
+    """Run ``playbook`` (a path, or YAML text written to ``workdir``) with ansible-playbook as a real process."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if isinstance(playbook, str) and '\n' in playbook:
+        path = workdir / ('playbook-%d.yml' % len(list(workdir.glob('playbook-*.yml'))))
+        path.write_text(playbook)
+        playbook = path
+    record = workdir / ('record-%d.json' % len(list(workdir.glob('record-*.json'))))
+    command = [str(Path(sys.executable).parent / 'ansible-playbook'), str(playbook),
+               '-i', str(inventory) if inventory else 'localhost,']
+    if extra_vars:
+        command += ['-e', json.dumps(extra_vars)]
+    if check:
+        command.append('--check')
+    if diff:
+        command.append('--diff')
+    if verbosity:
+        command.append('-' + 'v' * verbosity)
+    command += list(args)
+    environment = dict(os.environ)
+    environment.update({
+        'ANSIBLE_CALLBACK_PLUGINS': str(CALLBACKS),
+        'ANSIBLE_CALLBACKS_ENABLED': 'record_results',
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+        'ANSIBLE_NOCOLOR': '1',
+        'ANSIBLE_RETRY_FILES_ENABLED': '0',
+        'ANSIBLE_LOCAL_TEMP': str(workdir / 'ansible-tmp'),
+        'IDCLOUD_TEST_RESULTS': str(record),
+    })
+    environment.update(env or {})
+    completed = subprocess.run(command, cwd=str(workdir), env=environment, capture_output=True, text=True,
+                               timeout=timeout, check=False)
+    return PlaybookRun(completed, record)
+
+
+def promotion_play(sim, tenant, env, tasks, auth='service_account', connection=None):
+    """A one-play playbook (JSON, which YAML reads) whose promotion modules talk to ``tenant``'s ``env``
+    through ``module_defaults``; ``connection`` overrides or adds connection options."""
+    credentials = sim.credentials(tenant, env)
+    defaults = {'tenant_url': sim.url(tenant, env), 'ca_path': sim.ca_file}
+    if auth == 'token':
+        defaults['access_token'] = credentials['access_token']
+    else:
+        defaults.update(service_account_id=credentials['service_account_id'],
+                        service_account_key=credentials['service_account_key'])
+    defaults.update(connection or {})
+    return json.dumps([{'name': 'Promotion modules against %s/%s' % (tenant, env), 'hosts': 'localhost',
+                        'connection': 'local', 'gather_facts': False,
+                        'module_defaults': {'group/idcloud.promotions.promotion': defaults}, 'tasks': tasks}], indent=1) + '\n'
+
+
+def lock_task(name='Lock', register='lock', **options):
+    return {'name': name, 'idcloud.promotions.promotion_lock': options, 'register': register}
+
+
+def run_task(name='Run', register='run', **options):
+    return {'name': name, 'idcloud.promotions.promotion_run': options, 'register': register}
+
+
+def writes(sim, tenant, env):
+    """The requests that could change something (everything but reads and token requests)."""
+    return [(entry['method'], entry['template']) for entry in sim.request_log(tenant, env)
+            if entry['method'] != 'GET' and not entry['template'].endswith('access_token')]
