@@ -44,8 +44,8 @@ TOKEN_PATH = '/am/oauth2/access_token'
 JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 # The token endpoint refuses assertions that expire more than a few minutes ahead.
 ASSERTION_LIFETIME = 150
-# Renew a token this long before it expires, so a request never leaves with a token
-# that dies on the way.
+# Renew a token this long before it expires (at most a fifth of its life), so a request
+# never leaves with a token that dies on the way.
 TOKEN_RENEW_MARGIN = 30
 # Proxies and gateways in front of a tenant answer these while the tenant is fine.
 TRANSIENT_STATUSES = (429, 502, 503, 504)
@@ -214,9 +214,10 @@ class ServiceAccountToken:
         self.scope = scope
         self.token = None
         self.expires_at = 0.0
+        self.renew_at = 0.0
 
     def bearer(self, client, force_renew=False):
-        if force_renew or self.token is None or time.time() > self.expires_at - TOKEN_RENEW_MARGIN:
+        if force_renew or self.token is None or time.time() > self.renew_at:
             self._renew(client)
         return self.token
 
@@ -237,6 +238,7 @@ class ServiceAccountToken:
         except (TypeError, ValueError):
             lifetime = 60.0
         self.expires_at = started + lifetime
+        self.renew_at = self.expires_at - min(TOKEN_RENEW_MARGIN, lifetime / 5)
 
 
 class PromotionsClient:

@@ -170,12 +170,13 @@ class Status:
                     encrypted_secrets=self.encrypted_secrets, timestamp=self.timestamp)
 
 
-START, ATTACH = 'start', 'attach'
+START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
 def plan_run(status, operation, lock, promotion_id):
     """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
-    going under our lock (a playbook interrupted and run again), or FAIL with a reason."""
+    going under our lock (a playbook interrupted and run again), see it COMPLETED (a rollback
+    already done under our lock), or FAIL with a reason."""
     if lock.result != LOCKED:
         return FAIL, not_locked_message(lock, promotion_id)
     if promotion_id and lock.promotion_id != promotion_id:
@@ -189,6 +190,11 @@ def plan_run(status, operation, lock, promotion_id):
                       % (status.type, status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
+    if operation == 'rollback' and status.type == 'rollback' and status.status == STATUS_READY and \
+            status.promotion_id and status.promotion_id == lock.promotion_id:
+        # Only the most recent promotion can be rolled back: a rollback finished under this very
+        # lock means a rerun has nothing left to do.
+        return COMPLETED, None
     return START, None
 
 

@@ -217,6 +217,10 @@ class Promotions:
             predicted = decision == p.START and not dry_run
             return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
                         report=None, attached=decision == p.ATTACH)
+        if decision == p.COMPLETED:
+            report = self.report()
+            return dict(changed=False, promotion_id=promotion_id, status=before, outcome=p.Outcome(before, kind, False, True),
+                        history=[], report=report, attached=False)
         previous_report = self.last_report_id()
         if decision == p.START:
             self._start_run(kind, dry_run, body, before)

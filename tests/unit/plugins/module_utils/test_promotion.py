@@ -211,3 +211,11 @@ def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline
         waiter.until(lambda: 'locking', lambda state: False)
     assert caught.value.last == 'locking'
     assert fake.now == pytest.approx(5)
+
+
+def test_a_rollback_finished_under_our_lock_is_not_started_again():
+    done = status('READY', 'Rollback completed', type='rollback', promotionId=OURS)
+    assert p.plan_run(done, 'rollback', lock('locked', OURS), OURS) == (p.COMPLETED, None)
+    assert p.plan_run(done, 'promotion', lock('locked', OURS), OURS) == (p.START, None)
+    earlier = status('READY', 'Rollback completed', type='rollback', promotionId=THEIRS)
+    assert p.plan_run(earlier, 'rollback', lock('locked', OURS), OURS) == (p.START, None)
