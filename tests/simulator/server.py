@@ -169,7 +169,7 @@ class SimulatorApp:
         chosen = next(((route, match) for route, match in candidates if route.method == method), None)
         if chosen is None:
             entry['template'] = candidates[0][0].template
-            allowed = ', '.join(sorted({route.method for route, _ in candidates}))
+            allowed = ', '.join(sorted({candidate[0].method for candidate in candidates}))
             return common_rest_error(405, 'Method Not Allowed', 'Method %s is not supported on %s' % (method, rest),
                                      {'Allow': allowed})
         route, match = chosen
@@ -197,7 +197,7 @@ class SimulatorApp:
     def _call(self, route, match, tenant_name, env_name, query, headers, body):
         realm = '%s/%s' % (tenant_name, env_name)
         authorization = headers.get('Authorization', '')
-        scheme, _, token = authorization.partition(' ')
+        scheme, token = (authorization.split(' ', 1) + [''])[:2]
         if scheme.lower() != 'bearer' or not token.strip():
             return common_rest_error(401, 'Unauthorized', 'Access token required',
                                      {'WWW-Authenticate': 'Bearer realm="%s"' % realm})

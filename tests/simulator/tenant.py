@@ -285,8 +285,8 @@ class Environment:
         value = copy.deepcopy(entry['value']) if entry else {'_id': name}
         if not isinstance(value, dict):
             value = {'value': value}
-        value['password'] = {'$crypto': {'type': 'x-simple-encryption', 'value': {'cipher': 'AES/CBC/PKCS5Padding',
-                                                                                   'data': 'c2ltdWxhdGVk'}}}
+        cipher_text = {'cipher': 'AES/CBC/PKCS5Padding', 'data': 'c2ltdWxhdGVk'}
+        value['password'] = {'$crypto': {'type': 'x-simple-encryption', 'value': cipher_text}}
         self.edit_config(area, item, 'add', name, value=value, esv_refs=entry['esv_refs'] if entry else None, encrypted=True)
 
 

@@ -19,9 +19,9 @@ from .conftest import PROMOTION, Api
 def test_429_with_retry_after(sim, tenant, api):
     staging = api('staging')
     sim.inject_fault('%s/staging/environment/promotion/promote' % tenant, 429, count=2, retry_after=3)
-    for _ in range(2):
+    for attempt in range(2):
         response = staging.get(PROMOTION + '/promote')
-        assert response.status_code == 429 and response.headers['Retry-After'] == '3'
+        assert response.status_code == 429 and response.headers['Retry-After'] == '3', attempt
     assert staging.get(PROMOTION + '/promote').status_code == 200
 
 
