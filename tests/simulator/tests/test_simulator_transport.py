@@ -132,3 +132,32 @@ def test_demo_over_http_with_inventory_stops_on_sigterm(tmp_path):
 def test_start_failure_reports_stderr(tmp_path):
     with pytest.raises(RuntimeError, match='no built-in scenario'):
         Simulator.start(tmp_path, scenario='no-such-scenario')
+
+
+def test_scenario_file_with_uat(tmp_path):
+    scenario = {'tenants': {'umbrella': {
+        'environments': ['dev', 'uat', 'staging', 'prod'],
+        'inventory_hosts': ['staging'],
+        'edits': [{'action': 'edit_config', 'env': 'uat', 'area': 'am', 'item': 'Journeys', 'op': 'add', 'name': 'Kiosk'},
+                  {'action': 'maintenance_lock', 'env': 'prod'},
+                  {'action': 'set_release', 'env': 'staging', 'current_version': '2025.8.0'}]}},
+        'variant': {'report_shape': 'new'}}
+    scenario_file = tmp_path / 'scenario.json'
+    scenario_file.write_text(json.dumps(scenario))
+    inventory = tmp_path / 'inventory.yml'
+    with Simulator.start(tmp_path, scenario=str(scenario_file), extra_args=['--inventory', str(inventory), '--key-cache',
+                                                                             str(tmp_path / 'keys')]) as sim:
+        environments = sim.state['tenants']['umbrella']['environments']
+        assert [environments[e]['lower'] for e in ('dev', 'uat', 'staging', 'prod')] == [None, 'dev', 'uat', 'staging']
+        text = inventory.read_text()
+        assert 'umbrella-staging:' in text and 'umbrella-uat:' not in text and 'promote_after' not in text
+        staging = Api(sim, 'umbrella', 'staging')
+        preview = Api(sim, 'umbrella', 'uat').get(PROMOTION + '/report/provisional').json()
+        assert preview['report']['AMConfig'][0]['configChange']['added'][0]['name'] == 'Kiosk'
+        assert staging.get('/environment/release').json()['currentVersion'] == '2025.8.0'
+        assert staging.get(PROMOTION + '/lock/state', params={'localLockOnly': 'true'}).json() == {
+            'result': 'unlocked', 'description': 'Environment unlocked', 'upperEnv': {'state': 'unlocked'}}
+        refused = Api(sim, 'umbrella', 'prod').post(PROMOTION + '/lock')
+        assert refused.status_code == 409 and 'maintenance' in refused.json()['message']
+        state = Api(sim, 'umbrella', 'prod').get(PROMOTION + '/lock/state').json()
+        assert state['result'] == 'locked' and state['upperEnv'] == {'state': 'locked'}
