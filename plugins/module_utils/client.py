@@ -288,18 +288,18 @@ class PromotionsClient:
         """Send one request and return the parsed JSON body (None for an empty body).
 
         A 401 renews a service-account token once and sends again: the tenant refused the request
-        before doing anything, so even a write is safe to repeat. A read whose answer arrived cut
-        short is read once more. Everything else that fails raises ``PromotionsApiError``.
+        before doing anything, so even a write is safe to repeat. A read whose answer was lost or
+        arrived cut short is read once more. Everything else that fails raises ``PromotionsApiError``.
         """
         renew = False
         rereads = 1 if method in SAFE_METHODS else 0
         while True:
             headers = self._headers(method, authenticated, force_renew=renew)
-            response = self._transmit(method, path, params, json_body, data, headers)
-            if response.status_code == 401 and authenticated and not renew and self.auth.renewable:
-                renew = True
-                continue
             try:
+                response = self._transmit(method, path, params, json_body, data, headers)
+                if response.status_code == 401 and authenticated and not renew and self.auth.renewable:
+                    renew = True
+                    continue
                 return self._parse(method, path, response, headers)
             except PromotionsApiError as exc:
                 if exc.transport_error and rereads:

@@ -210,6 +210,9 @@ class Promotions:
         lock = self.lock_state()
         before = self.status()
         decision, why = p.plan_run(before, kind, lock, promotion_id)
+        if self.check_mode and not promotion_id and lock.result in (p.UNLOCKED, p.LOCKING):
+            # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
+            decision = p.START
         if decision == p.FAIL:
             raise WorkflowError(why, status=before.as_dict(), lock=lock.body)
         promotion_id = lock.promotion_id

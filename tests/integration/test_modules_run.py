@@ -1,0 +1,253 @@
+# -*- coding: utf-8 -*-
+"""promotion_run and promotion_report, run by ansible-playbook against the simulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from tests.integration.support import lock_task, promotion_play, run_task, writes
+
+UNLOCK = lock_task(name='Unlock', register='unlock', state='unlocked', promotion_id='{{ lock.promotion_id }}')
+
+
+def config(sim, tenant, env):
+    return sim.env_state(tenant, env)['config']
+
+
+def posts(sim, tenant, env, template):
+    return [entry for entry in writes(sim, tenant, env) if entry == ('POST', template)]
+
+
+def test_dry_run_promote_and_rerun_unchanged(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant01'
+    sim.edit_config(tenant, 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username')
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'modify', 'Login')
+    dry_files = [str(tmp_path / 'out' / 'dry.json'), str(tmp_path / 'out' / 'dry.md')]
+
+    checked = playbook(promotion_play(sim, tenant, 'staging', [lock_task(), run_task(name='Promote')]), check=True)
+    assert checked.rc == 0, checked.output()
+    assert checked.task('Promote')['result']['changed'] is True
+    assert writes(sim, tenant, 'staging') == []
+
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(),
+        run_task(name='Dry run', register='dry', promotion_id='{{ lock.promotion_id }}', dry_run=True, report_dest=dry_files),
+        run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', promoter='ci', description='Release 7',
+                 ticket_reference='CHG-7'),
+        run_task(name='Promote again', register='again', promotion_id='{{ lock.promotion_id }}'),
+        UNLOCK,
+    ]), diff=True)
+    assert run.rc == 0, run.output()
+    dry = run.task('Dry run')['result']
+    assert dry['changed'] is False and dry['empty'] is False and dry['report']['dryRun'] is True
+    assert (dry['summary']['added'], dry['summary']['modified'], dry['summary']['total']) == (1, 1, 2)
+    assert {(row['area'], row['config_item'], row['change'], row['name']) for row in dry['changes']} == {
+        ('IDMConfig', 'Email > Templates', 'added', 'Forgotten Username'), ('AMConfig', 'Journeys', 'modified', 'Login')}
+    assert json.loads(Path(dry_files[0]).read_text())['reportId'] == dry['report']['reportId']
+    markdown = Path(dry_files[1]).read_text()
+    assert '| IDMConfig | 1 | 0 | 0 | 1 |' in markdown and '- added: Forgotten Username' in markdown
+
+    promoted = run.task('Promote')['result']
+    assert promoted['changed'] is True and promoted['status'] == 'READY' and promoted['message'] == 'Promotion completed'
+    assert promoted['report']['dryRun'] is False and promoted['report']['promoter'] == 'ci'
+    assert 'Waiting for workloads to restart' in [entry['message'] for entry in promoted['history']]
+    assert 'Forgotten Username' in run.stdout  # --diff shows the report
+    assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
+
+    again = run.task('Promote again')['result']
+    assert again['changed'] is False and again['message'] == 'Promotion completed (no change)' and again['empty'] is True
+    assert run.changed() == 3  # lock, promote, unlock
+    assert sim.env_state(tenant, 'staging')['lock'] is None
+
+
+def test_missing_esv_stops_the_dry_run_and_saves_its_report(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant02'
+    sim.edit_config(tenant, 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username', esv_refs=['esv.email.from'])
+    report = str(tmp_path / 'dry.md')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(),
+        dict(run_task(name='Dry run', promotion_id='{{ lock.promotion_id }}', dry_run=True, report_dest=[report]),
+             ignore_errors=True),
+        UNLOCK,
+    ]))
+    failed = run.failure('Dry run')
+    assert failed['missing_esvs'] == ['email.from'] and 'email.from' in failed['msg'] and 'Create them' in failed['msg']
+    assert failed['status'] == 'ERROR' and failed['blocking_error'] is False
+    assert Path(report).exists() and 'Missing ESVs: email.from' in Path(report).read_text()
+    assert sim.env_state(tenant, 'staging')['lock'] is None
+
+    sim.add_esv(tenant, 'staging', 'esv.email.from')
+    fixed = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(), run_task(name='Dry run', promotion_id='{{ lock.promotion_id }}', dry_run=True), UNLOCK]))
+    assert fixed.rc == 0 and fixed.task('Dry run')['result']['missing_esvs'] == [], fixed.output()
+
+
+def test_encrypted_values_stop_the_run_unless_ignored(simulator, playbook):
+    sim, tenant = simulator, 'tenant03'
+    sim.plant_encrypted(tenant, 'dev', 'am', 'Persistent Cookie', 'default')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(),
+        dict(run_task(name='Dry run', promotion_id='{{ lock.promotion_id }}', dry_run=True), ignore_errors=True),
+        run_task(name='Promote anyway', promotion_id='{{ lock.promotion_id }}', ignore_encrypted_secrets=True),
+        UNLOCK,
+    ]))
+    failed = run.failure('Dry run')
+    assert failed['encrypted_secrets'] and 'ignore_encrypted_secrets: true' in failed['msg']
+    assert failed['encrypted_secrets'][0] in failed['msg']
+    promoted = run.task('Promote anyway')['result']
+    assert promoted['changed'] is True and promoted['report']['previouslyIgnoredEncryptedSecrets']
+
+
+def test_blocking_error_keeps_the_lock_and_says_to_raise_a_ticket(simulator, playbook):
+    sim, tenant = simulator, 'tenant04'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Checkout')
+    sim.fail_next_promotion(tenant, 'staging')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(),
+        dict(run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), ignore_errors=True),
+        dict(run_task(name='Promote again', promotion_id='{{ lock.promotion_id }}'), ignore_errors=True),
+        dict(UNLOCK, ignore_errors=True),
+    ]))
+    failed = run.failure('Promote')
+    assert failed['blocking_error'] is True and 'support ticket' in failed['msg'] and failed['transaction_id']
+    assert 'support ticket' in run.failure('Promote again')['msg']
+    refused = run.failure('Unlock')
+    assert refused['blocked'] is True and 'support ticket' in refused['msg']
+    state = sim.env_state(tenant, 'staging')
+    assert state['blocked'] and state['lock'] is not None
+    sim.clear_block(tenant, 'staging')
+    cleanup = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(name='Unlock', state='unlocked', promotion_id=run.task('Lock')['result']['promotion_id'])]))
+    assert cleanup.rc == 0, cleanup.output()
+
+
+def test_run_without_the_lock_fails_and_names_the_next_step(simulator, playbook):
+    sim, tenant = simulator, 'tenant05'
+    run = playbook(promotion_play(sim, tenant, 'staging', [run_task(name='Promote', dry_run=True)]))
+    assert run.rc != 0 and 'promotion_lock' in run.failure('Promote')['msg']
+    assert posts(sim, tenant, 'staging', '/environment/promotion/promote') == []
+
+
+def test_timeout_then_rerun_attaches_to_the_running_promotion(simulator, playbook):
+    sim, tenant = simulator, 'tenant06'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Slow')
+    sim.set_timing(restart=100)  # five seconds at the test speed
+    try:
+        first = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', wait_timeout=1)]))
+        timed_out = first.failure('Promote')
+        assert 'Timed out' in timed_out['msg'] and timed_out['status']['status'] == 'RUNNING'
+        promotion_id = first.task('Lock')['result']['promotion_id']
+        second = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(promotion_id=promotion_id), run_task(name='Promote', promotion_id=promotion_id, wait_timeout=120),
+            dict(UNLOCK, **{'idcloud.promotions.promotion_lock': dict(state='unlocked', promotion_id=promotion_id)})]))
+        assert second.rc == 0, second.output()
+        attached = second.task('Promote')['result']
+        assert attached['attached'] is True and attached['changed'] is True and attached['message'] == 'Promotion completed'
+        assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 1
+    finally:
+        sim.set_timing(restart=3)
+
+
+def test_rollback_restores_the_configuration_and_a_rerun_changes_nothing(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant07'
+    before = config(sim, tenant, 'staging')
+    sim.edit_config(tenant, 'dev', 'idm', 'Managed Objects', 'add', 'alpha_device')
+    promote = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    assert promote.rc == 0 and config(sim, tenant, 'staging') != before, promote.output()
+    preview = str(tmp_path / 'rollback-preview.json')
+    rollback = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(),
+        {'name': 'Preview', 'idcloud.promotions.promotion_report': {'report': 'provisional_rollback', 'dest': preview},
+         'register': 'preview'},
+        run_task(name='Roll back', operation='rollback', promotion_id='{{ lock.promotion_id }}'),
+        run_task(name='Roll back again', operation='rollback', promotion_id='{{ lock.promotion_id }}'),
+        UNLOCK]))
+    assert rollback.rc == 0, rollback.output()
+    assert rollback.task('Preview')['result']['empty'] is False and Path(preview).exists()
+    done = rollback.task('Roll back')['result']
+    assert done['changed'] is True and done['type'] == 'rollback' and done['report']['type'] == 'rollback'
+    assert rollback.task('Roll back again')['result']['changed'] is False
+    assert config(sim, tenant, 'staging') == before
+    assert len(posts(sim, tenant, 'staging', '/environment/promotion/rollback')) == 1
+
+
+def test_reports_last_list_provisional_and_files_rewritten_only_on_change(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant08'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Onboarding')
+    markdown = str(tmp_path / 'last.md')
+
+    def report_task(name, **options):
+        return {'name': name, 'idcloud.promotions.promotion_report': options, 'register': name.lower().replace(' ', '_')}
+
+    provisional = playbook(promotion_play(sim, tenant, 'dev', [report_task('Provisional', report='provisional')]))
+    assert provisional.rc == 0, provisional.output()
+    pending = provisional.task('Provisional')['result']
+    assert pending['empty'] is False and ('AMConfig', 'Onboarding') in {(r['area'], r['name']) for r in pending['changes']}
+
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(), run_task(name='Dry run', promotion_id='{{ lock.promotion_id }}', dry_run=True), UNLOCK,
+        report_task('Last', dest=markdown), report_task('Last again', dest=markdown),
+        report_task('By id', report_id='{{ last.report.reportId }}', dest=str(tmp_path / 'by-id.json')),
+        report_task('List', report='list', dest=str(tmp_path / 'list.md')),
+    ]))
+    assert run.rc == 0, run.output()
+    assert run.task('Last')['result']['changed'] is True and run.task('Last again')['result']['changed'] is False
+    assert '- added: Onboarding' in Path(markdown).read_text()
+    assert json.loads((tmp_path / 'by-id.json').read_text())['reportId'] == run.task('Last')['result']['report']['reportId']
+    listing = run.task('List')['result']['reports']
+    assert listing and listing[-1]['reportId'] == run.task('Last')['result']['report']['reportId']
+    assert (tmp_path / 'list.md').read_text().startswith('# Promotion reports')
+
+    wrong_env = playbook(promotion_play(sim, tenant, 'prod', [report_task('Provisional', report='provisional')]))
+    assert wrong_env.rc != 0 and wrong_env.failure('Provisional')['error']['status'] in (400, 404)
+
+
+def test_older_tenant_variants(simulator, playbook):
+    sim, tenant = simulator, 'tenant09'
+    sim.set_variant(tenant=tenant, report_shape='new', status_running='IN_PROGRESS', date_format='dashed', unlock_status=202)
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Passwordless')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    assert run.rc == 0, run.output()
+    promoted = run.task('Promote')['result']
+    assert promoted['changed'] is True and 'RUNNING' in [entry['status'] for entry in promoted['history']]
+    assert promoted['changes'][0]['realm'] and promoted['changes'][0]['name'] == 'Passwordless'
+    assert run.task('Unlock')['result']['state'] == 'unlocked'
+
+
+def test_transport_faults_and_expired_tokens_are_survived_without_repeating_writes(simulator, playbook):
+    sim, tenant = simulator, 'tenant10'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Flaky')
+    sim.inject_fault('/environment/promotion/lock', 504, method='POST', after_processing=True)
+    sim.inject_fault('/environment/promotion/promote', 503, method='GET', count=2)
+    sim.inject_fault('/environment/promotion/lock/state', 'truncate', method='GET')
+    sim.inject_fault('/environment/promotion/promote', 429, method='POST', retry_after=1)
+    sim.set_timing(restart=60)
+
+    def expire_mid_run():
+        time.sleep(3)
+        sim.expire_tokens(tenant=tenant, env='staging')
+
+    expirer = threading.Thread(target=expire_mid_run)
+    expirer.start()
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    finally:
+        expirer.join()
+        sim.set_timing(restart=3)
+        sim.clear_faults()
+    assert run.rc == 0, run.output()
+    assert run.task('Promote')['result']['changed'] is True
+    log = sim.request_log(tenant, 'staging')
+    lock_posts = [entry for entry in log if entry['method'] == 'POST' and entry['template'] == '/environment/promotion/lock']
+    assert len(lock_posts) == 1 and lock_posts[0]['status'] == 504  # carried out, answer lost: not sent again
+    promote_posts = [entry['status'] for entry in log if entry['method'] == 'POST' and entry['template'] == '/environment/promotion/promote']
+    assert promote_posts == [429, 200] or promote_posts == [429, 202]
+    assert any(entry['status'] == 401 for entry in log), 'the expired token was never used'
+    assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
