@@ -174,10 +174,10 @@ class Simulator:
                           speed=speed, token_lifetime=token_lifetime)
 
     def set_variant(self, tenant=None, report_shape=None, status_running=None, date_format=None, versions=None,
-                    unlock_status=None, start_status=None, vendor=None):
+                    unlock_status=None, start_status=None, vendor=None, stale_lock_reads=None):
         return self.admin('set_variant', tenant=tenant, report_shape=report_shape, status_running=status_running,
                           date_format=date_format, versions=versions, unlock_status=unlock_status,
-                          start_status=start_status, vendor=vendor)
+                          start_status=start_status, vendor=vendor, stale_lock_reads=stale_lock_reads)
 
     def set_release(self, tenant, env, current_version, next_upgrade=None):
         return self.admin('set_release', tenant=tenant, env=env, current_version=current_version, next_upgrade=next_upgrade)

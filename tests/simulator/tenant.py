@@ -39,11 +39,12 @@ DEFAULT_VARIANT = {
     'unlock_status': 200,          # 200: unlocked at once; 202: unlocking for a while
     'start_status': 200,           # HTTP status of an accepted POST /lock, /promote, /rollback
     'vendor': 'ForgeRock',         # who puts on the maintenance lock ('Ping Identity' on newer tenants)
+    'stale_lock_reads': 0,         # lock-state reads that still show the old 'locked' body after an unlock request
 }
 VARIANT_CHOICES = {
     'report_shape': ('seed', 'new'), 'status_running': ('RUNNING', 'IN_PROGRESS'), 'date_format': ('iso', 'dashed'),
     'versions': ('strict', 'lax'), 'unlock_status': (200, 202), 'start_status': (200, 202),
-    'vendor': ('ForgeRock', 'Ping Identity'),
+    'vendor': ('ForgeRock', 'Ping Identity'), 'stale_lock_reads': (0, 1, 2, 3),
 }
 
 LOCK_DESCRIPTIONS = {'unlocked': 'Environment unlocked', 'locking': 'Environment lock in progress',
@@ -305,6 +306,7 @@ class Tenant:
             self.envs[env_name] = Environment(name, env_name, lower, upper)
         self.locks = []
         self.variant = {}
+        self.stale_lock_bodies = {}   # upper env -> [reads left, body]: the seed's stale read after an unlock
 
     def env(self, name):
         try:
@@ -424,6 +426,10 @@ class Simulation:
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, env_name)
         now = self.advance(tenant)
+        stale = tenant.stale_lock_bodies.get(env.name)
+        if stale and stale[0] > 0:
+            stale[0] -= 1
+            return 200, copy.deepcopy(stale[1])
         upper_view = self._env_lock_view(tenant, env.name, now)
         lower_view = self._env_lock_view(tenant, env.lower, now)
         own = tenant.lock_of_pair(env.name)
@@ -454,6 +460,7 @@ class Simulation:
             raise conflict('Environment is already locked for promotion %s' % (own or holders[0]).promotion_id)
         lock = PairLock(env.lower, env.name, now + self.timing.seconds('lock'))
         tenant.locks.append(lock)
+        tenant.stale_lock_bodies.pop(env.name, None)
         if env.run is not None and env.run.finished:
             env.run.visible = False
         return self.variant_of(tenant_name)['start_status'], {
@@ -481,6 +488,9 @@ class Simulation:
                                 'finished.' % (run.kind, target.promotion_id), 'Conflict')
         if run is not None:
             run.visible = False
+        stale_reads = self.variant_of(tenant_name)['stale_lock_reads']
+        if stale_reads:
+            tenant.stale_lock_bodies[env.name] = [stale_reads, self.lock_state(tenant_name, env_name)[1]]
         if self.variant_of(tenant_name)['unlock_status'] == 202:
             target.unlock_at = now + self.timing.seconds('unlock')
             if target.unlock_at > now:

@@ -339,3 +339,13 @@ def test_admin_state_for_assertions(sim, tenant, api):
     assert state['lock']['promotionId'] == promotion_id and state['upper'] == 'staging'
     assert 'smtp.sender' in state['esvs'] and state['reports'] == 0
     assert sim.env_state(tenant, 'staging')['status']['status'] == 'READY'
+
+
+def test_stale_lock_state_after_unlock(sim, tenant, api):
+    sim.set_variant(tenant=tenant, stale_lock_reads=2)
+    staging = api('staging')
+    promotion_id = staging.lock()
+    assert staging.delete(PROMOTION + '/lock/' + promotion_id).status_code == 200
+    stale = [staging.get(PROMOTION + '/lock/state').json() for _ in range(3)]
+    assert [body['result'] for body in stale] == ['locked', 'locked', 'unlocked']
+    assert stale[0]['promotionId'] == promotion_id
