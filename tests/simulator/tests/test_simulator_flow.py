@@ -346,6 +346,9 @@ def test_stale_lock_state_after_unlock(sim, tenant, api):
     staging = api('staging')
     promotion_id = staging.lock()
     assert staging.delete(PROMOTION + '/lock/' + promotion_id).status_code == 200
-    stale = [staging.get(PROMOTION + '/lock/state').json() for _ in range(3)]
+
+    def read():
+        return staging.get(PROMOTION + '/lock/state').json()
+    stale = [read(), read(), read()]
     assert [body['result'] for body in stale] == ['locked', 'locked', 'unlocked']
     assert stale[0]['promotionId'] == promotion_id

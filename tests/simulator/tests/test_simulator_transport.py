@@ -135,18 +135,16 @@ def test_start_failure_reports_stderr(tmp_path):
 
 
 def test_scenario_file_with_uat(tmp_path):
-    scenario = {'tenants': {'umbrella': {
-        'environments': ['dev', 'uat', 'staging', 'prod'],
-        'inventory_hosts': ['staging'],
-        'edits': [{'action': 'edit_config', 'env': 'uat', 'area': 'am', 'item': 'Journeys', 'op': 'add', 'name': 'Kiosk'},
-                  {'action': 'maintenance_lock', 'env': 'prod'},
-                  {'action': 'set_release', 'env': 'staging', 'current_version': '2025.8.0'}]}},
-        'variant': {'report_shape': 'new'}}
+    edits = [{'action': 'edit_config', 'env': 'uat', 'area': 'am', 'item': 'Journeys', 'op': 'add', 'name': 'Kiosk'},
+             {'action': 'maintenance_lock', 'env': 'prod'},
+             {'action': 'set_release', 'env': 'staging', 'current_version': '2025.8.0'}]
+    umbrella = {'environments': ['dev', 'uat', 'staging', 'prod'], 'inventory_hosts': ['staging'], 'edits': edits}
+    scenario = {'tenants': {'umbrella': umbrella}, 'variant': {'report_shape': 'new'}}
     scenario_file = tmp_path / 'scenario.json'
     scenario_file.write_text(json.dumps(scenario))
     inventory = tmp_path / 'inventory.yml'
-    with Simulator.start(tmp_path, scenario=str(scenario_file), extra_args=['--inventory', str(inventory), '--key-cache',
-                                                                             str(tmp_path / 'keys')]) as sim:
+    extra_args = ['--inventory', str(inventory), '--key-cache', str(tmp_path / 'keys')]
+    with Simulator.start(tmp_path, scenario=str(scenario_file), extra_args=extra_args) as sim:
         environments = sim.state['tenants']['umbrella']['environments']
         assert [environments[e]['lower'] for e in ('dev', 'uat', 'staging', 'prod')] == [None, 'dev', 'uat', 'staging']
         text = inventory.read_text()
