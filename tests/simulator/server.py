@@ -150,33 +150,39 @@ class SimulatorApp:
 
     # -- API requests
 
-    def handle_api(self, method, path, query, headers, body, entry):
-        """Route one API request; fills ``entry`` (tenant, env, template) for the log; returns a Response."""
+    def resolve(self, method, path, entry):
+        """Find the tenant, environment and route of an API path, noting them in the log ``entry``.
+
+        Returns (route, match, methods allowed on the path); route is None when nothing matches this method.
+        """
         segments = path.strip('/').split('/')
         if len(segments) < 3:
-            return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % path)
-        tenant_name, env_name = segments[0], segments[1]
+            return None, None, ()
+        tenant = self.simulation.tenants.get(segments[0])
+        if tenant is None or segments[1] not in tenant.envs:
+            return None, None, ()
+        entry.update(tenant=segments[0], env=segments[1])
         rest = '/' + '/'.join(segments[2:])
-        tenant = self.simulation.tenants.get(tenant_name)
-        if tenant is None or env_name not in tenant.envs:
+        matching = [(route, route.pattern.match(rest)) for route in ROUTES]
+        matching = [(route, match) for route, match in matching if match]
+        entry['template'] = matching[0][0].template if matching else rest
+        for route, match in matching:
+            if route.method == method:
+                entry['template'] = route.template
+                return route, match, ()
+        return None, None, tuple(sorted({route.method for route, match in matching}))
+
+    def handle_api(self, method, path, query, headers, body, entry):
+        """Answer one API request; fills ``entry`` (tenant, env, template) for the log; returns a Response."""
+        route, match, allowed = self.resolve(method, path, entry)
+        if route is None and allowed:
+            return common_rest_error(405, 'Method Not Allowed', 'Method %s is not supported on %s' % (method, entry['template']),
+                                     {'Allow': ', '.join(allowed)})
+        if route is None:
             return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % path)
-        entry.update(tenant=tenant_name, env=env_name)
-        candidates = [(route, route.pattern.match(rest)) for route in ROUTES]
-        candidates = [(route, match) for route, match in candidates if match]
-        if not candidates:
-            entry['template'] = rest
-            return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % rest)
-        chosen = next(((route, match) for route, match in candidates if route.method == method), None)
-        if chosen is None:
-            entry['template'] = candidates[0][0].template
-            allowed = ', '.join(sorted({candidate[0].method for candidate in candidates}))
-            return common_rest_error(405, 'Method Not Allowed', 'Method %s is not supported on %s' % (method, rest),
-                                     {'Allow': allowed})
-        route, match = chosen
-        entry['template'] = route.template
         if route.operation == 'token':
-            return self._token(tenant_name, env_name, body, headers)
-        return self._call(route, match, tenant_name, env_name, query, headers, body)
+            return self._token(entry['tenant'], entry['env'], body, headers)
+        return self._call(route, match, entry['tenant'], entry['env'], query, headers, body)
 
     def _token(self, tenant_name, env_name, body, headers):
         env = self.simulation.tenants[tenant_name].envs[env_name]
@@ -429,8 +435,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 traceback.print_exc(file=sys.stderr)
                 response = common_rest_error(500, 'Internal Server Error', 'The simulator failed on this request')
         else:
-            # The request never reached the tenant; still name it in the log.
-            self._describe(entry, method, path)
+            app.resolve(method, path, entry)  # the request never reaches the tenant; the log still names it
         if fault is not None:
             entry['fault'] = fault.kind
             self._apply_fault(fault, response, entry)
@@ -438,14 +443,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             entry['status'] = response.status
             self._send(response)
         app.record(entry)
-
-    def _describe(self, entry, method, path):
-        segments = path.strip('/').split('/')
-        if len(segments) >= 3:
-            entry.update(tenant=segments[0], env=segments[1])
-            rest = '/' + '/'.join(segments[2:])
-            route = next((r for r in ROUTES if r.method == method and r.pattern.match(rest)), None)
-            entry['template'] = route.template if route else rest
 
     def _apply_fault(self, fault, response, entry):
         if fault.kind in ('hang', 'drop'):
