@@ -4,6 +4,7 @@ and the ``/__admin`` control surface. The promotion behaviour itself lives in ``
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import re
 import socket
@@ -438,25 +439,22 @@ class RequestHandler(BaseHTTPRequestHandler):
             app.resolve(method, path, entry)  # the request never reaches the tenant; the log still names it
         if fault is not None:
             entry['fault'] = fault.kind
-            self._apply_fault(fault, response, entry)
+            entry['status'], reply = self._fault_reply(fault, response)
         else:
-            entry['status'] = response.status
-            self._send(response)
-        app.record(entry)
+            entry['status'], reply = response.status, functools.partial(self._send, response)
+        app.record(entry)  # before answering, so a client that has its answer also finds it in the log
+        reply()
 
-    def _apply_fault(self, fault, response, entry):
-        if fault.kind in ('hang', 'drop'):
-            entry['status'] = None
-            if fault.kind == 'hang':
-                time.sleep(fault.seconds)
-            self._abort()
-            return
+    def _fault_reply(self, fault, response):
+        """(status for the log, what to put on the wire) for an armed fault; ``response`` when already processed."""
+        if fault.kind == 'hang':
+            return None, functools.partial(self._hang, fault.seconds)
+        if fault.kind == 'drop':
+            return None, self._abort
         if fault.kind == 'truncate':
-            raw = response.raw if response is not None and len(response.raw) > 2 else b'{"status": "RUNNING", "message": "Promote'
-            entry['status'] = response.status if response is not None else 200
-            headers = response.headers if response is not None else {}
-            self._send(Response(entry['status'], raw=raw, headers=headers), truncate=True)
-            return
+            if response is None:
+                response = Response(200, raw=b'{"status": "RUNNING", "message": "Promote configuration", "blockingError": false}')
+            return response.status, functools.partial(self._send, response, truncate=True)
         status = int(fault.kind)
         if status == 429:
             reply = Response(429, {'code': 429, 'reason': 'Too Many Requests', 'message': 'Rate limit exceeded'},
@@ -469,8 +467,11 @@ class RequestHandler(BaseHTTPRequestHandler):
                 status, titles[status], status, titles[status])
             headers = {'Retry-After': str(fault.retry_after)} if fault.retry_after is not None else {}
             reply = Response(status, raw=html.encode('ascii'), headers=headers, content_type='text/html')
-        entry['status'] = reply.status
-        self._send(reply)
+        return status, functools.partial(self._send, reply)
+
+    def _hang(self, seconds):
+        time.sleep(seconds)
+        self._abort()
 
     def _abort(self):
         self.close_connection = True

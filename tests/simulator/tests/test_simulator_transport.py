@@ -23,6 +23,9 @@ def test_429_with_retry_after(sim, tenant, api):
         response = staging.get(PROMOTION + '/promote')
         assert response.status_code == 429 and response.headers['Retry-After'] == '3', attempt
     assert staging.get(PROMOTION + '/promote').status_code == 200
+    log = sim.request_log(tenant=tenant, env='staging')
+    assert [(e['status'], e['fault']) for e in log] == [(429, '429'), (429, '429'), (200, None)]
+    assert {e['template'] for e in log} == {'/environment/promotion/promote'}
 
 
 @pytest.mark.parametrize('status', [502, 503, 504])
