@@ -58,7 +58,7 @@ class PromotionsApiError(Exception):
     """One failure of a call to the tenant, with what is needed to act on it and to quote it to support."""
 
     def __init__(self, message, status=None, code=None, reason=None, method=None, path=None,
-                 transaction_id=None, body=None, transport_error=False):
+                 transaction_id=None, body=None, transport_error=False, retry_after=None):
         super(PromotionsApiError, self).__init__(message)
         self.message = message
         self.status = status
@@ -70,6 +70,8 @@ class PromotionsApiError(Exception):
         self.body = body
         # True when no answer came back at all, so a write may or may not have happened.
         self.transport_error = transport_error
+        # Seconds the tenant asked to wait (Retry-After), when it said.
+        self.retry_after = retry_after
 
     @property
     def transient(self):
@@ -368,7 +370,15 @@ def error_from_response(response, body, method, path, transaction_id):
         message = 'a non-JSON answer (%s)%s' % (content_type, ': %s' % snippet if snippet else '')
     message = '%s%s' % (message, _hint(status, response))
     return PromotionsApiError(message, status=status, code=code, reason=reason or response.reason, method=method, path=path,
-                              transaction_id=transaction_id, body=body if isinstance(body, (dict, list)) else None)
+                              transaction_id=transaction_id, body=body if isinstance(body, (dict, list)) else None,
+                              retry_after=_seconds(response.headers.get('Retry-After')))
+
+
+def _seconds(value):
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None  # absent, or an HTTP date: the caller's own pause applies
 
 
 def _hint(status, response):

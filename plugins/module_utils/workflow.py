@@ -9,7 +9,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError
+import time
+
+from ansible_collections.idcloud.promotions.plugins.module_utils.client import RETRY_AFTER_CAP, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
 from ansible_collections.idcloud.promotions.plugins.module_utils.report import change_rows
 
@@ -29,6 +31,10 @@ REPORT_PATHS = {
 RELEASE_PATH = '/environment/release'
 # After starting a run, a status identical to the one before may still be served for a moment.
 STALE_STATUS_GRACE = 10
+# A write that got no clear answer is settled by reading the state, then sent again at most this often.
+WRITE_ATTEMPTS = 3
+# How often a lock change may be refused because another one got in first before giving up.
+CONFLICT_ROUNDS = 5
 
 
 class WorkflowError(Exception):
@@ -47,10 +53,11 @@ def lock_description(lock):
 class Promotions:
     """The promotions API of one (upper) environment."""
 
-    def __init__(self, client, check_mode=False, waiter_factory=p.Waiter):
+    def __init__(self, client, check_mode=False, waiter_factory=p.Waiter, sleep=time.sleep):
         self.client = client
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
+        self.sleep = sleep
 
     # Reads.
     def lock_state(self):
@@ -111,29 +118,30 @@ class Promotions:
 
     def _start_lock(self, waiter, wait_for_release):
         """POST /lock and return the new promotion id. A lock that another promotion grabbed first
-        is waited for when asked; an answer lost on the way is settled by reading the lock state."""
-        while True:
+        is waited for when asked."""
+        def reconcile():
+            lock = self.lock_state()
+            if lock.result in (p.LOCKING, p.LOCKED) and lock.promotion_id:
+                return lock.promotion_id  # our POST went through; its answer was lost
+            return None if lock.result == p.UNLOCKED else lock.promotion_id
+
+        for _conflict in range(CONFLICT_ROUNDS):
             try:
-                body = self.client.post(LOCK_PATH)
+                body = self._write(lambda: self.client.post(LOCK_PATH), reconcile)
             except PromotionsApiError as exc:
                 if exc.status == 409 and wait_for_release:
                     self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
                     continue
                 if exc.status == 409:
-                    raise WorkflowError(p.conflict_message(exc), error=exc.to_dict(),
-                                        holder=p.promotion_id_in(exc.message))
-                if exc.transient:
-                    lock = self.lock_state()
-                    if lock.result in (p.LOCKING, p.LOCKED) and lock.promotion_id:
-                        return lock.promotion_id  # our POST went through; its answer was lost
-                    if lock.result == p.UNLOCKED:
-                        continue  # nothing happened: asking again is safe
+                    raise WorkflowError(p.conflict_message(exc), error=exc.to_dict(), holder=p.promotion_id_in(exc.message))
                 if exc.status == 500:
                     raise WorkflowError('Locking failed with an internal error: %s. To resolve it, %s.' % (exc.message, p.SUPPORT_TICKET),
                                         error=exc.to_dict())
                 raise
-            promotion_id = (body or {}).get('promotionId')
-            return promotion_id or self.lock_state().promotion_id
+            if isinstance(body, str):
+                return body
+            return (body or {}).get('promotionId') or self.lock_state().promotion_id
+        raise WorkflowError('Other promotions took the lock first %d times in a row; try again later.' % CONFLICT_ROUNDS)
 
     def ensure_unlocked(self, promotion_id=None, force=False, wait=True, wait_timeout=900):
         waiter = self.waiter_factory(wait_timeout)
@@ -163,9 +171,19 @@ class Promotions:
         return self._lock_result(True, lock, released, waiter)
 
     def _start_unlock(self, waiter, promotion_id):
-        while True:
+        def reconcile():
+            lock = self.lock_state()
+            if lock.result in (p.UNLOCKING, p.UNLOCKED):
+                return True  # our DELETE went through; its answer was lost
+            if lock.promotion_id == promotion_id:
+                return None
+            raise WorkflowError('While releasing lock %s the lock state became %s%s; check who holds it now.'
+                                % (promotion_id, lock.result, ' (promotion %s)' % lock.promotion_id if lock.promotion_id else ''),
+                                lock=lock.body)
+
+        for _conflict in range(CONFLICT_ROUNDS):
             try:
-                self.client.delete('%s/%s' % (LOCK_PATH, promotion_id))
+                self._write(lambda: self.client.delete('%s/%s' % (LOCK_PATH, promotion_id)), reconcile)
                 return
             except PromotionsApiError as exc:
                 if exc.status == 409 and 'blocked' in (exc.message or '').lower():
@@ -173,19 +191,32 @@ class Promotions:
                                         blocked=True)
                 if exc.status == 409 and not p.promotion_id_in(exc.message):
                     # Locking or unlocking is in progress: let it settle, then decide again.
-                    lock = self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
-                    if lock.result == p.UNLOCKED:
+                    if self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress').result == p.UNLOCKED:
                         return
                     continue
                 if exc.status == 409:
                     raise WorkflowError(p.conflict_message(exc), error=exc.to_dict())
-                if exc.transient:
-                    lock = self.lock_state()
-                    if lock.result in (p.UNLOCKING, p.UNLOCKED):
-                        return  # our DELETE went through; its answer was lost
-                    if lock.promotion_id == promotion_id:
-                        continue
                 raise
+        raise WorkflowError('The tenant kept refusing to release lock %s while a lock change was in progress; try again later.'
+                            % promotion_id)
+
+    def _write(self, send, reconcile):
+        """Send a write (lock, unlock, start a run). When it fails without a clear answer (none came,
+        or a busy tenant or proxy answered), it is not sent again blindly: after a pause (the
+        tenant's Retry-After when it gave one), ``reconcile()`` reads the state and returns what the
+        write would have given had it gone through, or None when it did not, and only then is it
+        sent again, a bounded number of times."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return send()
+            except PromotionsApiError as exc:
+                if not exc.transient or attempt == WRITE_ATTEMPTS:
+                    raise
+                self.sleep(min(exc.retry_after or attempt, RETRY_AFTER_CAP))
+                outcome = reconcile()
+                if outcome is not None:
+                    return outcome
+        raise AssertionError('unreachable')  # pragma: no cover
 
     def _wait_lock(self, waiter, done, what):
         try:
@@ -226,17 +257,22 @@ class Promotions:
                         history=[], report=report, attached=False)
         previous_report = self.last_report_id()
         if decision == p.START:
-            self._start_run(kind, dry_run, body, before)
+            self._start_run(kind, dry_run, body, before, previous_report)
         if not wait:
             return dict(changed=not dry_run, promotion_id=promotion_id, status=self.status(), outcome=None,
                         history=waiter.history, report=None, attached=decision == p.ATTACH)
         started_at = waiter.clock()
+        seen_running = [decision == p.ATTACH]
 
         def finished(status):
+            # Our run has ended once it was seen running, or the status differs from the one before
+            # it started; a run too quick to be seen that ends as the previous one did shows by its report.
             if status.running:
+                seen_running[0] = True
                 return False
-            fresh = decision == p.ATTACH or not status.same_as(before)
-            return fresh or waiter.clock() - started_at > STALE_STATUS_GRACE
+            if seen_running[0] or not status.same_state(before):
+                return True
+            return self.last_report_id() != previous_report or waiter.clock() - started_at > STALE_STATUS_GRACE
 
         try:
             status, _elapsed = waiter.until(self.status, finished, key=lambda status: (status.status, status.message),
@@ -252,29 +288,29 @@ class Promotions:
         return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
                     history=waiter.history, report=report, attached=decision == p.ATTACH)
 
-    def _start_run(self, kind, dry_run, body, before):
+    def _start_run(self, kind, dry_run, body, before, previous_report):
         path = ROLLBACK_PATH if kind == 'rollback' else PROMOTE_PATH
         payload = dict(body or {})
         if kind == 'promotion':
             payload['dryRun'] = bool(dry_run)
-        for attempt in (1, 2):
-            try:
-                self.client.post(path, payload)
-                return
-            except PromotionsApiError as exc:
-                if exc.status == 409 and 'blocked' in (exc.message or '').lower():
-                    raise WorkflowError(p.blocked_message(before.promotion_id, self.client.transaction_id),
-                                        error=exc.to_dict(), status=before.as_dict(), blocked=True)
-                if exc.status == 409:
-                    raise WorkflowError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
-                                        'no other run is in progress, then run again.' % (kind, exc.message),
-                                        error=exc.to_dict(), status=before.as_dict())
-                if not exc.transient or attempt == 2:
-                    raise
-                # The answer was lost: started or not? The status says; only an unchanged one is safe to ask again.
-                now = self.status()
-                if now.running or not now.same_as(before):
-                    return
+
+        def reconcile():
+            # Started or not? Only an unchanged status and no new report say it was not.
+            now = self.status()
+            started = now.running or not now.same_state(before) or self.last_report_id() != previous_report
+            return True if started else None
+
+        try:
+            self._write(lambda: self.client.post(path, payload), reconcile)
+        except PromotionsApiError as exc:
+            if exc.status == 409 and 'blocked' in (exc.message or '').lower():
+                raise WorkflowError(p.blocked_message(before.promotion_id, self.client.transaction_id),
+                                    error=exc.to_dict(), status=before.as_dict(), blocked=True)
+            if exc.status == 409:
+                raise WorkflowError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
+                                    'no other run is in progress, then run again.' % (kind, exc.message),
+                                    error=exc.to_dict(), status=before.as_dict())
+            raise
 
     def _new_report(self, previous_report_id):
         try:

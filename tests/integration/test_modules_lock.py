@@ -96,7 +96,12 @@ def test_wait_for_release_takes_the_lock_once_the_holder_lets_go(simulator, play
     creds = sim.credentials(tenant, 'staging')
 
     def release_later():
-        time.sleep(2)
+        # Once the module has seen the lock held (its first read), the holder lets go.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                entry['template'] == '/environment/promotion/lock/state' for entry in sim.request_log(tenant, 'staging')):
+            time.sleep(0.1)
+        time.sleep(1)
         import requests  # the holder releasing its lock through the API, as a colleague would
         requests.delete(sim.url(tenant, 'staging') + '/environment/promotion/lock/' + holder, verify=sim.ca_file, timeout=10,
                         headers={'Authorization': 'Bearer ' + creds['access_token'], 'Accept-API-Version': 'resource=1.0'})

@@ -103,11 +103,12 @@ def test_status_reads_in_progress_as_running_and_lists():
     assert status('READY', 'Promotion completed').type == 'promotion'
 
 
-def test_same_status_compares_state_message_and_time():
+def test_same_state_compares_status_message_and_kind_not_time():
     first = status('READY', 'Promotion completed', timeStamp='2022-04-19T17:40:29Z')
-    assert first.same_as(status('READY', 'Promotion completed', timeStamp='2022-04-19T17:40:29Z'))
-    assert not first.same_as(status('READY', 'Promotion completed', timeStamp='2022-04-19T17:50:00Z'))
-    assert not first.same_as(None)
+    assert first.same_state(status('READY', 'Promotion completed', timeStamp='2022-04-19T17:50:00Z'))
+    assert not first.same_state(status('READY', 'Promotion completed (no change)'))
+    assert not first.same_state(status('READY', 'Promotion completed', type='rollback'))
+    assert not first.same_state(None)
 
 
 @pytest.mark.parametrize('state, kind, lock_state, ours, expected', [
