@@ -251,3 +251,41 @@ def test_transport_faults_and_expired_tokens_are_survived_without_repeating_writ
     assert promote_posts == [429, 200] or promote_posts == [429, 202]
     assert any(entry['status'] == 401 for entry in log), 'the expired token was never used'
     assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
+
+
+def test_a_start_whose_answer_was_lost_is_not_sent_again(simulator, playbook):
+    sim, tenant = simulator, 'tenant11'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Lost')
+    sim.inject_fault('/environment/promotion/promote', 504, method='POST', after_processing=True)
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    finally:
+        sim.clear_faults()
+    assert run.rc == 0, run.output()
+    assert run.task('Promote')['result']['changed'] is True
+    assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 1
+    assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
+
+
+def test_without_wait_the_modules_return_at_once_and_a_later_task_finishes(simulator, playbook):
+    sim, tenant = simulator, 'tenant12'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Later')
+    sim.set_timing(lock=40, restart=60)
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(name='Start locking', register='lock', wait=False),
+            lock_task(name='Wait for the lock', register='locked', promotion_id='{{ lock.promotion_id }}'),
+            run_task(name='Start', promotion_id='{{ lock.promotion_id }}', wait=False),
+            run_task(name='Finish', register='finish', promotion_id='{{ lock.promotion_id }}'),
+            UNLOCK]))
+    finally:
+        sim.set_timing(lock=1, restart=3)
+    assert run.rc == 0, run.output()
+    assert run.task('Start locking')['result']['state'] == 'locking'
+    assert run.task('Wait for the lock')['result']['state'] == 'locked'
+    assert run.task('Wait for the lock')['result']['changed'] is False
+    assert run.task('Start')['result']['status'] == 'RUNNING'
+    finished = run.task('Finish')['result']
+    assert finished['attached'] is True and finished['message'] == 'Promotion completed'
+    assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 1
