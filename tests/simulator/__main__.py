@@ -18,6 +18,9 @@ from .certs import load_or_generate_rsa_keys, make_tls_files, private_jwk, priva
 from .server import SimulatorApp, SimulatorServer, make_tls_context
 from .tenant import Simulation, Timing
 
+# Never anything but loopback: the simulator hands out keys and admin rights to whoever can connect.
+LISTEN_HOST = '127.0.0.1'
+
 DESCRIPTION = """\
 A local Identity Cloud tenant simulator: one threaded HTTPS server on 127.0.0.1 serving the promotions
 API (lock, promote, rollback, reports, release) and the service-account token endpoint for many tenants.
@@ -53,7 +56,6 @@ def parse_args(argv):
     parser.add_argument('--uat', action='store_true', help='give the tenants of --tenants a UAT environment')
     parser.add_argument('--inventory', type=Path, help='also write an Ansible YAML inventory (group promotion_targets)')
     parser.add_argument('--http', action='store_true', help='plain HTTP instead of TLS (no CA file)')
-    parser.add_argument('--host', default='127.0.0.1', help=argparse.SUPPRESS)
     parser.add_argument('--port', type=int, default=0, help='port to bind on 127.0.0.1 (default 0: an ephemeral port)')
     parser.add_argument('--token-lifetime', type=float, default=900.0, help='access token lifetime in seconds (900)')
     parser.add_argument('--speed', type=float, default=1.0, help='divide every phase duration by this factor (1)')
@@ -151,12 +153,12 @@ def main(argv=None):
     if not args.http:
         tls_dir = state_file.parent / (state_file.stem + '-tls')
         tls_dir.mkdir(parents=True, exist_ok=True)
-        tls_files = make_tls_files(tls_dir, args.host)
+        tls_files = make_tls_files(tls_dir, LISTEN_HOST)
         ca_file = tls_files['ca']
         tls_context = make_tls_context(tls_files['cert'], tls_files['key'])
     credentials = create_accounts(simulation, app.tokens, args.key_cache)
-    server = SimulatorServer((args.host, args.port), app, tls_context)
-    app.base_url = '%s://%s:%d' % ('http' if args.http else 'https', args.host, server.server_address[1])
+    server = SimulatorServer((LISTEN_HOST, args.port), app, tls_context)
+    app.base_url = '%s://%s:%d' % ('http' if args.http else 'https', LISTEN_HOST, server.server_address[1])
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
