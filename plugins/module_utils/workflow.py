@@ -70,15 +70,18 @@ class Promotions:
         path = '%s/%s' % (REPORT_PATH, report_id) if report_id else REPORT_PATHS[which]
         return self.client.get(path)
 
-    def last_report_id(self):
-        """The id of the newest report, None when there is none yet."""
+    def last_report(self):
+        """The newest report, None when there is none yet."""
         try:
             body = self.client.get(REPORT_PATH)
         except PromotionsApiError as exc:
             if exc.status == 404:
                 return None
             raise
-        return body.get('reportId') if isinstance(body, dict) else None
+        return body if isinstance(body, dict) else None
+
+    def last_report_id(self):
+        return (self.last_report() or {}).get('reportId')
 
     def release(self):
         return self.client.get(RELEASE_PATH)
@@ -252,7 +255,7 @@ class Promotions:
             return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
                         report=None, attached=decision == p.ATTACH)
         if decision == p.COMPLETED:
-            report = self.report()
+            report = self.last_report()
             return dict(changed=False, promotion_id=promotion_id, status=before, outcome=p.Outcome(before, kind, False, True),
                         history=[], report=report, attached=False)
         previous_report = self.last_report_id()
@@ -282,7 +285,9 @@ class Promotions:
                                 'Run the task again to wait for it, or raise wait_timeout.'
                                 % (exc.elapsed, kind, exc.last.status, exc.last.message or 'no message'),
                                 status=exc.last.as_dict(), history=waiter.history, promotion_id=promotion_id)
-        report = self._new_report(previous_report)
+        report = self.last_report()
+        if report is not None and report.get('reportId') == previous_report:
+            report = None  # the run left no report of its own
         report_empty = None if report is None else not change_rows(report)
         outcome = p.Outcome(status, kind, dry_run, report_empty, ignore_encrypted_secrets)
         return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
@@ -311,14 +316,3 @@ class Promotions:
                                     'no other run is in progress, then run again.' % (kind, exc.message),
                                     error=exc.to_dict(), status=before.as_dict())
             raise
-
-    def _new_report(self, previous_report_id):
-        try:
-            report = self.client.get(REPORT_PATH)
-        except PromotionsApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        if not isinstance(report, dict) or report.get('reportId') == previous_report_id:
-            return None
-        return report
