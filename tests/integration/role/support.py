@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+"""What the role's integration tests share: inventories of simulator tenants, and promote.yml runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.integration.support import CALLBACKS, run_playbook
+
+ROOT = Path(__file__).resolve().parents[3]
+PLAYBOOKS = ROOT / 'playbooks'
+
+
+def host_vars(sim, tenant, env, **extra):
+    """Inventory variables of one upper environment ``env`` of ``tenant`` (its lower one from the simulator)."""
+    state = sim.state['tenants'][tenant]['environments'][env]
+    credentials = sim.credentials(tenant, env)
+    values = dict(promote_tenant_url=sim.url(tenant, env), promote_ca_path=sim.ca_file,
+                  promote_service_account_id=credentials['service_account_id'],
+                  promote_service_account_key=credentials['service_account_key'])
+    if state.get('lower'):
+        lower = sim.credentials(tenant, state['lower'])
+        values.update(promote_lower_tenant_url=sim.url(tenant, state['lower']),
+                      promote_lower_service_account_id=lower['service_account_id'],
+                      promote_lower_service_account_key=lower['service_account_key'])
+    values.update(extra)
+    return values
+
+
+def write_inventory(path, hosts):
+    """An inventory (JSON, which the YAML plugin reads) with ``hosts`` ({name: vars}) in group promotion_targets."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({'all': {'children': {'promotion_targets': {
+        'vars': {'ansible_connection': 'local'}, 'hosts': hosts}}}}, indent=1))
+    return path
+
+
+def promote_vars(tmp_path, **extra):
+    values = dict(promote_report_dir=str(tmp_path / 'reports'), promote_progress_interval=1)
+    values.update(extra)
+    return values
+
+
+def run(tmp_path, inventory, playbook='promote.yml', check=False, **extra):
+    """ansible-playbook playbooks/<playbook> -i inventory -e promote_report_dir=<tmp>/reports ..."""
+    return run_playbook(PLAYBOOKS / playbook, tmp_path / 'run', inventory=inventory,
+                        extra_vars=promote_vars(tmp_path, **extra), check=check)
+
+
+def summary(tmp_path):
+    """The run's summary rows by host, as the summary play wrote them."""
+    rows = json.loads((tmp_path / 'reports' / 'summary.json').read_text())
+    return {row['host']: row for row in rows}
+
+
+def report_files(tmp_path, host):
+    directory = tmp_path / 'reports' / host
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def lock_record(tmp_path, host):
+    path = tmp_path / 'reports' / host / '.lock.json'
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def requests_of(sim, tenant, envs=('dev', 'staging', 'prod')):
+    """(method, template) of every request to the tenant's environments but token requests."""
+    return [(entry['method'], entry['template']) for env in envs for entry in sim.request_log(tenant, env)
+            if not entry['template'].endswith('access_token')]
+
+
+def writes_of(sim, tenant, envs=('dev', 'staging', 'prod')):
+    return [request for request in requests_of(sim, tenant, envs) if request[0] != 'GET']
+
+
+def config(sim, tenant, env):
+    return sim.env_state(tenant, env)['config']
+
+
+def start_promote(tmp_path, inventory, **extra):
+    """Start promote.yml in a process group of its own (to kill it like Ctrl-C or a dead controller would)."""
+    workdir = tmp_path / 'run'
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [str(Path(sys.executable).parent / 'ansible-playbook'), str(PLAYBOOKS / 'promote.yml'), '-i', str(inventory),
+               '-e', json.dumps(promote_vars(tmp_path, **extra))]
+    environment = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS), ANSIBLE_NOCOLOR='1',
+                       ANSIBLE_LOCAL_TEMP=str(workdir / 'ansible-tmp'), ANSIBLE_RETRY_FILES_ENABLED='0')
+    log = open(workdir / 'interrupted.log', 'w')  # pylint: disable=consider-using-with
+    return subprocess.Popen(command, cwd=str(workdir), env=environment, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def kill_group(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def wait_for(predicate, timeout=60, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError('condition not met within %s s' % timeout)
+
+
+def role_task(result, name, host=None):
+    """The result of the role's task called ``name`` (on ``host``)."""
+    return result.task('idcloud.promotions.promote : ' + name, host)['result']
