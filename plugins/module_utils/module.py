@@ -85,9 +85,13 @@ class PromotionModule(AnsibleModule):
         self.exit_json(**result)
 
     def write_report(self, dest, report, fmt=None):
-        """Write ``report`` to ``dest`` (JSON or Markdown, from ``fmt`` or the file's suffix) in one
-        atomic move. Returns True when the file's content changed. Check mode writes nothing."""
-        content = render(report, fmt or format_for_path(dest)).encode('utf-8')
+        """Write ``report`` to ``dest`` as JSON or Markdown (from ``fmt`` or the file's suffix)."""
+        return self.write_file(dest, render(report, fmt or format_for_path(dest)))
+
+    def write_file(self, dest, text):
+        """Write ``text`` to ``dest`` in one atomic move, making its folder if needed. Returns True
+        when the file's content changed. Check mode writes nothing."""
+        content = text.encode('utf-8')
         try:
             with open(dest, 'rb') as existing:
                 if existing.read() == content:
@@ -100,11 +104,11 @@ class PromotionModule(AnsibleModule):
         try:
             if not os.path.isdir(directory):
                 os.makedirs(directory)
-            handle, temporary = tempfile.mkstemp(dir=directory, prefix='.report-')
+            handle, temporary = tempfile.mkstemp(dir=directory, prefix='.idcloud-')
             with os.fdopen(handle, 'wb') as stream:
                 stream.write(content)
         except (IOError, OSError) as exc:
-            self.fail_json(msg='Cannot write the report to %s: %s' % (dest, exc), **self.common_result())
+            self.fail_json(msg='Cannot write %s: %s' % (dest, exc), **self.common_result())
         self.atomic_move(temporary, dest)
         return True
 

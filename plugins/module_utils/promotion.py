@@ -174,10 +174,10 @@ class Status:
 START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
-def plan_run(status, operation, lock, promotion_id):
+def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=None):
     """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
-    going under our lock (a playbook interrupted and run again), see it COMPLETED (a rollback
-    already done under our lock), or FAIL with a reason."""
+    going under our lock (a playbook interrupted and run again), see it COMPLETED (the same real
+    run already finished under our lock), or FAIL with a reason."""
     if lock.result != LOCKED:
         return FAIL, not_locked_message(lock, promotion_id)
     if promotion_id and lock.promotion_id != promotion_id:
@@ -191,12 +191,18 @@ def plan_run(status, operation, lock, promotion_id):
                       % (status.type, status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
-    if operation == 'rollback' and status.type == 'rollback' and status.status == STATUS_READY and \
-            status.promotion_id and status.promotion_id == lock.promotion_id:
-        # Only the most recent promotion can be rolled back: a rollback finished under this very
-        # lock means a rerun has nothing left to do.
+    if not dry_run and status.status == STATUS_READY and finished_under(last_report, operation, lock.promotion_id):
+        # While the environments are locked their configuration cannot change, so a second real
+        # promotion under the same lock has nothing to promote (but would restart the tenant's
+        # services), and a second rollback nothing to roll back.
         return COMPLETED, None
     return START, None
+
+
+def finished_under(report, operation, promotion_id):
+    """The report is that of a real run of ``operation`` made under the lock ``promotion_id``."""
+    return isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and \
+        not report.get('dryRun') and (report.get('type') or 'promotion') == operation
 
 
 def not_locked_message(lock, promotion_id=None):
@@ -218,7 +224,7 @@ class Outcome:
         if self.ok:
             # The message tells '(no change)' apart; an empty report says the same when a tenant words it otherwise.
             self.changed = not dry_run and not status.no_change and report_empty is not True
-            self.message = '%s completed: %s' % (kind.capitalize(), status.message or 'done')
+            self.message = 'The %s finished: %s.' % (kind, status.message or 'done')
             return
         self.changed = False
         if status.blocking_error:

@@ -243,7 +243,9 @@ class Promotions:
         waiter = self.waiter_factory(wait_timeout)
         lock = self.lock_state()
         before = self.status()
-        decision, why = p.plan_run(before, kind, lock, promotion_id)
+        last = self.last_report()
+        previous_report = (last or {}).get('reportId')
+        decision, why = p.plan_run(before, kind, lock, promotion_id, dry_run, last)
         if self.check_mode and not promotion_id and lock.result in (p.UNLOCKED, p.LOCKING):
             # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
             decision = p.START
@@ -255,10 +257,11 @@ class Promotions:
             return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
                         report=None, attached=decision == p.ATTACH)
         if decision == p.COMPLETED:
-            report = self.last_report()
-            return dict(changed=False, promotion_id=promotion_id, status=before, outcome=p.Outcome(before, kind, False, True),
-                        history=[], report=report, attached=False)
-        previous_report = self.last_report_id()
+            outcome = p.Outcome(before, kind, False, True)
+            outcome.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
+                kind, promotion_id, before.message or 'no message')
+            return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
+                        attached=False)
         if decision == p.START:
             self._start_run(kind, dry_run, body, before, previous_report)
         if not wait:

@@ -63,6 +63,16 @@ options:
         (up to O(wait_timeout)) until it is released, then lock. Without it the task fails at once naming the holder.
     type: bool
     default: false
+  record:
+    description:
+      - A file that remembers the lock this task takes, so that a run interrupted after locking (Ctrl-C, a killed
+        controller) finds and reuses its lock when run again instead of failing on "already locked".
+      - When O(promotion_id) is not given, the id is read from this file, if it exists and was written for the same
+        O(tenant_url).
+      - With O(state=locked), the file is written once the lock is held (JSON with C(promotion_id), C(tenant_url),
+        C(locked_at), C(transaction_id); never a secret). With O(state=unlocked), it is removed once that lock is gone.
+      - Writing or removing it is not a configuration change and does not make the task changed.
+    type: path
 '''
 
 EXAMPLES = r'''
@@ -87,6 +97,13 @@ EXAMPLES = r'''
     access_token: "{{ token }}"
     wait_for_release: true
     wait_timeout: 1800
+
+- name: Lock, or find the lock this play took before it was interrupted
+  idcloud.promotions.promotion_lock:
+    tenant_url: "{{ upper_url }}"
+    access_token: "{{ token }}"
+    record: "{{ playbook_dir }}/.locks/{{ inventory_hostname }}.json"
+  register: lock
 
 - name: Release a lock left behind by an interrupted run (break glass)
   idcloud.promotions.promotion_lock:
@@ -126,6 +143,16 @@ holder:
   description: Promotion id of the lock that stopped the task, when another promotion holds it.
   returned: on failure, when known
   type: str
+resumed:
+  description: True when the lock was found still held under the id kept in O(record), and kept.
+  returned: always
+  type: bool
+record:
+  description: What O(record) holds after the task (null when it holds nothing).
+  returned: when O(record) is given
+  type: dict
+  sample: {"promotion_id": "8acd3a87-2272-450f-a3b3-1eb222108740", "tenant_url": "https://tenant.example.com",
+           "locked_at": "2026-01-05T10:00:01Z", "transaction_id": "3c6b1f9e-2d7a-4a51-9a8f-0a5c1f0c2b11"}
 elapsed:
   description: Seconds the module took, waits included.
   returned: always
@@ -137,7 +164,24 @@ transaction_id:
   type: str
 '''
 
+import json
+import os
+import time
+
 from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
+
+
+def read_record(path, tenant_url):
+    """The lock record at ``path`` if it was written for ``tenant_url``, else None."""
+    try:
+        with open(path) as stream:
+            record = json.load(stream)
+    except (IOError, OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get('tenant_url', '').rstrip('/') != tenant_url.rstrip('/'):
+        return None
+    return record
 
 
 def main():
@@ -149,18 +193,46 @@ def main():
             wait=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=900),
             wait_for_release=dict(type='bool', default=False),
+            record=dict(type='path'),
         ),
     )
     params = module.params
+    path = params['record']
+    record = read_record(path, params['tenant_url']) if path else None
+    promotion_id = params['promotion_id'] or (record or {}).get('promotion_id')
     promotions = module.promotions()
-    if params['state'] == 'locked':
-        module.run(lambda: promotions.ensure_locked(
-            promotion_id=params['promotion_id'], wait=params['wait'], wait_timeout=params['wait_timeout'],
-            wait_for_release=params['wait_for_release']))
-    else:
-        module.run(lambda: promotions.ensure_unlocked(
-            promotion_id=params['promotion_id'], force=params['force'], wait=params['wait'],
-            wait_timeout=params['wait_timeout']))
+
+    def forget():
+        if path and os.path.exists(path) and not module.check_mode:
+            os.remove(path)
+
+    def lock():
+        result = promotions.ensure_locked(promotion_id=promotion_id, wait=params['wait'], wait_timeout=params['wait_timeout'],
+                                          wait_for_release=params['wait_for_release'])
+        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
+        if path and result['promotion_id']:
+            kept = record if result['resumed'] else dict(
+                promotion_id=result['promotion_id'], tenant_url=params['tenant_url'], transaction_id=module.client.transaction_id,
+                locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+            module.write_file(path, json.dumps(kept, indent=2, sort_keys=True) + '\n')
+            result['record'] = kept
+        return result
+
+    def unlock():
+        try:
+            result = promotions.ensure_unlocked(promotion_id=promotion_id, force=params['force'], wait=params['wait'],
+                                                wait_timeout=params['wait_timeout'])
+        except WorkflowError as exc:
+            if promotion_id and exc.result.get('holder') not in (None, promotion_id):
+                forget()  # our lock is gone; someone else's is in place now
+            raise
+        result['resumed'] = False
+        if path:
+            forget()
+            result['record'] = None
+        return result
+
+    module.run(lock if params['state'] == 'locked' else unlock)
 
 
 if __name__ == '__main__':

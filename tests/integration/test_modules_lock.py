@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -160,3 +161,38 @@ def test_untrusted_certificate_is_refused_with_a_clear_message(simulator, playbo
     message = run.failure('Lock')['msg']
     assert run.rc != 0 and 'CERTIFICATE_VERIFY_FAILED' in message and 'ca_path' in message
     assert 'Traceback' not in run.output()
+
+
+def test_a_lock_record_lets_an_interrupted_run_find_its_lock(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant10'
+    record = tmp_path / 'locks' / 'tenant10-staging.json'
+    checked = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record))]), check=True)
+    assert checked.rc == 0 and not record.exists(), checked.output()
+
+    first = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record))]))
+    taken = first.task('Lock')['result']
+    assert taken['changed'] is True and taken['resumed'] is False
+    kept = json.loads(record.read_text())
+    assert kept['promotion_id'] == taken['promotion_id'] and kept['tenant_url'] == sim.url(tenant, 'staging')
+    assert 'key' not in record.read_text().lower() and 'token' not in record.read_text().lower()
+
+    # The play was interrupted here; run again, it finds its lock instead of failing on "already locked".
+    again = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record)),
+                                                              lock_task(name='Unlock', state='unlocked', record=str(record))]))
+    assert again.rc == 0, again.output()
+    resumed = again.task('Lock')['result']
+    assert resumed['changed'] is False and resumed['resumed'] is True and resumed['promotion_id'] == taken['promotion_id']
+    released = again.task('Unlock')['result']
+    assert released['changed'] is True and released['promotion_id'] == taken['promotion_id'] and released['record'] is None
+    assert not record.exists() and sim.env_state(tenant, 'staging')['lock'] is None
+
+
+def test_a_record_of_another_tenant_url_is_ignored(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant11'
+    record = tmp_path / 'lock.json'
+    record.write_text(json.dumps({'promotion_id': '0e8f5d7c-0000-4000-8000-000000000000', 'tenant_url': 'https://elsewhere'}))
+    run = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record)),
+                                                            lock_task(name='Unlock', state='unlocked', record=str(record))]))
+    assert run.rc == 0, run.output()
+    assert run.task('Lock')['result']['resumed'] is False and run.task('Lock')['result']['changed'] is True
+    assert not record.exists()

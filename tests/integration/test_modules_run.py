@@ -57,9 +57,18 @@ def test_dry_run_promote_and_rerun_unchanged(simulator, playbook, tmp_path):
     assert 'Forgotten Username' in run.stdout  # --diff shows the report
     assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
 
+    # Under the same lock nothing can have changed: the finished promotion is reported, none is started.
     again = run.task('Promote again')['result']
-    assert again['changed'] is False and again['message'] == 'Promotion completed (no change)' and again['empty'] is True
+    assert again['changed'] is False and again['message'] == 'Promotion completed' and 'already finished' in again['msg']
+    assert again['report']['reportId'] == promoted['report']['reportId']
+    assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 2  # the dry run and one promotion
     assert run.changed() == 3  # lock, promote, unlock
+
+    # With a new lock, a promotion with nothing new runs and says so.
+    unchanged = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    result = unchanged.task('Promote')['result']
+    assert result['changed'] is False and result['message'] == 'Promotion completed (no change)' and result['empty'] is True
     assert sim.env_state(tenant, 'staging')['lock'] is None
 
 

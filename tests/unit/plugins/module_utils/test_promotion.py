@@ -214,9 +214,27 @@ def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline
     assert fake.now == pytest.approx(5)
 
 
-def test_a_rollback_finished_under_our_lock_is_not_started_again():
-    done = status('READY', 'Rollback completed', type='rollback', promotionId=OURS)
-    assert p.plan_run(done, 'rollback', lock('locked', OURS), OURS) == (p.COMPLETED, None)
-    assert p.plan_run(done, 'promotion', lock('locked', OURS), OURS) == (p.START, None)
-    earlier = status('READY', 'Rollback completed', type='rollback', promotionId=THEIRS)
-    assert p.plan_run(earlier, 'rollback', lock('locked', OURS), OURS) == (p.START, None)
+def report(kind='promotion', dry_run=False, promotion_id=OURS):
+    return {'reportId': 'r1', 'promotionId': promotion_id, 'type': kind, 'dryRun': dry_run}
+
+
+@pytest.mark.parametrize('kind, last, dry_run, expected', [
+    # The same real run already finished under this lock: a rerun starts nothing.
+    ('promotion', report(), False, p.COMPLETED),
+    ('rollback', report('rollback'), False, p.COMPLETED),
+    # A dry run may always run again; so may a real run after a dry run, or after another lock's run.
+    ('promotion', report(), True, p.START),
+    ('promotion', report(dry_run=True), False, p.START),
+    ('promotion', report(promotion_id=THEIRS), False, p.START),
+    ('rollback', report(), False, p.START),
+    ('promotion', report('rollback'), False, p.START),
+    ('promotion', None, False, p.START),
+])
+def test_a_real_run_finished_under_our_lock_is_not_started_again(kind, last, dry_run, expected):
+    done = status('READY', 'Promotion completed', promotionId=OURS)
+    assert p.plan_run(done, kind, lock('locked', OURS), OURS, dry_run, last) == (expected, None)
+
+
+def test_a_failed_real_run_may_be_started_again_under_the_same_lock():
+    failed = status('ERROR', 'Found encrypted values in the AM/IDM configuration', encryptedSecrets=['x'])
+    assert p.plan_run(failed, 'promotion', lock('locked', OURS), OURS, False, report()) == (p.START, None)
