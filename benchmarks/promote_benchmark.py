@@ -170,8 +170,8 @@ def main(argv=None):
     print(header)
     print('-' * len(header))
     for row in rows:
-        print('%-48s %7.1f %7.1f %9.1f %9.0f %10.2f %9.2f' % (row['name'], row['wall'], row['floor'], row['overhead'],
-                                                           row['requests'], row['cpu'], row['cpu_per_tenant']))
+        values = (row['name'], row['wall'], row['floor'], row['overhead'], row['requests'], row['cpu'], row['cpu_per_tenant'])
+        print('%-48s %7.1f %7.1f %9.1f %9.0f %10.2f %9.2f' % values)
     one, ten, baseline = rows[0], rows[1], rows[-1]
     print()
     print('10 tenants / 1 tenant wall time (progress off): %.2fx (target <= 1.2x)' % (ten['wall'] / one['wall']))
