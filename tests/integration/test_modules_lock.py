@@ -177,8 +177,8 @@ def test_a_lock_record_lets_an_interrupted_run_find_its_lock(simulator, playbook
     assert 'key' not in record.read_text().lower() and 'token' not in record.read_text().lower()
 
     # The play was interrupted here; run again, it finds its lock instead of failing on "already locked".
-    again = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record)),
-                                                              lock_task(name='Unlock', state='unlocked', record=str(record))]))
+    lock_then_unlock = [lock_task(record=str(record)), lock_task(name='Unlock', state='unlocked', record=str(record))]
+    again = playbook(promotion_play(sim, tenant, 'staging', lock_then_unlock))
     assert again.rc == 0, again.output()
     resumed = again.task('Lock')['result']
     assert resumed['changed'] is False and resumed['resumed'] is True and resumed['promotion_id'] == taken['promotion_id']
@@ -191,8 +191,8 @@ def test_a_record_of_another_tenant_url_is_ignored(simulator, playbook, tmp_path
     sim, tenant = simulator, 'tenant11'
     record = tmp_path / 'lock.json'
     record.write_text(json.dumps({'promotion_id': '0e8f5d7c-0000-4000-8000-000000000000', 'tenant_url': 'https://elsewhere'}))
-    run = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record)),
-                                                            lock_task(name='Unlock', state='unlocked', record=str(record))]))
+    lock_then_unlock = [lock_task(record=str(record)), lock_task(name='Unlock', state='unlocked', record=str(record))]
+    run = playbook(promotion_play(sim, tenant, 'staging', lock_then_unlock))
     assert run.rc == 0, run.output()
     assert run.task('Lock')['result']['resumed'] is False and run.task('Lock')['result']['changed'] is True
     assert not record.exists()
