@@ -51,27 +51,34 @@ class PromotionModule(AnsibleModule):
             mutually_exclusive=[('access_token', 'service_account_id')] + kwargs.pop('mutually_exclusive', []),
             **kwargs)
         self.started = time.monotonic()
-        self.client = None
+        self.client = None  # the first one made; its transaction id is the run's
+        self.clients = []
         if REQUESTS_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
         if self.params['service_account_id'] and CRYPTOGRAPHY_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
 
-    def promotions(self):
-        params = self.params
+    def promotions(self, **connection):
+        """The promotions API of the environment the connection options name; ``connection``
+        overrides some of them (another environment of the same run, under the same transaction id)."""
+        params = dict(self.params, **connection)
         try:
             if params['access_token']:
                 auth = StaticToken(params['access_token'])
             else:
                 auth = ServiceAccountToken(params['service_account_id'], params['service_account_key'], params['scope'])
-            self.client = PromotionsClient(
+            client = PromotionsClient(
                 params['tenant_url'], auth, api_version=params['api_version'], validate_certs=params['validate_certs'],
-                ca_path=params['ca_path'], timeout=params['request_timeout'], transaction_id=params['transaction_id'])
+                ca_path=params['ca_path'], timeout=params['request_timeout'],
+                transaction_id=self.client.transaction_id if self.client else params['transaction_id'])
         except ConfigurationError as exc:
             self.fail_json(msg=str(exc))
-        if not params['validate_certs']:
-            self.warn('validate_certs is false: the tenant certificate is not verified.')
-        return Promotions(self.client, check_mode=self.check_mode)
+        if self.client is None:
+            self.client = client
+            if not params['validate_certs']:
+                self.warn('validate_certs is false: the tenant certificate is not verified.')
+        self.clients.append(client)
+        return Promotions(client, check_mode=self.check_mode)
 
     def elapsed(self):
         return round(time.monotonic() - self.started, 2)
@@ -128,6 +135,6 @@ class PromotionModule(AnsibleModule):
         except ConfigurationError as exc:
             self.fail_json(msg=str(exc), **self.common_result())
         finally:
-            if self.client is not None:
-                self.client.close()
+            for client in self.clients:
+                client.close()
         self.exit_result(**result)

@@ -298,3 +298,20 @@ def test_without_wait_the_modules_return_at_once_and_a_later_task_finishes(simul
     finished = run.task('Finish')['result']
     assert finished['attached'] is True and finished['message'] == 'Promotion completed'
     assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 1
+
+
+def test_release_info_compares_the_lower_and_upper_releases_in_one_run(simulator, playbook):
+    sim, tenant = simulator, 'tenant05'
+    sim.set_release(tenant, 'staging', '2025.9.0')
+    sim.set_release(tenant, 'prod', '2025.8.2', next_upgrade='2026-12-01T02:00:00Z')
+    lower = sim.credentials(tenant, 'staging')
+    run = playbook(promotion_play(sim, tenant, 'prod', [
+        {'name': 'Release', 'idcloud.promotions.promotion_release_info': {
+            'lower_tenant_url': sim.url(tenant, 'staging'), 'lower_service_account_id': lower['service_account_id'],
+            'lower_service_account_key': lower['service_account_key']}, 'register': 'release'},
+        {'name': 'Upper only', 'idcloud.promotions.promotion_release_info': {}, 'register': 'upper'}]))
+    assert run.rc == 0, run.output()
+    release = run.task('Release')['result']
+    assert (release['current_version'], release['lower_current_version'], release['upgrade']) == ('2025.8.2', '2025.9.0', True)
+    assert release['next_upgrade'] == '2026-12-01T02:00:00Z' and release['changed'] is False
+    assert 'upgrade' not in run.task('Upper only')['result']
