@@ -293,8 +293,12 @@ class Promotions:
             report = None  # the run left no report of its own
         report_empty = None if report is None else not change_rows(report)
         outcome = p.Outcome(status, kind, dry_run, report_empty, ignore_encrypted_secrets)
-        return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
-                    history=waiter.history, report=report, attached=decision == p.ATTACH)
+        result = dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
+                      history=waiter.history, report=report, attached=decision == p.ATTACH)
+        if (body or {}).get('unlockEnvironmentsAfterPromotion') and outcome.ok:
+            # The tenant releases the lock itself after a successful run: say whether it has started to.
+            result['lock_released'] = self.lock_state().result in (p.UNLOCKING, p.UNLOCKED)
+        return result
 
     def _start_run(self, kind, dry_run, body, before, previous_report):
         path = ROLLBACK_PATH if kind == 'rollback' else PROMOTE_PATH

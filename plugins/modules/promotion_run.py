@@ -193,6 +193,10 @@ empty:
   description: True when the report lists no change (for a dry run, nothing to promote).
   returned: always
   type: bool
+lock_released:
+  description: With O(unlock_after), after a successful run, whether the tenant has released (or is releasing) the lock.
+  returned: when O(unlock_after=true) and the run succeeded
+  type: bool
 report_files:
   description: The O(report_dest) files written.
   returned: always
@@ -222,6 +226,8 @@ def run_result(module, outcome_run):
                   blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
                   encrypted_secrets=status.encrypted_secrets, report=report, report_files=[])
     result.update(report_facts(report))
+    if 'lock_released' in outcome_run:
+        result['lock_released'] = outcome_run['lock_released']
     if report is not None:
         for dest in module.params['report_dest']:
             module.write_report(dest, report)

@@ -15,7 +15,7 @@ FAST = ['--speed', '20']
 @pytest.fixture(scope='module')
 def simulator(tmp_path_factory):
     """One simulator per test module, with fast phases; tests use tenants of their own to stay apart."""
-    with Simulator.start(tmp_path_factory.mktemp('simulator'), scenario='default', tenants=12, extra_args=FAST) as sim:
+    with Simulator.start(tmp_path_factory.mktemp('simulator'), scenario='default', tenants=16, extra_args=FAST) as sim:
         yield sim
 
 

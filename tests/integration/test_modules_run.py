@@ -301,7 +301,7 @@ def test_without_wait_the_modules_return_at_once_and_a_later_task_finishes(simul
 
 
 def test_release_info_compares_the_lower_and_upper_releases_in_one_run(simulator, playbook):
-    sim, tenant = simulator, 'tenant05'
+    sim, tenant = simulator, 'tenant14'
     sim.set_release(tenant, 'staging', '2025.9.0')
     sim.set_release(tenant, 'prod', '2025.8.2', next_upgrade='2026-12-01T02:00:00Z')
     lower = sim.credentials(tenant, 'staging')
@@ -315,3 +315,17 @@ def test_release_info_compares_the_lower_and_upper_releases_in_one_run(simulator
     assert (release['current_version'], release['lower_current_version'], release['upgrade']) == ('2025.8.2', '2025.9.0', True)
     assert release['next_upgrade'] == '2026-12-01T02:00:00Z' and release['changed'] is False
     assert 'upgrade' not in run.task('Upper only')['result']
+
+
+def test_unlock_after_lets_the_tenant_release_the_lock(simulator, playbook):
+    sim, tenant = simulator, 'tenant13'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'SelfRelease')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', unlock_after=True)]))
+    assert run.rc == 0, run.output()
+    assert run.task('Promote')['result']['lock_released'] is True
+    assert not [entry for entry in writes(sim, tenant, 'staging') if entry[0] == 'DELETE']
+    deadline = time.monotonic() + 10
+    while sim.env_state(tenant, 'staging')['lock'] is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sim.env_state(tenant, 'staging')['lock'] is None
