@@ -52,6 +52,8 @@ TRANSIENT_STATUSES = (429, 502, 503, 504)
 # A Retry-After beyond this is not worth honouring inside one task; the caller's budget decides.
 RETRY_AFTER_CAP = 30
 SAFE_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
+TOKEN_ATTEMPTS = 3
+BEARER = re.compile(r'Bearer\s+\S+')
 
 
 class PromotionsApiError(Exception):
@@ -72,6 +74,11 @@ class PromotionsApiError(Exception):
         self.transport_error = transport_error
         # Seconds the tenant asked to wait (Retry-After), when it said.
         self.retry_after = retry_after
+
+    @property
+    def refused(self):
+        """The tenant (or a proxy) turned the request away before doing anything with it."""
+        return self.status in (429, 503)
 
     @property
     def transient(self):
@@ -199,7 +206,10 @@ class StaticToken:
     renewable = False
 
     def __init__(self, token):
-        self.token = token
+        # A token pasted from a file or a vault block often ends in a newline, which no header may hold.
+        self.token = (token or '').strip()
+        if not self.token or any(character.isspace() for character in self.token):
+            raise ConfigurationError('access_token must be a single token, without spaces or line breaks inside')
 
     def bearer(self, client, force_renew=False):  # pylint: disable=unused-argument
         return self.token
@@ -224,11 +234,23 @@ class ServiceAccountToken:
         return self.token
 
     def _renew(self, client):
-        assertion = signed_assertion(self.private_key, self.account_id, token_audience(client.base_url))
-        form = {'client_id': 'service-account', 'grant_type': JWT_BEARER_GRANT,
-                'scope': self.scope, 'assertion': assertion}
-        started = time.time()
-        body = client.send('POST', TOKEN_PATH, data=form, authenticated=False)
+        # Each attempt signs a fresh assertion: the token endpoint refuses a jti it has seen, so a
+        # request that failed on the way cannot simply be sent again.
+        for attempt in range(1, TOKEN_ATTEMPTS + 1):
+            assertion = signed_assertion(self.private_key, self.account_id, token_audience(client.base_url))
+            form = {'client_id': 'service-account', 'grant_type': JWT_BEARER_GRANT, 'scope': self.scope, 'assertion': assertion}
+            started = time.time()
+            try:
+                body = client.send('POST', TOKEN_PATH, data=form, authenticated=False)
+                break
+            except PromotionsApiError as exc:
+                if exc.status in (400, 401):
+                    exc.message += ('. The token endpoint refused the service account: check that service_account_id and '
+                                    'service_account_key belong to this environment (accounts are per environment) and '
+                                    'that the scope is granted')
+                if not exc.transient or attempt == TOKEN_ATTEMPTS:
+                    raise
+                time.sleep(min(exc.retry_after or attempt, RETRY_AFTER_CAP))
         token = body.get('access_token') if isinstance(body, dict) else None
         if not token:
             raise PromotionsApiError('the token endpoint answered without an access_token', method='POST', path=TOKEN_PATH,
@@ -250,7 +272,11 @@ class PromotionsClient:
                  timeout=30, transaction_id=None, retry=None):
         if REQUESTS_IMPORT_ERROR is not None:
             raise ConfigurationError('the requests library is needed')
-        parts = urlsplit(base_url or '')
+        try:
+            parts = urlsplit(base_url or '')
+            parts.port  # pylint: disable=pointless-statement  # raises on a port out of range
+        except ValueError as exc:
+            raise ConfigurationError('tenant_url %r is not a valid URL: %s' % (base_url, exc))
         if parts.scheme not in ('https', 'http') or not parts.netloc:
             raise ConfigurationError('tenant_url must be an absolute URL such as https://tenant.example.com, not %r' % base_url)
         if parts.query or parts.fragment:
@@ -268,10 +294,6 @@ class PromotionsClient:
         adapter = HTTPAdapter(max_retries=retry if retry is not None else build_retry())
         self.session.mount('https://', adapter)
         self.session.mount('http://', adapter)
-        # Fetching a token changes nothing on the tenant, so its POST is retried like a read
-        # (requests picks the adapter with the longest matching prefix).
-        token_retry = retry if retry is not None else build_retry(methods=SAFE_METHODS | {'POST'})
-        self.session.mount(self.base_url + TOKEN_PATH, HTTPAdapter(max_retries=token_retry))
 
     def close(self):
         self.session.close()
@@ -331,6 +353,8 @@ class PromotionsClient:
                 'TLS with %s failed (%s); give the CA that signed the tenant certificate with ca_path, '
                 'or check tenant_url' % (self.base_url, _ssl_reason(exc)),
                 method=method, path=path, transaction_id=self.transaction_id)
+        except requests.exceptions.InvalidHeader:
+            raise ConfigurationError('a request header is not valid (a credential or api_version with a line break?)')
         except requests.exceptions.RequestException as exc:
             raise PromotionsApiError(
                 'no answer from %s (%s); check tenant_url, the network and any proxy' % (self.base_url, _describe_transport(exc)),
@@ -368,7 +392,7 @@ def error_from_response(response, body, method, path, transaction_id):
         snippet = _strip_markup(response.text)[:200]
         content_type = response.headers.get('Content-Type', 'no content type')
         message = 'a non-JSON answer (%s)%s' % (content_type, ': %s' % snippet if snippet else '')
-    message = '%s%s' % (message, _hint(status, response))
+    message = '%s%s' % (message, _hint(status, response, path))
     return PromotionsApiError(message, status=status, code=code, reason=reason or response.reason, method=method, path=path,
                               transaction_id=transaction_id, body=body if isinstance(body, (dict, list)) else None,
                               retry_after=_seconds(response.headers.get('Retry-After')))
@@ -381,7 +405,9 @@ def _seconds(value):
         return None  # absent, or an HTTP date: the caller's own pause applies
 
 
-def _hint(status, response):
+def _hint(status, response, path):
+    if status == 401 and path == TOKEN_PATH:
+        return ''
     if status == 401:
         challenge = response.headers.get('WWW-Authenticate')
         return ' (%s). The access token is missing, expired or not for this environment' % challenge if challenge else \
@@ -403,7 +429,9 @@ def _ssl_reason(exc):
 
 
 def _first_line(exc):
-    return str(exc).splitlines()[0][:200] if str(exc) else exc.__class__.__name__
+    """The start of an exception's text, with anything that looks like a bearer token masked."""
+    text = BEARER.sub('Bearer ********', str(exc))
+    return text.splitlines()[0][:200] if text else exc.__class__.__name__
 
 
 def _describe_transport(exc):

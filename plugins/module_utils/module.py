@@ -11,6 +11,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 import os
 import tempfile
 import time
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -134,6 +135,10 @@ class PromotionModule(AnsibleModule):
             self.fail_json(msg=str(exc), **fields)
         except ConfigurationError as exc:
             self.fail_json(msg=str(exc), **self.common_result())
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # a message, never a bare traceback
+            self.fail_json(msg='Unexpected error (%s: %s). This is a bug of idcloud.promotions; please report it with '
+                               'the transaction id.' % (exc.__class__.__name__, exc), exception=traceback.format_exc(),
+                           **self.common_result())
         finally:
             for client in self.clients:
                 client.close()

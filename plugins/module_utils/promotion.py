@@ -111,17 +111,14 @@ def held_message(lock, promotion_id=None, action='lock'):
             'is yours, or force: true to release a lock that was left behind.' % (holder, mine, holder))
 
 
-def conflict_message(error):
-    """A 409 from POST /lock or DELETE /lock, in words that say what to do."""
-    holder = promotion_id_in(error.message)
-    if holder:
-        return ('%s. Another promotion holds the lock: wait for it (wait_for_release: true) or, if it was left behind, '
-                'release it with promotion_lock state=unlocked promotion_id=%s force=true.' % (error.message, holder))
-    if 'maintenance' in (error.message or '').lower():
-        return '%s. This is the vendor\'s maintenance lock: wait until it is released (wait_for_release: true).' % error.message
-    if 'blocked' in (error.message or '').lower():
-        return blocked_message()
-    return '%s. Wait for the lock change in progress to finish and run again.' % error.message
+def conflict_message(message, lock):
+    """A lock refused with a 409, explained from the lock state read right after, not from the
+    409's wording, which differs between tenants."""
+    message = (message or 'Conflict').rstrip('.')
+    if lock.result in (LOCKING, LOCKED) or lock.promotion_id:
+        return '%s. %s' % (message, held_message(lock))
+    return ('%s. The lock state now reads %s: a lock change was under way, or the vendor holds the environments. '
+            'Wait for it (wait_for_release: true) and run again.' % (message, lock.result or 'unknown'))
 
 
 def blocked_message(promotion_id=None, transaction_id=None):
@@ -232,14 +229,14 @@ class Outcome:
                 kind, status.message or 'no message', blocked_message(status.promotion_id))
         elif status.missing_esvs:
             self.message = ('The %s stopped: the lower environment\'s configuration references ESVs the upper environment '
-                            'lacks: %s. Create them in the upper environment, then run again (the lock is still held).'
-                            % (kind, ', '.join(status.missing_esvs)))
+                            'lacks: %s. ESVs cannot change while the environments are locked: release the lock, create '
+                            'them in the upper environment, then lock and run again.' % (kind, ', '.join(status.missing_esvs)))
         elif status.encrypted_secrets:
             hint = '' if ignore_encrypted_secrets else (' If they are there on purpose, run again with '
                                                         'ignore_encrypted_secrets: true.')
             self.message = ('The %s stopped: encrypted values were found in the AM/IDM configuration: %s. Move each secret '
-                            'into an ESV in every environment and reference it.%s The lock is still held.'
-                            % (kind, ', '.join(status.encrypted_secrets), hint))
+                            'into an ESV in every environment and reference it (release the lock first: configuration '
+                            'cannot change while locked).%s' % (kind, ', '.join(status.encrypted_secrets), hint))
         else:
             self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (
                 kind, status.status or 'an unknown state', status.message or 'no message')
@@ -253,42 +250,58 @@ def poll_delay(seconds_in_state, first=0.5, ratio=0.1, cap=15.0):
 
 
 class WaitTimeout(Exception):
-    def __init__(self, last, elapsed):
+    def __init__(self, last, elapsed, error=None):
         super(WaitTimeout, self).__init__('still waiting after %.0f s' % elapsed)
-        self.last = last
+        self.last = last  # the last value read, None if no read succeeded
         self.elapsed = elapsed
+        self.error = error  # the last tolerated failure, if any
 
 
 class Waiter:
-    """Polls ``read`` until ``done(value)``, within ``timeout`` seconds, keeping a history of each
-    state seen (``key(value)`` tells states apart). Clock and sleep are injectable for the tests."""
+    """Polls ``read`` until ``done(value)``, keeping a history of each state seen (``key(value)``
+    tells states apart). Every wait of one Waiter shares one deadline, ``timeout`` seconds after it
+    was made. Failures for which ``tolerate(exc)`` is true (a busy tenant, a lost answer) count as
+    no news until the deadline. Clock and sleep are injectable for the tests."""
 
     def __init__(self, timeout, clock=time.monotonic, sleep=time.sleep, wall=time.time):
-        self.timeout = timeout
         self.clock = clock
         self.sleep = sleep
         self.wall = wall
+        self.start = clock()
+        self.deadline = self.start + timeout
         self.history = []
 
-    def until(self, read, done, key=lambda value: value, describe=lambda value: {}, on_change=None):
-        start = self.clock()
-        deadline = start + self.timeout
+    def remaining(self):
+        return max(0.0, self.deadline - self.clock())
+
+    def pause(self, seconds):
+        """Sleep ``seconds`` (less if the deadline is nearer); WaitTimeout once it has passed."""
+        if self.clock() >= self.deadline:
+            raise WaitTimeout(None, self.clock() - self.start)
+        self.sleep(min(seconds, self.remaining()))
+
+    def until(self, read, done, key=lambda value: value, describe=lambda value: {}, tolerate=lambda exc: False):
+        value, error = None, None
         last_key = object()
-        changed_at = start
+        changed_at = self.clock()
         while True:
-            value = read()
+            try:
+                value, error = read(), None
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # re-raised unless tolerated
+                if not tolerate(exc):
+                    raise
+                error = exc
             now = self.clock()
-            current = key(value)
-            if current != last_key:
-                last_key, changed_at = current, now
-                self.history.append(dict(describe(value), time=self._stamp(), elapsed=round(now - start, 2)))
-                if on_change is not None:
-                    on_change(value)
-            if done(value):
-                return value, now - start
-            if now >= deadline:
-                raise WaitTimeout(value, now - start)
-            self.sleep(min(poll_delay(now - changed_at), max(0.0, deadline - now)))
+            if error is None:
+                current = key(value)
+                if current != last_key:
+                    last_key, changed_at = current, now
+                    self.history.append(dict(describe(value), time=self._stamp(), elapsed=round(now - self.start, 2)))
+                if done(value):
+                    return value, now - self.start
+            if now >= self.deadline:
+                raise WaitTimeout(value, now - self.start, error)
+            self.sleep(min(poll_delay(now - changed_at), self.deadline - now))
 
     def _stamp(self):
         return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.wall()))

@@ -29,8 +29,8 @@ REPORT_PATHS = {
     'provisional_rollback': REPORT_PATH + '/provisional-rollback',
 }
 RELEASE_PATH = '/environment/release'
-# After starting a run, a status identical to the one before may still be served for a moment.
-STALE_STATUS_GRACE = 10
+# After starting a run, how long the tenant may take to show it before the task gives up on seeing it.
+STALE_STATUS_GRACE = 60
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
 # How often a lock change may be refused because another one got in first before giving up.
@@ -87,13 +87,15 @@ class Promotions:
         return self.client.get(RELEASE_PATH)
 
     # Lock.
-    def ensure_locked(self, promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False):
+    def ensure_locked(self, promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False, on_locked=None):
+        """Hold the lock: keep ours (``promotion_id``) or take a new one. ``on_locked(id)`` is called
+        as soon as a new lock's id is known, before waiting for it, so that it is never lost."""
         waiter = self.waiter_factory(wait_timeout)
         lock = self.lock_state()
         step = p.plan_lock(lock, promotion_id)
-        if step in (p.HELD, p.WAIT) and lock.result != p.LOCKING and (wait_for_release or lock.result == p.UNLOCKING):
+        if (step == p.HELD and wait_for_release) or (step == p.WAIT and lock.result == p.UNLOCKING):
             if self.check_mode:
-                return self._lock_result(True, lock, lock.promotion_id if step == p.WAIT else None, waiter)
+                return self._lock_result(True, lock, None, waiter)
             lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
             step = p.plan_lock(lock, promotion_id)
         if step == p.FAIL:
@@ -107,44 +109,56 @@ class Promotions:
                 return self._lock_result(True, lock, None, waiter)
             promotion_id = self._start_lock(waiter, wait_for_release)
             changed = True
+            if on_locked is not None:
+                on_locked(promotion_id)
         else:
             promotion_id = lock.promotion_id
-        if wait:
-            lock = self._wait_lock(waiter, lambda state: state.result != p.LOCKING, 'the lock')
-            if not lock.held_by(promotion_id) or lock.result != p.LOCKED:
-                raise WorkflowError('Locking did not complete: the lock state is now %s (%s).'
-                                    % (lock.result, lock.description or 'no description'), lock=lock.body,
-                                    promotion_id=promotion_id, changed=changed)
-        else:
-            lock = self.lock_state()
+        try:
+            if wait:
+                # Done when ours is locked, or when the lock can no longer become ours; a stale
+                # 'unlocked' read just after the request is waited out.
+                lock = self._wait_lock(waiter, lambda state: state.result == p.LOCK_ERROR or (
+                    state.promotion_id not in (None, promotion_id)) or (state.result == p.LOCKED and state.held_by(promotion_id)),
+                    'the lock')
+                if not (lock.result == p.LOCKED and lock.held_by(promotion_id)):
+                    raise WorkflowError('Locking did not complete: the lock state is now %s (%s).'
+                                        % (lock.result, lock.description or 'no description'), lock=lock.body)
+            else:
+                lock = self.lock_state()
+        except WorkflowError as exc:
+            exc.result.update(promotion_id=promotion_id, changed=changed)
+            raise
         return self._lock_result(changed, lock, promotion_id, waiter)
 
     def _start_lock(self, waiter, wait_for_release):
-        """POST /lock and return the new promotion id. A lock that another promotion grabbed first
-        is waited for when asked."""
+        """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
+        waited out when ``wait_for_release``."""
         def reconcile():
+            # There was no lock before our request: one there now is the one we asked for.
             lock = self.lock_state()
-            if lock.result in (p.LOCKING, p.LOCKED) and lock.promotion_id:
-                return lock.promotion_id  # our POST went through; its answer was lost
-            return None if lock.result == p.UNLOCKED else lock.promotion_id
+            return lock.promotion_id if lock.result in (p.LOCKING, p.LOCKED) and lock.promotion_id else None
 
-        for _conflict in range(CONFLICT_ROUNDS):
+        while True:
             try:
                 body = self._write(lambda: self.client.post(LOCK_PATH), reconcile)
             except PromotionsApiError as exc:
-                if exc.status == 409 and wait_for_release:
-                    self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
-                    continue
-                if exc.status == 409:
-                    raise WorkflowError(p.conflict_message(exc), error=exc.to_dict(), holder=p.promotion_id_in(exc.message))
                 if exc.status == 500:
                     raise WorkflowError('Locking failed with an internal error: %s. To resolve it, %s.' % (exc.message, p.SUPPORT_TICKET),
                                         error=exc.to_dict())
-                raise
+                if exc.status != 409:
+                    raise
+                lock = self.lock_state()
+                if not wait_for_release:
+                    raise WorkflowError(p.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id,
+                                        lock=lock.body)
+                if lock.result in (p.UNLOCKED, p.LOCK_ERROR):
+                    self._pause(waiter, 'release of the lock')  # refused while reading free: the vendor's lock
+                else:
+                    self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
+                continue
             if isinstance(body, str):
                 return body
             return (body or {}).get('promotionId') or self.lock_state().promotion_id
-        raise WorkflowError('Other promotions took the lock first %d times in a row; try again later.' % CONFLICT_ROUNDS)
 
     def ensure_unlocked(self, promotion_id=None, force=False, wait=True, wait_timeout=900):
         waiter = self.waiter_factory(wait_timeout)
@@ -152,7 +166,7 @@ class Promotions:
         step = p.plan_unlock(lock, promotion_id, force)
         if step == p.WAIT:
             if self.check_mode:
-                return self._lock_result(lock.result == p.LOCKING, lock, lock.promotion_id, waiter)
+                return self._lock_result(lock.result == p.LOCKING, lock, promotion_id, waiter)
             lock = self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
             step = p.plan_unlock(lock, promotion_id, force)
         if step == p.FAIL:
@@ -184,52 +198,73 @@ class Promotions:
                                 % (promotion_id, lock.result, ' (promotion %s)' % lock.promotion_id if lock.promotion_id else ''),
                                 lock=lock.body)
 
-        for _conflict in range(CONFLICT_ROUNDS):
+        while True:
             try:
                 self._write(lambda: self.client.delete('%s/%s' % (LOCK_PATH, promotion_id)), reconcile)
                 return
             except PromotionsApiError as exc:
-                if exc.status == 409 and 'blocked' in (exc.message or '').lower():
+                if exc.status != 409:
+                    raise
+                # Why was it refused? The status and the lock state say, whatever the 409's wording.
+                status, lock = self.status(), self.lock_state()
+                if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
                     raise WorkflowError(p.blocked_message(promotion_id, self.client.transaction_id), error=exc.to_dict(),
                                         blocked=True)
-                if exc.status == 409 and not p.promotion_id_in(exc.message):
-                    # Locking or unlocking is in progress: let it settle, then decide again.
-                    if self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress').result == p.UNLOCKED:
-                        return
-                    continue
-                if exc.status == 409:
-                    raise WorkflowError(p.conflict_message(exc), error=exc.to_dict())
-                raise
-        raise WorkflowError('The tenant kept refusing to release lock %s while a lock change was in progress; try again later.'
-                            % promotion_id)
+                if status.running:
+                    raise WorkflowError('A %s is running under lock %s (%s), so the lock cannot be released yet. Run '
+                                        'promotion_run again to wait for it to end, then unlock.'
+                                        % (status.type, promotion_id, status.message or 'no message'),
+                                        error=exc.to_dict(), status=status.as_dict())
+                if lock.result in (p.UNLOCKING, p.UNLOCKED):
+                    return
+                if lock.promotion_id and lock.promotion_id != promotion_id:
+                    raise WorkflowError(p.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id)
+                if lock.settled:
+                    self._pause(waiter, 'the lock to be released (the tenant answered: %s)' % exc.message)
+                else:
+                    self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
 
     def _write(self, send, reconcile):
-        """Send a write (lock, unlock, start a run). When it fails without a clear answer (none came,
-        or a busy tenant or proxy answered), it is not sent again blindly: after a pause (the
-        tenant's Retry-After when it gave one), ``reconcile()`` reads the state and returns what the
-        write would have given had it gone through, or None when it did not, and only then is it
-        sent again, a bounded number of times."""
+        """Send a write (lock, unlock, start a run). A write refused by a busy tenant (429, 503) is
+        sent again after the pause it asks for. One whose fate is unknown (no answer, 502, 504) is
+        not: ``reconcile()`` reads the state and returns what the write would have given had it gone
+        through, or None when it did not, and only then is it sent again, a bounded number of times."""
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return send()
             except PromotionsApiError as exc:
-                if not exc.transient or attempt == WRITE_ATTEMPTS:
+                if not exc.transient:
                     raise
-                self.sleep(min(exc.retry_after or attempt, RETRY_AFTER_CAP))
-                outcome = reconcile()
-                if outcome is not None:
-                    return outcome
+                if not exc.refused:
+                    self.sleep(min(attempt, RETRY_AFTER_CAP))
+                    outcome = reconcile()
+                    if outcome is not None:
+                        return outcome
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                if exc.refused:
+                    self.sleep(min(exc.retry_after or attempt, RETRY_AFTER_CAP))
         raise AssertionError('unreachable')  # pragma: no cover
+
+    def _pause(self, waiter, what):
+        try:
+            waiter.pause(p.poll_delay(waiter.clock() - waiter.start))
+        except p.WaitTimeout as exc:
+            raise WorkflowError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
+                                % (exc.elapsed, what), history=waiter.history)
 
     def _wait_lock(self, waiter, done, what):
         try:
             lock, _elapsed = waiter.until(self.lock_state, done, key=lambda state: (state.result, state.promotion_id),
-                                          describe=lock_description)
+                                          describe=lock_description, tolerate=transient)
         except p.WaitTimeout as exc:
-            raise WorkflowError('Timed out after %.0f s waiting for %s; the lock state is still %s%s. Raise wait_timeout, '
-                                'or check who holds the lock.' % (exc.elapsed, what, exc.last.result,
-                                                                  ' (promotion %s)' % exc.last.promotion_id if exc.last.promotion_id else ''),
-                                lock=exc.last.body, history=waiter.history)
+            last = exc.last or p.LockState(None)
+            raise WorkflowError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise wait_timeout, '
+                                'or check who holds the lock.' % (
+                                    exc.elapsed, what, last.result or 'unknown',
+                                    ' (promotion %s)' % last.promotion_id if last.promotion_id else '',
+                                    '; last error: %s' % exc.error if exc.error else ''),
+                                lock=last.body, history=waiter.history)
         return lock
 
     def _lock_result(self, changed, lock, promotion_id, waiter):
@@ -265,40 +300,59 @@ class Promotions:
         if decision == p.START:
             self._start_run(kind, dry_run, body, before, previous_report)
         if not wait:
-            return dict(changed=not dry_run, promotion_id=promotion_id, status=self.status(), outcome=None,
-                        history=waiter.history, report=None, attached=decision == p.ATTACH)
-        started_at = waiter.clock()
-        seen_running = [decision == p.ATTACH]
-
-        def finished(status):
-            # Our run has ended once it was seen running, or the status differs from the one before
-            # it started; a run too quick to be seen that ends as the previous one did shows by its report.
-            if status.running:
-                seen_running[0] = True
-                return False
-            if seen_running[0] or not status.same_state(before):
-                return True
-            return self.last_report_id() != previous_report or waiter.clock() - started_at > STALE_STATUS_GRACE
-
-        try:
-            status, _elapsed = waiter.until(self.status, finished, key=lambda status: (status.status, status.message),
-                                            describe=lambda status: dict(status=status.status, message=status.message))
-        except p.WaitTimeout as exc:
-            raise WorkflowError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place. '
-                                'Run the task again to wait for it, or raise wait_timeout.'
-                                % (exc.elapsed, kind, exc.last.status, exc.last.message or 'no message'),
-                                status=exc.last.as_dict(), history=waiter.history, promotion_id=promotion_id)
+            # A run started here will change configuration; one merely found running is not this task's change.
+            return dict(changed=decision == p.START and not dry_run, promotion_id=promotion_id, status=self.status(),
+                        outcome=None, history=waiter.history, report=None, attached=decision == p.ATTACH)
+        status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id)
         report = self.last_report()
         if report is not None and report.get('reportId') == previous_report:
             report = None  # the run left no report of its own
+        ran_dry = bool(report.get('dryRun')) if report is not None else dry_run
+        if decision == p.ATTACH and ran_dry and not dry_run and status.status == p.STATUS_READY:
+            # The run found going was a dry run of this lock; the real one is still to do.
+            return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
+                            ignore_encrypted_secrets)
         report_empty = None if report is None else not change_rows(report)
-        outcome = p.Outcome(status, kind, dry_run, report_empty, ignore_encrypted_secrets)
+        outcome = p.Outcome(status, kind, ran_dry, report_empty, ignore_encrypted_secrets)
         result = dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
                       history=waiter.history, report=report, attached=decision == p.ATTACH)
         if (body or {}).get('unlockEnvironmentsAfterPromotion') and outcome.ok:
             # The tenant releases the lock itself after a successful run: say whether it has started to.
             result['lock_released'] = self.lock_state().result in (p.UNLOCKING, p.UNLOCKED)
         return result
+
+    def _wait_run(self, waiter, kind, decision, before, previous_report, promotion_id):
+        seen_running = [decision == p.ATTACH]
+
+        def finished(status):
+            # Ended once seen running, or once it shows by its own report or error; a status that merely
+            # differs from the one before proves nothing (idle statuses change too).
+            if status.running:
+                seen_running[0] = True
+                return False
+            if seen_running[0] or (status.failed and not status.same_state(before)):
+                return True
+            if self.last_report_id() != previous_report:
+                return True
+            if waiter.clock() - waiter.start > STALE_STATUS_GRACE:
+                raise WorkflowError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
+                                    'Run the task again to wait for it, or check the tenant.'
+                                    % (kind, STALE_STATUS_GRACE, status.status, status.message or 'no message'),
+                                    status=status.as_dict(), promotion_id=promotion_id, history=waiter.history)
+            return False
+
+        try:
+            status, _elapsed = waiter.until(self.status, finished, key=lambda status: (status.status, status.message),
+                                            describe=lambda status: dict(status=status.status, message=status.message),
+                                            tolerate=transient)
+        except p.WaitTimeout as exc:
+            last = exc.last or p.Status(None)
+            raise WorkflowError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '
+                                'Run the task again to wait for it, or raise wait_timeout.'
+                                % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message',
+                                   '; last error: %s' % exc.error if exc.error else ''),
+                                status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
+        return status
 
     def _start_run(self, kind, dry_run, body, before, previous_report):
         path = ROLLBACK_PATH if kind == 'rollback' else PROMOTE_PATH
@@ -315,11 +369,18 @@ class Promotions:
         try:
             self._write(lambda: self.client.post(path, payload), reconcile)
         except PromotionsApiError as exc:
-            if exc.status == 409 and 'blocked' in (exc.message or '').lower():
+            if exc.status != 409:
+                raise
+            status = self.status()
+            if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
                 raise WorkflowError(p.blocked_message(before.promotion_id, self.client.transaction_id),
-                                    error=exc.to_dict(), status=before.as_dict(), blocked=True)
-            if exc.status == 409:
-                raise WorkflowError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
-                                    'no other run is in progress, then run again.' % (kind, exc.message),
-                                    error=exc.to_dict(), status=before.as_dict())
-            raise
+                                    error=exc.to_dict(), status=status.as_dict(), blocked=True)
+            raise WorkflowError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
+                                'no other run is in progress (status %s: %s), then run again.'
+                                % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
+                                error=exc.to_dict(), status=status.as_dict())
+
+
+def transient(exc):
+    """A failure a wait may sit out: the next look may well succeed."""
+    return isinstance(exc, PromotionsApiError) and exc.transient

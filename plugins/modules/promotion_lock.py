@@ -206,16 +206,21 @@ def main():
         if path and os.path.exists(path) and not module.check_mode:
             os.remove(path)
 
+    def remember(new_id):
+        """Written as soon as a new lock's id is known, so an interruption while waiting for it loses nothing."""
+        kept = dict(promotion_id=new_id, tenant_url=params['tenant_url'], transaction_id=module.client.transaction_id,
+                    locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+        module.write_file(path, json.dumps(kept, indent=2, sort_keys=True) + '\n')
+        return kept
+
     def lock():
+        written = []
         result = promotions.ensure_locked(promotion_id=promotion_id, wait=params['wait'], wait_timeout=params['wait_timeout'],
-                                          wait_for_release=params['wait_for_release'])
+                                          wait_for_release=params['wait_for_release'],
+                                          on_locked=(lambda new_id: written.append(remember(new_id))) if path else None)
         result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
-        if path and result['promotion_id']:
-            kept = record if result['resumed'] else dict(
-                promotion_id=result['promotion_id'], tenant_url=params['tenant_url'], transaction_id=module.client.transaction_id,
-                locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-            module.write_file(path, json.dumps(kept, indent=2, sort_keys=True) + '\n')
-            result['record'] = kept
+        if path:
+            result['record'] = written[-1] if written else record if result['resumed'] else None
         return result
 
     def unlock():

@@ -102,6 +102,7 @@ upgrade:
   description:
     - True when the lower environment runs another release than O(tenant_url), so that a promotion would bring the
       upper environment to the lower one's release (the first promotion into production during a deferral).
+    - Null when either environment did not say which release it runs.
   returned: when O(lower_tenant_url) is given
   type: bool
 elapsed:
@@ -145,8 +146,9 @@ def main():
                       next_upgrade=body.get('nextUpgrade'))
         if lower is not None:
             lower_body = lower.release() or {}
-            result.update(lower_current_version=lower_body.get('currentVersion'), lower_next_upgrade=lower_body.get('nextUpgrade'),
-                          upgrade=lower_body.get('currentVersion') != body.get('currentVersion'))
+            versions = (lower_body.get('currentVersion'), body.get('currentVersion'))
+            result.update(lower_current_version=versions[0], lower_next_upgrade=lower_body.get('nextUpgrade'),
+                          upgrade=versions[0] != versions[1] if all(versions) else None)
         return result
 
     module.run(step)

@@ -32,14 +32,18 @@ def test_dry_run_promote_and_rerun_unchanged(simulator, playbook, tmp_path):
     assert checked.task('Promote')['result']['changed'] is True
     assert writes(sim, tenant, 'staging') == []
 
-    run = playbook(promotion_play(sim, tenant, 'staging', [
-        lock_task(),
-        run_task(name='Dry run', register='dry', promotion_id='{{ lock.promotion_id }}', dry_run=True, report_dest=dry_files),
-        run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', promoter='ci', description='Release 7',
-                 ticket_reference='CHG-7'),
-        run_task(name='Promote again', register='again', promotion_id='{{ lock.promotion_id }}'),
-        UNLOCK,
-    ]), diff=True)
+    sim.set_timing(restart=40)  # two seconds at the test speed: long enough to be seen
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(),
+            run_task(name='Dry run', register='dry', promotion_id='{{ lock.promotion_id }}', dry_run=True, report_dest=dry_files),
+            run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', promoter='ci', description='Release 7',
+                     ticket_reference='CHG-7'),
+            run_task(name='Promote again', register='again', promotion_id='{{ lock.promotion_id }}'),
+            UNLOCK,
+        ]), diff=True)
+    finally:
+        sim.set_timing(restart=3)
     assert run.rc == 0, run.output()
     dry = run.task('Dry run')['result']
     assert dry['changed'] is False and dry['empty'] is False and dry['report']['dryRun'] is True
@@ -83,7 +87,7 @@ def test_missing_esv_stops_the_dry_run_and_saves_its_report(simulator, playbook,
         UNLOCK,
     ]))
     failed = run.failure('Dry run')
-    assert failed['missing_esvs'] == ['email.from'] and 'email.from' in failed['msg'] and 'Create them' in failed['msg']
+    assert failed['missing_esvs'] == ['email.from'] and 'email.from' in failed['msg'] and 'release the lock, create them' in failed['msg']
     assert failed['status'] == 'ERROR' and failed['blocking_error'] is False
     assert Path(report).exists() and 'Missing ESVs: email.from' in Path(report).read_text()
     assert sim.env_state(tenant, 'staging')['lock'] is None
@@ -239,7 +243,12 @@ def test_transport_faults_and_expired_tokens_are_survived_without_repeating_writ
     sim.set_timing(restart=60)
 
     def expire_mid_run():
-        time.sleep(3)
+        # Once the promotion has started, every token issued so far dies: the next read gets a 401.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                entry['method'] == 'POST' and entry['template'] == '/environment/promotion/promote' and entry['status'] < 300
+                for entry in sim.request_log(tenant, 'staging')):
+            time.sleep(0.1)
         sim.expire_tokens(tenant=tenant, env='staging')
 
     expirer = threading.Thread(target=expire_mid_run)

@@ -79,20 +79,15 @@ def test_promotion_id_in_a_conflict_message():
     assert p.promotion_id_in('Environment is locked by ForgeRock for maintenance. Retry later.') is None
 
 
-class Conflict:
-    def __init__(self, message):
-        self.message = message
-
-
-@pytest.mark.parametrize('message, expected', [
-    ('Environment is already locked for promotion %s' % THEIRS, 'force=true'),
-    ('Environment is locked by ForgeRock for maintenance. Retry later.', 'maintenance lock'),
-    ('Environment is locked by Ping Identity for maintenance. Retry later.', 'maintenance lock'),
-    ('Environment is blocked from a previous failed promotion', 'support ticket'),
-    ('Environment is currently locking or unlocking', 'Wait for the lock change'),
+@pytest.mark.parametrize('state, expected', [
+    (lock('locked', THEIRS), 'force=true'),
+    (lock('locking', THEIRS), THEIRS),
+    (lock('locked'), 'maintenance lock'),
+    (lock('unlocked'), 'wait_for_release'),
 ])
-def test_conflict_message(message, expected):
-    assert expected in p.conflict_message(Conflict(message))
+def test_conflict_message_comes_from_the_lock_state_not_the_wording(state, expected):
+    text = p.conflict_message('Any wording at all.', state)
+    assert text.startswith('Any wording at all. ') and expected in text and '..' not in text
 
 
 def test_status_reads_in_progress_as_running_and_lists():
@@ -212,6 +207,42 @@ def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline
         waiter.until(lambda: 'locking', lambda state: False)
     assert caught.value.last == 'locking'
     assert fake.now == pytest.approx(5)
+
+
+def test_waits_of_one_waiter_share_its_deadline():
+    fake = FakeTime()
+    waiter = p.Waiter(10, clock=fake.clock, sleep=fake.sleep)
+    fake.now = 8
+    with pytest.raises(p.WaitTimeout):
+        waiter.until(lambda: 'locking', lambda state: False)
+    assert fake.now == pytest.approx(10)
+    with pytest.raises(p.WaitTimeout):
+        waiter.pause(1)
+
+
+class Busy(Exception):
+    pass
+
+
+def test_waiter_sits_out_tolerated_failures_until_the_deadline():
+    fake = FakeTime()
+    answers = iter([Busy(), Busy(), 'RUNNING', Busy(), 'READY'])
+
+    def read():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    waiter = p.Waiter(60, clock=fake.clock, sleep=fake.sleep)
+    value, _elapsed = waiter.until(read, lambda state: state == 'READY', tolerate=lambda exc: isinstance(exc, Busy))
+    assert value == 'READY' and [entry for entry in waiter.history] and len(waiter.history) == 2
+    stuck = p.Waiter(3, clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(p.WaitTimeout) as caught:
+        stuck.until(lambda: (_ for _ in ()).throw(Busy()), lambda state: True, tolerate=lambda exc: isinstance(exc, Busy))
+    assert caught.value.last is None and isinstance(caught.value.error, Busy)
+    with pytest.raises(ValueError):
+        p.Waiter(3, clock=fake.clock, sleep=fake.sleep).until(lambda: int('x'), lambda state: True)
 
 
 def report(kind='promotion', dry_run=False, promotion_id=OURS):
