@@ -338,3 +338,78 @@ def test_unlock_after_lets_the_tenant_release_the_lock(simulator, playbook):
     while sim.env_state(tenant, 'staging')['lock'] is not None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert sim.env_state(tenant, 'staging')['lock'] is None
+
+
+def test_a_refused_lock_request_is_sent_again_and_a_lost_token_answer_costs_a_fresh_assertion(simulator, playbook):
+    sim, tenant = simulator, 'tenant15'
+    sim.inject_fault('/environment/promotion/lock', 429, method='POST', retry_after=1)
+    sim.inject_fault('/am/oauth2/access_token', 504, method='POST', after_processing=True)
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [lock_task(), UNLOCK]))
+    finally:
+        sim.clear_faults()
+    assert run.rc == 0, run.output()
+    statuses = [entry['status'] for entry in sim.request_log(tenant, 'staging')
+                if entry['method'] == 'POST' and entry['template'] == '/environment/promotion/lock']
+    assert statuses == [429, 200] or statuses == [429, 202]
+    tokens = [entry['status'] for entry in sim.request_log(tenant, 'staging') if entry['template'].endswith('access_token')]
+    assert tokens[:2] == [504, 200]  # a replayed assertion would have been refused with 400
+
+
+def test_a_dry_run_found_running_is_followed_by_the_real_promotion_asked_for(simulator, playbook):
+    sim, tenant = simulator, 'tenant16'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'AfterDryRun')
+    sim.set_timing(promote=40)
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(), run_task(name='Dry run', promotion_id='{{ lock.promotion_id }}', dry_run=True, wait=False),
+            dict(lock_task(name='Unlock while running', register='early', state='unlocked', promotion_id='{{ lock.promotion_id }}'),
+                 ignore_errors=True),
+            run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    finally:
+        sim.set_timing(promote=2)
+    assert run.rc == 0, run.output()
+    refused = run.failure('Unlock while running')
+    assert 'running' in refused['msg'] and 'force' not in refused['msg']
+    promoted = run.task('Promote')['result']
+    assert promoted['changed'] is True and promoted['report']['dryRun'] is False
+    assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 2
+    assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
+
+
+def test_a_busy_tenant_while_waiting_does_not_end_the_wait(simulator, playbook):
+    sim, tenant = simulator, 'tenant04'
+    sim.clear_block(tenant, 'staging')
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Busy')
+    sim.set_timing(restart=60)
+
+    def busy_once_started():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not posts(sim, tenant, 'staging', '/environment/promotion/promote'):
+            time.sleep(0.1)
+        sim.inject_fault('/environment/promotion/promote', 503, method='GET', count=6)
+
+    troublemaker = threading.Thread(target=busy_once_started)
+    troublemaker.start()
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [
+            lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+    finally:
+        troublemaker.join()
+        sim.set_timing(restart=3)
+        sim.clear_faults()
+    assert run.rc == 0, run.output()
+    assert run.task('Promote')['result']['changed'] is True
+    assert sum(1 for entry in sim.request_log(tenant, 'staging') if entry['status'] == 503) == 6
+
+
+def test_a_token_with_a_line_break_is_trimmed_and_a_malformed_one_never_echoed(simulator, playbook):
+    sim, tenant = simulator, 'tenant09'
+    token = sim.credentials(tenant, 'staging')['access_token']
+    trimmed = playbook(promotion_play(sim, tenant, 'staging', [lock_task(name='Read', state='unlocked')], auth='token',
+                                      connection={'access_token': token + '\n'}))
+    assert trimmed.rc == 0, trimmed.output()
+    broken = playbook(promotion_play(sim, tenant, 'staging', [lock_task(name='Read', state='unlocked')], auth='token',
+                                     connection={'access_token': token[:10] + ' ' + token[10:]}), verbosity=4)
+    assert broken.rc != 0 and 'single token' in broken.failure('Read')['msg']
+    assert token[10:] not in broken.output() and 'Traceback' not in broken.output()
