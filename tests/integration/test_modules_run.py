@@ -382,10 +382,11 @@ def test_a_busy_tenant_while_waiting_does_not_end_the_wait(simulator, playbook):
     sim.clear_block(tenant, 'staging')
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Busy')
     sim.set_timing(restart=60)
+    started_before = len(posts(sim, tenant, 'staging', '/environment/promotion/promote'))
 
     def busy_once_started():
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not posts(sim, tenant, 'staging', '/environment/promotion/promote'):
+        while time.monotonic() < deadline and len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == started_before:
             time.sleep(0.1)
         sim.inject_fault('/environment/promotion/promote', 503, method='GET', count=6)
 
