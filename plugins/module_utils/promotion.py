@@ -10,10 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
-import re
 import time
-
-UUID_PATTERN = re.compile(r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
 
 UNLOCKED, LOCKING, LOCKED, UNLOCKING, LOCK_ERROR = 'unlocked', 'locking', 'locked', 'unlocking', 'error'
 
@@ -24,13 +21,6 @@ STATUS_ALIASES = {'IN_PROGRESS': STATUS_RUNNING}
 NO_CHANGE_MARK = '(no change)'
 SUPPORT_TICKET = ("raise a support ticket (How Do I...? > Identity Cloud > Configuration: 'Resolve environment errors "
                   "preventing self-service promotions')")
-
-
-def promotion_id_in(message):
-    """The promotion id a 409 names ('already locked for promotion <id>'), or None. The wording
-    varies between tenants; the id is the only part worth relying on."""
-    match = UUID_PATTERN.search(message or '')
-    return match.group(0) if match else None
 
 
 class LockState:

@@ -33,8 +33,6 @@ RELEASE_PATH = '/environment/release'
 STALE_STATUS_GRACE = 60
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
-# How often a lock change may be refused because another one got in first before giving up.
-CONFLICT_ROUNDS = 5
 
 
 class WorkflowError(Exception):

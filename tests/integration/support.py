@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 CALLBACKS = Path(__file__).resolve().parent / 'callback_plugins'
@@ -110,3 +112,34 @@ def writes(sim, tenant, env):
     """The requests that could change something (everything but reads and token requests)."""
     return [(entry['method'], entry['template']) for entry in sim.request_log(tenant, env)
             if entry['method'] != 'GET' and not entry['template'].endswith('access_token')]
+
+
+class WhenLogged:
+    """Runs ``action()`` in a thread as soon as the simulator's request log of ``tenant``/``env``
+    has an entry for which ``seen(entry)`` is true (bounded wait): for events that must land in
+    the middle of a playbook run. A context manager; leaving it waits for the thread."""
+
+    def __init__(self, sim, tenant, env, seen, action, after=0.0):
+        self.sim, self.tenant, self.env, self.seen, self.action, self.after = sim, tenant, env, seen, action, after
+        self.skip = len(sim.request_log(tenant, env))  # only entries logged from now on count
+        self.thread = threading.Thread(target=self._watch)
+
+    def _watch(self):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                self.seen(entry) for entry in self.sim.request_log(self.tenant, self.env)[self.skip:]):
+            time.sleep(0.1)
+        time.sleep(self.after)
+        self.action()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.thread.join()
+
+
+def started(template):
+    """A request-log test: a write to ``template`` that the tenant accepted."""
+    return lambda entry: entry['method'] == 'POST' and entry['template'] == template and entry['status'] < 300

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 
-from tests.integration.support import lock_task, promotion_play, writes
+import requests
+
+from tests.integration.support import WhenLogged, lock_task, promotion_play, writes
 
 UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
 
@@ -96,21 +96,15 @@ def test_wait_for_release_takes_the_lock_once_the_holder_lets_go(simulator, play
     holder = sim.foreign_lock(tenant, 'staging')
     creds = sim.credentials(tenant, 'staging')
 
-    def release_later():
-        # Once the module has seen the lock held (its first read), the holder lets go.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(
-                entry['template'] == '/environment/promotion/lock/state' for entry in sim.request_log(tenant, 'staging')):
-            time.sleep(0.1)
-        time.sleep(1)
-        import requests  # the holder releasing its lock through the API, as a colleague would
+    def release():
+        # The holder releasing its lock through the API, as a colleague would.
         requests.delete(sim.url(tenant, 'staging') + '/environment/promotion/lock/' + holder, verify=sim.ca_file, timeout=10,
                         headers={'Authorization': 'Bearer ' + creds['access_token'], 'Accept-API-Version': 'resource=1.0'})
 
-    releaser = threading.Thread(target=release_later)
-    releaser.start()
-    run = playbook(promotion_play(sim, tenant, 'staging', [lock_task(wait_for_release=True, wait_timeout=60)]))
-    releaser.join()
+    # Once the module has seen the lock held (its first read), the holder lets go.
+    with WhenLogged(sim, tenant, 'staging', lambda entry: entry['template'] == '/environment/promotion/lock/state', release,
+                    after=1):
+        run = playbook(promotion_play(sim, tenant, 'staging', [lock_task(wait_for_release=True, wait_timeout=60)]))
     assert run.rc == 0, run.output()
     result = run.task('Lock')['result']
     assert result['changed'] and result['promotion_id'] != holder

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
-from tests.integration.support import lock_task, promotion_play, run_task, writes
+from tests.integration.support import WhenLogged, lock_task, promotion_play, run_task, started, writes
+
+PROMOTE = '/environment/promotion/promote'
 
 UNLOCK = lock_task(name='Unlock', register='unlock', state='unlocked', promotion_id='{{ lock.promotion_id }}')
 
@@ -241,23 +242,12 @@ def test_transport_faults_and_expired_tokens_are_survived_without_repeating_writ
     sim.inject_fault('/environment/promotion/lock/state', 'truncate', method='GET')
     sim.inject_fault('/environment/promotion/promote', 429, method='POST', retry_after=1)
     sim.set_timing(restart=60)
-
-    def expire_mid_run():
-        # Once the promotion has started, every token issued so far dies: the next read gets a 401.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(
-                entry['method'] == 'POST' and entry['template'] == '/environment/promotion/promote' and entry['status'] < 300
-                for entry in sim.request_log(tenant, 'staging')):
-            time.sleep(0.1)
-        sim.expire_tokens(tenant=tenant, env='staging')
-
-    expirer = threading.Thread(target=expire_mid_run)
-    expirer.start()
     try:
-        run = playbook(promotion_play(sim, tenant, 'staging', [
-            lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+        # Once the promotion has started, every token issued so far dies: the next read gets a 401.
+        with WhenLogged(sim, tenant, 'staging', started(PROMOTE), lambda: sim.expire_tokens(tenant=tenant, env='staging')):
+            run = playbook(promotion_play(sim, tenant, 'staging', [
+                lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
     finally:
-        expirer.join()
         sim.set_timing(restart=3)
         sim.clear_faults()
     assert run.rc == 0, run.output()
@@ -382,21 +372,12 @@ def test_a_busy_tenant_while_waiting_does_not_end_the_wait(simulator, playbook):
     sim.clear_block(tenant, 'staging')
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Busy')
     sim.set_timing(restart=60)
-    started_before = len(posts(sim, tenant, 'staging', '/environment/promotion/promote'))
-
-    def busy_once_started():
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == started_before:
-            time.sleep(0.1)
-        sim.inject_fault('/environment/promotion/promote', 503, method='GET', count=6)
-
-    troublemaker = threading.Thread(target=busy_once_started)
-    troublemaker.start()
     try:
-        run = playbook(promotion_play(sim, tenant, 'staging', [
-            lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
+        with WhenLogged(sim, tenant, 'staging', started(PROMOTE),
+                        lambda: sim.inject_fault(PROMOTE, 503, method='GET', count=6)):
+            run = playbook(promotion_play(sim, tenant, 'staging', [
+                lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))
     finally:
-        troublemaker.join()
         sim.set_timing(restart=3)
         sim.clear_faults()
     assert run.rc == 0, run.output()

@@ -74,11 +74,6 @@ def test_held_messages_name_the_holder_and_the_way_out():
     assert 'force: true' in p.held_message(lock('locked', THEIRS), action='unlock')
 
 
-def test_promotion_id_in_a_conflict_message():
-    assert p.promotion_id_in('Environment is already locked for promotion %s' % THEIRS) == THEIRS
-    assert p.promotion_id_in('Environment is locked by ForgeRock for maintenance. Retry later.') is None
-
-
 @pytest.mark.parametrize('state, expected', [
     (lock('locked', THEIRS), 'force=true'),
     (lock('locking', THEIRS), THEIRS),
