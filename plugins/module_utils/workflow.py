@@ -11,6 +11,11 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import time
 
+try:
+    from urllib.parse import quote
+except ImportError:  # pragma: no cover
+    from urllib import quote  # type: ignore
+
 from ansible_collections.idcloud.promotions.plugins.module_utils.client import RETRY_AFTER_CAP, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
 from ansible_collections.idcloud.promotions.plugins.module_utils.report import change_rows
@@ -65,7 +70,7 @@ class Promotions:
         return p.Status(self.client.get(PROMOTE_PATH))
 
     def report(self, which='last', report_id=None):
-        path = '%s/%s' % (REPORT_PATH, report_id) if report_id else REPORT_PATHS[which]
+        path = '%s/%s' % (REPORT_PATH, quote(report_id, safe='')) if report_id else REPORT_PATHS[which]
         return self.client.get(path)
 
     def last_report(self):
@@ -198,7 +203,7 @@ class Promotions:
 
         while True:
             try:
-                self._write(lambda: self.client.delete('%s/%s' % (LOCK_PATH, promotion_id)), reconcile)
+                self._write(lambda: self.client.delete('%s/%s' % (LOCK_PATH, quote(promotion_id, safe=''))), reconcile)
                 return
             except PromotionsApiError as exc:
                 if exc.status != 409:
