@@ -317,12 +317,33 @@ class Promotions:
                             ignore_encrypted_secrets)
         report_empty = None if report is None else not change_rows(report)
         outcome = p.Outcome(status, kind, ran_dry, report_empty, ignore_encrypted_secrets)
-        result = dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
-                      history=waiter.history, report=report, attached=decision == p.ATTACH)
-        if (body or {}).get('unlockEnvironmentsAfterPromotion') and outcome.ok:
-            # The tenant releases the lock itself after a successful run: say whether it has started to.
-            result['lock_released'] = self.lock_state().result in (p.UNLOCKING, p.UNLOCKED)
-        return result
+        return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
+                    history=waiter.history, report=report, attached=decision == p.ATTACH)
+
+    def promote_after_dry_run(self, body=None, promotion_id=None, wait_timeout=3600, ignore_encrypted_secrets=False,
+                              skip_if_unchanged=True):
+        """A dry run, then the promotion when the dry run passed and (with ``skip_if_unchanged``)
+        found something to promote, both within one ``wait_timeout``. Returns ``(dry, real)``, two
+        ``run`` results: ``dry`` is None when no dry run was needed (check mode, or the real
+        promotion of an interrupted run is under way or done under this lock), ``real`` is None
+        when the promotion was not started."""
+        waiter = self.waiter_factory(wait_timeout)
+        if self.check_mode:
+            return None, self.run('promote', False, body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
+        lock_id = promotion_id or self.lock_state().promotion_id
+        dry = None
+        if not p.finished_under(self.last_report(), 'promotion', lock_id):
+            dry_body = dict(body or {})
+            dry_body.pop('unlockEnvironmentsAfterPromotion', None)
+            dry = self.run('promote', True, dry_body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
+            if dry['report'] is not None and not dry['report'].get('dryRun'):
+                return None, dry  # it attached to the real promotion of an interrupted run
+            outcome = dry['outcome']
+            empty = outcome.status.no_change or (dry['report'] is not None and not change_rows(dry['report']))
+            if not outcome.ok or (skip_if_unchanged and empty):
+                return dry, None
+        real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
+        return dry, real
 
     def _wait_run(self, waiter, kind, decision, before, previous_report, promotion_id):
         seen_running = [decision == p.ATTACH]

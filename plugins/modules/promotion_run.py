@@ -18,8 +18,12 @@ description:
     O(promotion_id) before anything starts.
   - If a run of the same kind is already in progress under the same lock (a playbook interrupted and started
     again), the module waits for that run instead of starting another one.
+  - With O(dry_run_first), one task does what a careful person does: a dry run, its checks, then the promotion only
+    when the dry run passed and found something to promote. With O(unlock_after), the same task also releases the
+    lock at the end. One task instead of three saves a module start-up each.
   - Fails, naming the cause and the next step, on missing ESVs, encrypted values, a blocking error, a missing lock
-    or a timeout. A failure leaves the lock in place; release it with M(idcloud.promotions.promotion_lock).
+    or a timeout. A failure leaves the lock in place unless O(unlock_after); release it with
+    M(idcloud.promotions.promotion_lock).
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
@@ -49,6 +53,22 @@ options:
         M(idcloud.promotions.promotion_report).
     type: bool
     default: false
+  dry_run_first:
+    description:
+      - Run a dry run first and wait for it; start the promotion only when the dry run passed (no missing ESVs, no
+        encrypted values unless O(ignore_encrypted_secrets)) and, with O(skip_if_unchanged), found something to
+        promote. The dry run's report goes to O(dry_run_report_dest), its results to RV(dry_run_result).
+      - O(wait_timeout) bounds both runs together. When the real promotion of an interrupted run is already under
+        way or done under the same lock, no dry run is made and the module waits for (or reports) that promotion.
+      - Only for O(operation=promote), with O(wait=true); not with O(dry_run).
+    type: bool
+    default: false
+  skip_if_unchanged:
+    description:
+      - With O(dry_run_first), end without starting the promotion when the dry run found nothing to promote, so the
+        tenant's services are not restarted for nothing. Set to V(false) to promote anyway.
+    type: bool
+    default: true
   ignore_encrypted_secrets:
     description:
       - Promote even though the configuration holds encrypted values (C(ignoreEncryptedSecrets)). Only for values that
@@ -57,10 +77,18 @@ options:
     default: false
   unlock_after:
     description:
-      - Ask the tenant to unlock both environments once the run has succeeded (C(unlockEnvironmentsAfterPromotion)).
-        After a failure the lock stays.
+      - Release the lock when the task ends, and wait until the environments are unlocked. A successful real run asks
+        the tenant to do it (C(unlockEnvironmentsAfterPromotion)); otherwise (a dry run, nothing to promote, a failed
+        check, a failed run) the module releases the lock itself.
+      - The lock stays after a blocking error (the tenant refuses until support has cleared it), while a run is still
+        going on (a timeout), and when it is not the lock of O(promotion_id). RV(lock_released) says which.
     type: bool
     default: false
+  record:
+    description:
+      - The lock record of M(idcloud.promotions.promotion_lock) (its O(idcloud.promotions.promotion_lock#module:record)),
+        removed once O(unlock_after) has released the lock.
+    type: path
   promoter:
     description: Who runs the promotion, recorded in the report.
     type: str
@@ -96,6 +124,12 @@ options:
     type: list
     elements: path
     default: []
+  dry_run_report_dest:
+    description:
+      - With O(dry_run_first), files to write the dry run's report to, as in O(report_dest).
+    type: list
+    elements: path
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -121,6 +155,18 @@ EXAMPLES = r'''
     description: Release 42
     ticket_reference: CHG-1234
   when: not dry_run.empty
+
+- name: Dry run, checks, promotion and unlock in one task
+  idcloud.promotions.promotion_run:
+    tenant_url: "{{ upper_url }}"
+    service_account_id: "{{ sa_id }}"
+    service_account_key: "{{ sa_key }}"
+    promotion_id: "{{ lock.promotion_id }}"
+    dry_run_first: true
+    unlock_after: true
+    dry_run_report_dest: [reports/dry-run.md]
+    report_dest: [reports/promotion.md]
+  register: promotion
 
 - name: Roll back the last promotion
   idcloud.promotions.promotion_run:
@@ -193,12 +239,29 @@ empty:
   description: True when the report lists no change (for a dry run, nothing to promote).
   returned: always
   type: bool
-lock_released:
-  description: With O(unlock_after), after a successful run, whether the tenant has released (or is releasing) the lock.
-  returned: when O(unlock_after=true) and the run succeeded
+real_run:
+  description: True when a real promotion or rollback ran (or was found under way or done under the same lock); false
+    when only a dry run ran, and in check mode.
+  returned: always
   type: bool
+dry_run_result:
+  description:
+    - With O(dry_run_first), what the dry run made first found (C(status), C(message), C(missing_esvs),
+      C(encrypted_secrets), C(report), C(summary), C(changes), C(empty), C(report_files), as above); null when no dry
+      run was needed. When the promotion was not started, the values above are the dry run's too.
+  returned: always
+  type: dict
+lock_released:
+  description: With O(unlock_after), whether the environments are unlocked at the end (false after a blocking error,
+    a timeout, or a refused unlock, whose reason is in RV(unlock_error)).
+  returned: when O(unlock_after=true) and the run has a lock
+  type: bool
+unlock_error:
+  description: Why O(unlock_after) could not release the lock.
+  returned: when the release failed
+  type: str
 report_files:
-  description: The O(report_dest) files written.
+  description: The report files written (O(dry_run_report_dest), then O(report_dest)).
   returned: always
   type: list
   elements: str
@@ -212,12 +275,19 @@ transaction_id:
   type: str
 '''
 
+import os
+
+from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
 from ansible_collections.idcloud.promotions.plugins.module_utils.report import render_markdown, report_facts
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
 
+# What a dry run made first returns of itself.
+DRY_RUN_FIELDS = ('status', 'message', 'missing_esvs', 'encrypted_secrets', 'report', 'summary', 'changes', 'empty',
+                  'report_files')
 
-def run_result(module, outcome_run):
+
+def run_result(module, outcome_run, report_dest):
     """The module's return values from ``Promotions.run``, with the report written where asked."""
     status = outcome_run['status']
     report = outcome_run['report']
@@ -226,15 +296,16 @@ def run_result(module, outcome_run):
                   blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
                   encrypted_secrets=status.encrypted_secrets, report=report, report_files=[])
     result.update(report_facts(report))
-    if 'lock_released' in outcome_run:
-        result['lock_released'] = outcome_run['lock_released']
     if report is not None:
-        for dest in module.params['report_dest']:
+        for dest in report_dest:
             module.write_report(dest, report)
             result['report_files'].append(dest)
         if module._diff:  # pylint: disable=protected-access
             result['diff'] = dict(prepared=render_markdown(report))
-    return result
+    outcome = outcome_run['outcome']
+    if outcome is not None:
+        result['msg'] = outcome.message
+    return result, outcome is None or outcome.ok
 
 
 def main():
@@ -242,8 +313,11 @@ def main():
         argument_spec=dict(
             operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
             dry_run=dict(type='bool', default=False),
+            dry_run_first=dict(type='bool', default=False),
+            skip_if_unchanged=dict(type='bool', default=True),
             ignore_encrypted_secrets=dict(type='bool', default=False),
             unlock_after=dict(type='bool', default=False),
+            record=dict(type='path'),
             promoter=dict(type='str'),
             description=dict(type='str'),
             ticket_reference=dict(type='str'),
@@ -251,11 +325,15 @@ def main():
             wait=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=3600),
             report_dest=dict(type='list', elements='path', default=[]),
+            dry_run_report_dest=dict(type='list', elements='path', default=[]),
         ),
+        mutually_exclusive=[('dry_run', 'dry_run_first')],
     )
     params = module.params
-    if params['operation'] == 'rollback' and params['dry_run']:
+    if params['operation'] == 'rollback' and (params['dry_run'] or params['dry_run_first']):
         module.fail_json(msg='A rollback has no dry run; read the provisional_rollback report with promotion_report instead.')
+    if params['dry_run_first'] and not params['wait']:
+        module.fail_json(msg='dry_run_first needs wait: true, since the promotion starts only once the dry run has passed.')
     body = dict(unlockEnvironmentsAfterPromotion=params['unlock_after'])
     if params['operation'] == 'promote':
         body['ignoreEncryptedSecrets'] = params['ignore_encrypted_secrets']
@@ -265,16 +343,61 @@ def main():
             body[field] = params[option]
     promotions = module.promotions()
 
+    def runs():
+        """The results of the dry run made first (None without one) and of the run this task is about."""
+        if params['dry_run_first']:
+            dry, real = promotions.promote_after_dry_run(
+                body=body, promotion_id=params['promotion_id'], wait_timeout=params['wait_timeout'],
+                ignore_encrypted_secrets=params['ignore_encrypted_secrets'], skip_if_unchanged=params['skip_if_unchanged'])
+        else:
+            dry, real = None, promotions.run(
+                operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=params['promotion_id'],
+                wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
+        dry_result = None
+        if dry is not None:
+            dry_result, passed = run_result(module, dry, params['dry_run_report_dest'])
+            if real is None:
+                result = dict(dry_result, real_run=False, dry_run_result={k: dry_result[k] for k in DRY_RUN_FIELDS})
+                if passed:
+                    result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
+                return result, passed
+        result, passed = run_result(module, real, params['report_dest'])
+        report = real['report']
+        result['real_run'] = not (module.check_mode or params['dry_run'] or (report is not None and report.get('dryRun')))
+        result['dry_run_result'] = {k: dry_result[k] for k in DRY_RUN_FIELDS} if dry_result else None
+        if dry_result:
+            result['report_files'] = dry_result['report_files'] + result['report_files']
+        return result, passed
+
+    def release(result):
+        """unlock_after: release the lock the run worked under, unless the API forbids it (a blocking error) or
+        the run still goes on. A release that fails is told, never raised over the run's own outcome."""
+        lock_id = result.get('promotion_id') or params['promotion_id']
+        if not params['unlock_after'] or module.check_mode or not lock_id:
+            return
+        status = result.get('status')
+        status = status if isinstance(status, dict) else dict(status=status, blocking_error=result.get('blocking_error'))
+        if status.get('blocking_error') or result.get('blocked') or status.get('status') == 'RUNNING':
+            result['lock_released'] = False
+            return
+        try:
+            promotions.ensure_unlocked(promotion_id=lock_id, wait=True, wait_timeout=max(60, params['wait_timeout'] - module.elapsed()))
+        except (WorkflowError, PromotionsApiError) as exc:
+            result.update(lock_released=False, unlock_error=str(exc))
+            return
+        result['lock_released'] = True
+        if params['record'] and os.path.exists(params['record']):
+            os.remove(params['record'])
+
     def step():
-        finished = promotions.run(
-            operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=params['promotion_id'],
-            wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
-        result = run_result(module, finished)
-        outcome = finished['outcome']
-        if outcome is not None and not outcome.ok:
-            raise WorkflowError(outcome.message, result=result)
-        if outcome is not None:
-            result['msg'] = outcome.message
+        try:
+            result, passed = runs()
+        except WorkflowError as exc:
+            release(exc.result)
+            raise
+        release(result)
+        if not passed:
+            raise WorkflowError(result.pop('msg'), result=result)
         return result
 
     module.run(step)
