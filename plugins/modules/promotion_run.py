@@ -327,9 +327,10 @@ def main():
             report_dest=dict(type='list', elements='path', default=[]),
             dry_run_report_dest=dict(type='list', elements='path', default=[]),
         ),
-        mutually_exclusive=[('dry_run', 'dry_run_first')],
     )
     params = module.params
+    if params['dry_run'] and params['dry_run_first']:
+        module.fail_json(msg='dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.')
     if params['operation'] == 'rollback' and (params['dry_run'] or params['dry_run_first']):
         module.fail_json(msg='A rollback has no dry run; read the provisional_rollback report with promotion_report instead.')
     if params['dry_run_first'] and not params['wait']:
