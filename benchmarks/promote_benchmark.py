@@ -58,12 +58,12 @@ def real_runs(sim, tenant):
 
 
 def floor(sim, tenant):
-    """The server's own time for the requests made to the tenant's staging: each lock and unlock, each run's
-    prepare and promote phases, and the restart phase of each real run."""
+    """The server's own time for the requests made to the tenant's staging: each lock taken and its release (by an
+    unlock request, or by the tenant itself after a promotion asked for it: both are waited for), each run's prepare
+    and promote phases, and the restart phase of each real run."""
     counts = sim.request_counts(tenant, 'staging')
     runs = counts.get('POST %s/promote' % PREFIX, 0)
-    return (counts.get('POST %s/lock' % PREFIX, 0) * PHASES['lock']
-            + counts.get('DELETE %s/lock/{promotionId}' % PREFIX, 0) * PHASES['unlock']
+    return (counts.get('POST %s/lock' % PREFIX, 0) * (PHASES['lock'] + PHASES['unlock'])
             + runs * (PHASES['prepare'] + PHASES['promote']) + real_runs(sim, tenant) * PHASES['restart'])
 
 

@@ -1,0 +1,68 @@
+# -*- coding: utf-8 -*-
+# Copyright: idcloud.promotions contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Writes a run's summary on the controller, in the worker process itself: a module would cost a
+Python start-up per file for what is a local write (the documentation is in the module of the same name)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type  # pylint: disable=invalid-name
+
+import json
+import os
+import tempfile
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.plugins.action import ActionBase
+
+ARGUMENT_SPEC = dict(
+    dest=dict(type='path', required=True),
+    rows=dict(type='list', elements='dict', required=True),
+    markdown=dict(type='str', default=''),
+)
+
+
+def write_if_changed(path, text):
+    """Write ``text`` to ``path`` in one atomic move (owner-only); False when it already held it."""
+    content = to_bytes(text)
+    try:
+        with open(path, 'rb') as existing:
+            if existing.read() == content:
+                return False
+    except (IOError, OSError):
+        pass
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.idcloud-')
+    try:
+        with os.fdopen(handle, 'wb') as stream:
+            stream.write(content)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    return True
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        files = [('summary.json', json.dumps(args['rows'], indent=2, sort_keys=True) + '\n')]
+        if args['markdown']:
+            files.append(('summary.md', args['markdown'].rstrip('\n') + '\n'))
+        paths = [os.path.join(args['dest'], name) for name, _text in files]
+        result.update(files=paths, changed=False)
+        if self._task.check_mode:
+            return result
+        try:
+            if not os.path.isdir(args['dest']):
+                os.makedirs(args['dest'], 0o700)
+            for path, (_name, text) in zip(paths, files):
+                result['changed'] = write_if_changed(path, text) or result['changed']
+        except (IOError, OSError) as exc:
+            raise AnsibleActionFail('Cannot write the summary in %s: %s' % (args['dest'], to_native(exc)))
+        return result
