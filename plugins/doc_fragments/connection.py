@@ -79,3 +79,27 @@ requirements:
   - requests
   - cryptography (for service-account keys)
 '''
+
+    # The lower environment of a promotion, for the modules that read it too (its release).
+    LOWER = r'''
+options:
+  lower_tenant_url:
+    description:
+      - Base URL of the lower environment (the one the promotion pulls from).
+      - Its credentials are O(lower_access_token), or O(lower_service_account_id) with O(lower_service_account_key)
+        (service accounts are per environment). O(validate_certs), O(api_version) and O(request_timeout) apply to
+        both environments.
+    type: str
+  lower_access_token:
+    description: An access token for O(lower_tenant_url).
+    type: str
+  lower_service_account_id:
+    description: ID of a service account of the lower environment.
+    type: str
+  lower_service_account_key:
+    description: Private key of that service account (JWK as JSON text or dictionary, or PEM).
+    type: raw
+  lower_ca_path:
+    description: CA file for O(lower_tenant_url); O(ca_path) when not given.
+    type: path
+'''

@@ -23,6 +23,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils.report import f
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import Promotions, WorkflowError
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
+RELEASE_SCOPE = 'fr:idc:release:*'
 DEFAULT_API_VERSION = 'protocol=1.0,resource=1.0'
 
 CONNECTION_ARGUMENT_SPEC = dict(
@@ -38,18 +39,32 @@ CONNECTION_ARGUMENT_SPEC = dict(
     transaction_id=dict(type='str'),
 )
 
+# The lower environment of a promotion, for the modules that read it too.
+LOWER_CONNECTION_ARGUMENT_SPEC = dict(
+    lower_tenant_url=dict(type='str'),
+    lower_access_token=dict(type='str', no_log=True),
+    lower_service_account_id=dict(type='str'),
+    lower_service_account_key=dict(type='raw', no_log=True),
+    lower_ca_path=dict(type='path'),
+)
+
 
 class PromotionModule(AnsibleModule):
     """An AnsibleModule with the connection options, and a ``Promotions`` of the environment they name."""
 
-    def __init__(self, argument_spec, supports_check_mode=True, **kwargs):
+    def __init__(self, argument_spec, supports_check_mode=True, lower_connection=False, **kwargs):
         spec = dict(CONNECTION_ARGUMENT_SPEC)
+        together, exclusive = [('service_account_id', 'service_account_key')], [('access_token', 'service_account_id')]
+        if lower_connection:
+            spec.update(LOWER_CONNECTION_ARGUMENT_SPEC)
+            together.append(('lower_service_account_id', 'lower_service_account_key'))
+            exclusive.append(('lower_access_token', 'lower_service_account_id'))
         spec.update(argument_spec)
         super(PromotionModule, self).__init__(
             argument_spec=spec, supports_check_mode=supports_check_mode,
             required_one_of=[('access_token', 'service_account_id')] + kwargs.pop('required_one_of', []),
-            required_together=[('service_account_id', 'service_account_key')] + kwargs.pop('required_together', []),
-            mutually_exclusive=[('access_token', 'service_account_id')] + kwargs.pop('mutually_exclusive', []),
+            required_together=together + kwargs.pop('required_together', []),
+            mutually_exclusive=exclusive + kwargs.pop('mutually_exclusive', []),
             **kwargs)
         self.started = time.monotonic()
         self.client = None  # the first one made; its transaction id is the run's
@@ -80,6 +95,21 @@ class PromotionModule(AnsibleModule):
                 self.warn('validate_certs is false: the tenant certificate is not verified.')
         self.clients.append(client)
         return Promotions(client, check_mode=self.check_mode)
+
+    def lower_promotions(self, **connection):
+        """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the
+        run's transaction id; ``connection`` overrides some of its options."""
+        params = self.params
+        if not params.get('lower_tenant_url'):
+            return None
+        if not (params['lower_access_token'] or params['lower_service_account_id']):
+            self.fail_json(msg='lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
+        options = dict(tenant_url=params['lower_tenant_url'], access_token=params['lower_access_token'],
+                       service_account_id=params['lower_service_account_id'],
+                       service_account_key=params['lower_service_account_key'],
+                       ca_path=params['lower_ca_path'] or params['ca_path'])
+        options.update(connection)
+        return self.promotions(**options)
 
     def elapsed(self):
         return round(time.monotonic() - self.started, 2)

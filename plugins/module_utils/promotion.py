@@ -186,6 +186,21 @@ def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=N
     return START, None
 
 
+def release_upgrade(upper_release, lower_release):
+    """Would a promotion bring the upper environment to another release (the lower one's)? During a deferred
+    production upgrade the first promotion into production also upgrades it. None when either does not say."""
+    versions = (lower_release or {}).get('currentVersion'), (upper_release or {}).get('currentVersion')
+    return versions[0] != versions[1] if all(versions) else None
+
+
+def release_upgrade_message(check):
+    """Why a promotion is refused, from ``compare_releases``."""
+    return ('Release check: the lower environment runs %s and this one %s%s; this promotion would also upgrade it (a '
+            'deferred release upgrade). Set allow_release_upgrade to promote anyway.'
+            % (check['lower_current_version'], check['current_version'],
+               ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
+
+
 def finished_under(report, operation, promotion_id):
     """The report is that of a real run of ``operation`` made under the lock ``promotion_id``."""
     return isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and \

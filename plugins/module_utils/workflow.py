@@ -89,6 +89,17 @@ class Promotions:
     def release(self):
         return self.client.get(RELEASE_PATH)
 
+    def compare_releases(self, lower=None):
+        """This environment's release and, with the ``lower`` environment's ``Promotions``, whether a
+        promotion from there would also upgrade this one (``upgrade``; None when either does not say)."""
+        body = self.release() or {}
+        result = dict(release=body, current_version=body.get('currentVersion'), next_upgrade=body.get('nextUpgrade'))
+        if lower is not None:
+            lower_body = lower.release() or {}
+            result.update(lower_current_version=lower_body.get('currentVersion'), lower_next_upgrade=lower_body.get('nextUpgrade'),
+                          upgrade=p.release_upgrade(body, lower_body))
+        return result
+
     # Lock.
     def ensure_locked(self, promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False, on_locked=None):
         """Hold the lock: keep ours (``promotion_id``) or take a new one. ``on_locked(id)`` is called

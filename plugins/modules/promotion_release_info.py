@@ -17,11 +17,13 @@ description:
     production. Comparing the release of the lower and the upper environment tells whether a promotion would.
   - With O(lower_tenant_url), it also reads the lower environment's release and says whether promoting into
     O(tenant_url) would upgrade it (RV(upgrade)), in one module run.
-  - Needs the C(fr:idc:release:*) scope; the module asks for it unless O(scope) says otherwise.
+  - Needs the C(fr:idc:release:*) scope; the module asks for it unless O(scope) says otherwise, for both
+    environments.
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
   - idcloud.promotions.connection
+  - idcloud.promotions.connection.lower
 attributes:
   check_mode:
     support: full
@@ -35,25 +37,6 @@ options:
       - Space-separated scopes asked for with service-account tokens.
     type: str
     default: 'fr:idc:release:*'
-  lower_tenant_url:
-    description:
-      - Base URL of the lower environment, to compare its release with that of O(tenant_url).
-      - Its credentials are O(lower_access_token), or O(lower_service_account_id) with O(lower_service_account_key)
-        (service accounts are per environment). O(scope), O(validate_certs), O(api_version) and O(request_timeout)
-        apply to both environments.
-    type: str
-  lower_access_token:
-    description: An access token for O(lower_tenant_url).
-    type: str
-  lower_service_account_id:
-    description: ID of a service account of the lower environment.
-    type: str
-  lower_service_account_key:
-    description: Private key of that service account (JWK as JSON text or dictionary, or PEM).
-    type: raw
-  lower_ca_path:
-    description: CA file for O(lower_tenant_url); O(ca_path) when not given.
-    type: path
 '''
 
 EXAMPLES = r'''
@@ -115,43 +98,18 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils.module import RELEASE_SCOPE, PromotionModule
 
 
 def main():
     module = PromotionModule(
         argument_spec=dict(
-            scope=dict(type='str', default='fr:idc:release:*'),
-            lower_tenant_url=dict(type='str'),
-            lower_access_token=dict(type='str', no_log=True),
-            lower_service_account_id=dict(type='str'),
-            lower_service_account_key=dict(type='raw', no_log=True),
-            lower_ca_path=dict(type='path'),
+            scope=dict(type='str', default=RELEASE_SCOPE),
         ),
-        required_together=[('lower_service_account_id', 'lower_service_account_key')],
-        mutually_exclusive=[('lower_access_token', 'lower_service_account_id')],
+        lower_connection=True,
     )
-    params = module.params
-    if params['lower_tenant_url'] and not (params['lower_access_token'] or params['lower_service_account_id']):
-        module.fail_json(msg='lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
-    upper = module.promotions()
-    lower = module.promotions(
-        tenant_url=params['lower_tenant_url'], access_token=params['lower_access_token'],
-        service_account_id=params['lower_service_account_id'], service_account_key=params['lower_service_account_key'],
-        ca_path=params['lower_ca_path'] or params['ca_path']) if params['lower_tenant_url'] else None
-
-    def step():
-        body = upper.release() or {}
-        result = dict(changed=False, release=body, current_version=body.get('currentVersion'),
-                      next_upgrade=body.get('nextUpgrade'))
-        if lower is not None:
-            lower_body = lower.release() or {}
-            versions = (lower_body.get('currentVersion'), body.get('currentVersion'))
-            result.update(lower_current_version=versions[0], lower_next_upgrade=lower_body.get('nextUpgrade'),
-                          upgrade=versions[0] != versions[1] if all(versions) else None)
-        return result
-
-    module.run(step)
+    upper, lower = module.promotions(), module.lower_promotions()
+    module.run(lambda: dict(upper.compare_releases(lower), changed=False))
 
 
 if __name__ == '__main__':

@@ -18,8 +18,8 @@ description:
     O(promotion_id) before anything starts.
   - If a run of the same kind is already in progress under the same lock (a playbook interrupted and started
     again), the module waits for that run instead of starting another one.
-  - With O(dry_run_first), one task does what a careful person does: a dry run, its checks, then the promotion only
-    when the dry run passed and found something to promote. With O(unlock_after), the same task also releases the
+  - With O(dry_run_first), one task does what a careful person does (a dry run, its checks, then the promotion only
+    when the dry run passed and found something to promote). With O(unlock_after), the same task also releases the
     lock at the end. One task instead of three saves a module start-up each.
   - Fails, naming the cause and the next step, on missing ESVs, encrypted values, a blocking error, a missing lock
     or a timeout. A failure leaves the lock in place unless O(unlock_after); release it with
@@ -28,6 +28,7 @@ author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
   - idcloud.promotions.connection
+  - idcloud.promotions.connection.lower
 attributes:
   check_mode:
     support: full
@@ -124,6 +125,14 @@ options:
     type: list
     elements: path
     default: []
+  allow_release_upgrade:
+    description:
+      - With O(lower_tenant_url), a promotion (not a dry run) first compares the release of both environments. When
+        the lower one runs another release, the promotion would also upgrade the upper one (the first promotion into
+        production during a deferred upgrade), and the module refuses to start anything unless this is V(true).
+      - Reading releases needs the C(fr:idc:release:*) scope, asked for separately with service accounts.
+    type: bool
+    default: false
   dry_run_report_dest:
     description:
       - With O(dry_run_first), files to write the dry run's report to, as in O(report_dest).
@@ -239,6 +248,11 @@ empty:
   description: True when the report lists no change (for a dry run, nothing to promote).
   returned: always
   type: bool
+release_check:
+  description: The releases compared before the promotion (C(current_version), C(next_upgrade),
+    C(lower_current_version), C(lower_next_upgrade), C(upgrade), C(release)).
+  returned: when O(lower_tenant_url) is given, for a promotion
+  type: dict
 real_run:
   description: True when a real promotion or rollback ran (or was found under way or done under the same lock); false
     when only a dry run ran, and in check mode.
@@ -278,7 +292,8 @@ transaction_id:
 import os
 
 from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils.module import RELEASE_SCOPE, PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils.promotion import release_upgrade_message
 from ansible_collections.idcloud.promotions.plugins.module_utils.report import render_markdown, report_facts
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
 
@@ -326,7 +341,9 @@ def main():
             wait_timeout=dict(type='int', default=3600),
             report_dest=dict(type='list', elements='path', default=[]),
             dry_run_report_dest=dict(type='list', elements='path', default=[]),
+            allow_release_upgrade=dict(type='bool', default=False),
         ),
+        lower_connection=True,
     )
     params = module.params
     if params['dry_run'] and params['dry_run_first']:
@@ -390,12 +407,24 @@ def main():
         if params['record'] and os.path.exists(params['record']):
             os.remove(params['record'])
 
+    def release_check():
+        """With the lower environment known: refuse a promotion that would also upgrade this environment's release."""
+        if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
+            return None
+        check = module.promotions(scope=RELEASE_SCOPE).compare_releases(module.lower_promotions(scope=RELEASE_SCOPE))
+        if check['upgrade'] and not params['allow_release_upgrade']:
+            raise WorkflowError(release_upgrade_message(check), release_check=check, real_run=False)
+        return check
+
     def step():
         try:
+            check = release_check()
             result, passed = runs()
         except WorkflowError as exc:
             release(exc.result)
             raise
+        if check is not None:
+            result['release_check'] = check
         release(result)
         if not passed:
             raise WorkflowError(result.pop('msg'), result=result)

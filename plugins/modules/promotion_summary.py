@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Writes O(rows) as C(summary.json) and O(markdown) as C(summary.md) in the directory O(dest), on the controller,
     each in one atomic move and readable by its owner only. A file that already holds the same content is left alone.
-  - An action that runs in Ansible's own process: no module is started for a local write. The C(summary) entry point
+  - An action that runs in Ansible's own process, so no module is started for a local write. The C(summary) entry point
     of the C(idcloud.promotions.promote) role uses it after a run over many tenants.
   - Talks to no tenant, so it is not in the C(promotion) action group.
 author:

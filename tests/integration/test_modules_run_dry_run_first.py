@@ -99,3 +99,28 @@ def test_a_promotion_already_under_way_is_attached_to_without_a_dry_run(simulato
     assert result['changed'] is True and result['real_run'] is True and result['dry_run_result'] is None
     assert result['attached'] is True and result['lock_released'] is True
     assert [entry for entry in writes(sim, tenant, 'staging') if entry == PROMOTE] == [PROMOTE]
+
+
+def test_a_promotion_that_would_upgrade_the_release_is_refused_unless_allowed(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant05'
+    sim.edit_config(tenant, 'staging', 'am', 'Journeys', 'add', 'NewRelease')
+    sim.set_release(tenant, 'staging', '2025.9.0')
+    sim.set_release(tenant, 'prod', '2025.8.2')
+    lower = sim.credentials(tenant, 'staging')
+    lower_options = dict(lower_tenant_url=sim.url(tenant, 'staging'), lower_service_account_id=lower['service_account_id'],
+                         lower_service_account_key=lower['service_account_key'])
+
+    refused = playbook(promotion_play(sim, tenant, 'prod', [lock_task(), checked_run(tmp_path, **lower_options)]))
+    assert refused.rc != 0
+    failure = refused.task('Promote')['result']
+    assert failure['release_check']['upgrade'] is True and '2025.9.0' in failure['msg'] and 'allow_release_upgrade' in failure['msg']
+    assert failure['lock_released'] is True and sim.env_state(tenant, 'prod')['lock'] is None
+    assert [entry for entry in writes(sim, tenant, 'prod') if entry in (PROMOTE, UNLOCK)] == [UNLOCK]  # nothing started
+    assert lower['service_account_key'] not in refused.output()
+
+    allowed = playbook(promotion_play(sim, tenant, 'prod', [lock_task(), checked_run(tmp_path, allow_release_upgrade=True,
+                                                                                     **lower_options)]))
+    assert allowed.rc == 0, allowed.output()
+    result = allowed.task('Promote')['result']
+    assert result['changed'] is True and result['release_check']['lower_current_version'] == '2025.9.0'
+    assert sim.env_state(tenant, 'prod')['release']['currentVersion'] == '2025.9.0'

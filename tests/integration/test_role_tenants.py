@@ -39,7 +39,8 @@ def test_three_tenants_with_chains_one_staging_fails(simulator, tmp_path):
         assert all(sim.env_state(tenant, env)['lock'] is None for env in ('staging', 'prod'))
     # prod ran after its staging had finished (waves), never in parallel with it
     north = [entry for env in ('staging', 'prod') for entry in sim.request_log('tenant11', env)]
-    staging_done = max(e['time'] for e in north if e['env'] == 'staging')  # its last look saw it unlocked
+    # staging's last look at its promotion saw it unlocked (prod's release check reads staging's release later)
+    staging_done = max(e['time'] for e in north if e['env'] == 'staging' and e['template'].startswith('/environment/promotion'))
     prod_locked = min(e['time'] for e in north if e['env'] == 'prod' and e['template'] == '/environment/promotion/lock')
     assert staging_done < prod_locked
     # one table for all tenants, with the report paths
