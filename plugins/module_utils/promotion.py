@@ -247,7 +247,7 @@ class Outcome:
                 kind, status.status or 'an unknown state', status.message or 'no message')
 
 
-def poll_delay(seconds_in_state, first=0.5, ratio=0.1, cap=15.0):
+def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):
     """Seconds to sleep before the next look. A state just entered is looked at again soon, one
     that has lasted a while less often: the lag after a change stays near ``ratio`` of the time
     the state lasted, and a ten-minute restart costs tens of requests, not thousands."""

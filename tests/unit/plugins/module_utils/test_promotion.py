@@ -153,7 +153,7 @@ def test_outcome_messages_name_cause_and_next_step():
 
 
 def test_poll_delay_starts_fast_and_is_capped():
-    assert p.poll_delay(0) == 0.5
+    assert p.poll_delay(0) == 0.25
     assert p.poll_delay(30) == pytest.approx(3.0)
     assert p.poll_delay(10000) == 15.0
 
