@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import json
 import os
 import tempfile
 import time
@@ -110,6 +111,29 @@ class PromotionModule(AnsibleModule):
                        ca_path=params['lower_ca_path'] or params['ca_path'])
         options.update(connection)
         return self.promotions(**options)
+
+    # The lock record: which lock a run took, so that a rerun after an interruption can keep it.
+    def read_lock_record(self, path):
+        """The lock record at ``path`` if it was written for this module's O(tenant_url), else None."""
+        try:
+            with open(path) as stream:
+                record = json.load(stream)
+        except (IOError, OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get('tenant_url', '').rstrip('/') != self.params['tenant_url'].rstrip('/'):
+            return None
+        return record
+
+    def write_lock_record(self, path, promotion_id):
+        """Written as soon as a new lock's id is known, so an interruption while waiting for it loses nothing."""
+        record = dict(promotion_id=promotion_id, tenant_url=self.params['tenant_url'], transaction_id=self.client.transaction_id,
+                      locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+        self.write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
+        return record
+
+    def forget_lock_record(self, path):
+        if path and os.path.exists(path) and not self.check_mode:
+            os.remove(path)
 
     def elapsed(self):
         return round(time.monotonic() - self.started, 2)

@@ -164,24 +164,9 @@ transaction_id:
   type: str
 '''
 
-import json
-import os
-import time
 
 from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
-
-
-def read_record(path, tenant_url):
-    """The lock record at ``path`` if it was written for ``tenant_url``, else None."""
-    try:
-        with open(path) as stream:
-            record = json.load(stream)
-    except (IOError, OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get('tenant_url', '').rstrip('/') != tenant_url.rstrip('/'):
-        return None
-    return record
 
 
 def main():
@@ -198,26 +183,15 @@ def main():
     )
     params = module.params
     path = params['record']
-    record = read_record(path, params['tenant_url']) if path else None
+    record = module.read_lock_record(path) if path else None
     promotion_id = params['promotion_id'] or (record or {}).get('promotion_id')
     promotions = module.promotions()
-
-    def forget():
-        if path and os.path.exists(path) and not module.check_mode:
-            os.remove(path)
-
-    def remember(new_id):
-        """Written as soon as a new lock's id is known, so an interruption while waiting for it loses nothing."""
-        kept = dict(promotion_id=new_id, tenant_url=params['tenant_url'], transaction_id=module.client.transaction_id,
-                    locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-        module.write_file(path, json.dumps(kept, indent=2, sort_keys=True) + '\n')
-        return kept
 
     def lock():
         written = []
         result = promotions.ensure_locked(promotion_id=promotion_id, wait=params['wait'], wait_timeout=params['wait_timeout'],
                                           wait_for_release=params['wait_for_release'],
-                                          on_locked=(lambda new_id: written.append(remember(new_id))) if path else None)
+                                          on_locked=(lambda new_id: written.append(module.write_lock_record(path, new_id))) if path else None)
         result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
         if path:
             result['record'] = written[-1] if written else record if result['resumed'] else None
@@ -229,11 +203,11 @@ def main():
                                                 wait_timeout=params['wait_timeout'])
         except WorkflowError as exc:
             if promotion_id and exc.result.get('holder') not in (None, promotion_id):
-                forget()  # our lock is gone; someone else's is in place now
+                module.forget_lock_record(path)  # our lock is gone; someone else's is in place now
             raise
         result['resumed'] = False
         if path:
-            forget()
+            module.forget_lock_record(path)
             result['record'] = None
         return result
 

@@ -14,8 +14,8 @@ version_added: 0.1.0
 description:
   - Starts a promotion (or a dry run, or a rollback of the last promotion) in the upper environment given in
     O(tenant_url) and waits until it ends, then reads the report the run produced.
-  - The environments must be locked first (M(idcloud.promotions.promotion_lock)). The lock is checked against
-    O(promotion_id) before anything starts.
+  - The environments must be locked first, by M(idcloud.promotions.promotion_lock) or by this module with O(lock).
+    The lock is checked against O(promotion_id) before anything starts.
   - If a run of the same kind is already in progress under the same lock (a playbook interrupted and started
     again), the module waits for that run instead of starting another one.
   - With O(dry_run_first), one task does what a careful person does (a dry run, its checks, then the promotion only
@@ -85,10 +85,28 @@ options:
         going on (a timeout), and when it is not the lock of O(promotion_id). RV(lock_released) says which.
     type: bool
     default: false
+  lock:
+    description:
+      - Take the lock first, as M(idcloud.promotions.promotion_lock) with O(idcloud.promotions.promotion_lock#module:state=locked)
+        does, and work under it. The lock of O(promotion_id), or of the record of an interrupted run in O(record), is
+        kept when it is still held. A lock held by another promotion or by the vendor fails the task, naming it.
+      - With O(unlock_after), one task takes the lock, runs and releases it. With a lower environment given, the
+        release check comes before the lock.
+    type: bool
+    default: false
+  lock_timeout:
+    description: With O(lock), seconds to wait at most for the lock (and, with O(wait_for_release), for another lock to go).
+    type: int
+    default: 900
+  wait_for_release:
+    description: With O(lock), wait (up to O(lock_timeout)) for a lock held by another promotion to be released, then lock.
+    type: bool
+    default: false
   record:
     description:
-      - The lock record of M(idcloud.promotions.promotion_lock) (its O(idcloud.promotions.promotion_lock#module:record)),
-        removed once O(unlock_after) has released the lock.
+      - A lock record file, as O(idcloud.promotions.promotion_lock#module:record) of M(idcloud.promotions.promotion_lock).
+        With O(lock) it is read to keep the lock of an interrupted run, and written as soon as a new lock's id is
+        known. It is removed once O(unlock_after) has released the lock.
     type: path
   promoter:
     description: Who runs the promotion, recorded in the report.
@@ -253,6 +271,10 @@ release_check:
     C(lower_current_version), C(lower_next_upgrade), C(upgrade), C(release)).
   returned: when O(lower_tenant_url) is given, for a promotion
   type: dict
+resumed:
+  description: With O(lock), true when the lock named in O(record) was still held and was kept.
+  returned: always
+  type: bool
 real_run:
   description: True when a real promotion or rollback ran (or was found under way or done under the same lock); false
     when only a dry run ran, and in check mode.
@@ -288,8 +310,6 @@ transaction_id:
   returned: always
   type: str
 '''
-
-import os
 
 from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils.module import RELEASE_SCOPE, PromotionModule
@@ -332,6 +352,9 @@ def main():
             skip_if_unchanged=dict(type='bool', default=True),
             ignore_encrypted_secrets=dict(type='bool', default=False),
             unlock_after=dict(type='bool', default=False),
+            lock=dict(type='bool', default=False),
+            lock_timeout=dict(type='int', default=900),
+            wait_for_release=dict(type='bool', default=False),
             record=dict(type='path'),
             promoter=dict(type='str'),
             description=dict(type='str'),
@@ -360,16 +383,28 @@ def main():
         if params[option]:
             body[field] = params[option]
     promotions = module.promotions()
+    held = dict(promotion_id=params['promotion_id'], resumed=False)  # the lock this task works under
+
+    def take_lock():
+        """lock: take the lock, or keep the one of O(promotion_id) or of the record of an interrupted run."""
+        path = params['record']
+        record = module.read_lock_record(path) if path else None
+        kept = params['promotion_id'] or (record or {}).get('promotion_id')
+        locked = promotions.ensure_locked(
+            promotion_id=kept, wait=True, wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'],
+            on_locked=(lambda new_id: module.write_lock_record(path, new_id)) if path else None)
+        held.update(promotion_id=locked['promotion_id'],
+                    resumed=bool(record) and not locked['changed'] and locked['promotion_id'] == record.get('promotion_id'))
 
     def runs():
         """The results of the dry run made first (None without one) and of the run this task is about."""
         if params['dry_run_first']:
             dry, real = promotions.promote_after_dry_run(
-                body=body, promotion_id=params['promotion_id'], wait_timeout=params['wait_timeout'],
+                body=body, promotion_id=held['promotion_id'], wait_timeout=params['wait_timeout'],
                 ignore_encrypted_secrets=params['ignore_encrypted_secrets'], skip_if_unchanged=params['skip_if_unchanged'])
         else:
             dry, real = None, promotions.run(
-                operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=params['promotion_id'],
+                operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=held['promotion_id'],
                 wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
         dry_result = None
         if dry is not None:
@@ -390,7 +425,7 @@ def main():
     def release(result):
         """unlock_after: release the lock the run worked under, unless the API forbids it (a blocking error) or
         the run still goes on. A release that fails is told, never raised over the run's own outcome."""
-        lock_id = result.get('promotion_id') or params['promotion_id']
+        lock_id = result.get('promotion_id') or held['promotion_id']
         if not params['unlock_after'] or module.check_mode or not lock_id:
             return
         status = result.get('status')
@@ -404,8 +439,7 @@ def main():
             result.update(lock_released=False, unlock_error=str(exc))
             return
         result['lock_released'] = True
-        if params['record'] and os.path.exists(params['record']):
-            os.remove(params['record'])
+        module.forget_lock_record(params['record'])
 
     def release_check():
         """With the lower environment known: refuse a promotion that would also upgrade this environment's release."""
@@ -419,10 +453,13 @@ def main():
     def step():
         try:
             check = release_check()
+            if params['lock']:
+                take_lock()
             result, passed = runs()
         except WorkflowError as exc:
             release(exc.result)
             raise
+        result['resumed'] = held['resumed']
         if check is not None:
             result['release_check'] = check
         release(result)

@@ -34,7 +34,7 @@ def test_happy_path_then_rerun_unchanged(simulator, tmp_path):
     assert writes_of(sim, tenant).count(PROMOTE_POST) == 2  # the dry run and the promotion
     assert first.changed('t1-staging') == 1  # the promotion; lock, unlock and reports are not changes
     assert 't1-staging: promoted (2 changes: 1 added, 1 modified, 0 deleted)' in first.stdout
-    assert role_task(first, 'Dry run, checks, promotion and release of the lock')['ansible_job_id']  # async: progress lines
+    assert role_task(first, 'Lock, dry run, checks, promotion and release of the lock')['ansible_job_id']  # async: progress lines
     transactions = {entry['transaction_id'].split('/')[0] for entry in sim.request_log(tenant, 'staging')}
     assert len(transactions) == 1  # one transaction id for the whole run of the host
 
@@ -90,6 +90,6 @@ def test_nothing_to_promote_stops_after_the_dry_run(simulator, tmp_path):
     assert writes.count(PROMOTE_POST) == 1  # the dry run: no real promotion, no restart of the workloads
     assert ('POST', '/environment/promotion/lock') in writes and ('DELETE', '/environment/promotion/lock/{promotionId}') in writes
     assert not any(entry['message'] == 'Waiting for workloads to restart'
-                   for entry in role_task(result, 'Dry run, checks, promotion and release of the lock', 't4-staging')['history'])
+                   for entry in role_task(result, 'Lock, dry run, checks, promotion and release of the lock', 't4-staging')['history'])
     assert sim.env_state(tenant, 'staging')['lock'] is None
     assert result.changed() == 0
