@@ -124,3 +124,39 @@ def test_a_promotion_that_would_upgrade_the_release_is_refused_unless_allowed(si
     result = allowed.task('Promote')['result']
     assert result['changed'] is True and result['release_check']['lower_current_version'] == '2025.9.0'
     assert sim.env_state(tenant, 'prod')['release']['currentVersion'] == '2025.9.0'
+
+
+def test_one_task_locks_runs_and_unlocks_and_a_rerun_keeps_the_lock_of_an_interrupted_run(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant06'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'AllInOne')
+    record = tmp_path / 'lock.json'
+    whole = run_task(name='Promote', lock=True, dry_run_first=True, unlock_after=True, record=str(record))
+
+    checked = playbook(promotion_play(sim, tenant, 'staging', [whole]), check=True)
+    assert checked.rc == 0, checked.output()
+    assert checked.task('Promote')['result']['changed'] is True and writes(sim, tenant, 'staging') == []
+
+    # An interrupted run left its lock and its record behind: the next run keeps that lock instead of failing on it.
+    interrupted = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record))]))
+    assert interrupted.rc == 0, interrupted.output()
+    left = interrupted.task('Lock')['result']['promotion_id']
+    run = playbook(promotion_play(sim, tenant, 'staging', [whole]))
+    assert run.rc == 0, run.output()
+    result = run.task('Promote')['result']
+    assert result['resumed'] is True and result['promotion_id'] == left and result['changed'] is True
+    assert result['lock_released'] is True and not record.exists() and sim.env_state(tenant, 'staging')['lock'] is None
+    assert [entry for entry in writes(sim, tenant, 'staging') if entry == ('POST', '/environment/promotion/lock')] == [
+        ('POST', '/environment/promotion/lock')]
+
+
+def test_one_task_never_touches_a_lock_held_by_another_promotion(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant07'
+    holder = sim.foreign_lock(tenant, 'staging')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        run_task(name='Promote', lock=True, dry_run_first=True, unlock_after=True, record=str(tmp_path / 'lock.json'))]))
+    assert run.rc != 0
+    failure = run.task('Promote')['result']
+    assert failure['holder'] == holder and holder in failure['msg'] and 'lock_released' not in failure
+    assert [entry for entry in writes(sim, tenant, 'staging') if entry[0] in ('DELETE', 'POST')
+            and entry[1] != '/environment/promotion/lock'] == []
+    assert sim.env_state(tenant, 'staging')['lock'] is not None
