@@ -456,9 +456,12 @@ def main():
             if params['lock']:
                 take_lock()
             result, passed = runs()
-        except WorkflowError as exc:
-            release(exc.result)
-            raise
+        except (WorkflowError, PromotionsApiError) as exc:
+            failure = exc if isinstance(exc, WorkflowError) else WorkflowError(str(exc), error=exc.to_dict())
+            # The failure names the lock this task holds, so that the caller can release it if this could not.
+            failure.result.setdefault('promotion_id', held['promotion_id'])
+            release(failure.result)
+            raise failure
         result['resumed'] = held['resumed']
         if check is not None:
             result['release_check'] = check

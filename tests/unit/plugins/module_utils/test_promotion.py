@@ -268,3 +268,20 @@ def test_a_real_run_finished_under_our_lock_is_not_started_again(kind, last, dry
 def test_a_failed_real_run_may_be_started_again_under_the_same_lock():
     failed = status('ERROR', 'Found encrypted values in the AM/IDM configuration', encryptedSecrets=['x'])
     assert p.plan_run(failed, 'promotion', lock('locked', OURS), OURS, False, report()) == (p.START, None)
+
+
+@pytest.mark.parametrize('upper, lower, expected', [
+    ({'currentVersion': '2025.8.2'}, {'currentVersion': '2025.9.0'}, True),  # a deferred upgrade would be taken along
+    ({'currentVersion': '2025.9.0'}, {'currentVersion': '2025.9.0'}, False),
+    ({'currentVersion': '2025.9.0'}, {}, None),  # one environment does not say: unknown, not refused
+    (None, {'currentVersion': '2025.9.0'}, None),
+])
+def test_release_upgrade(upper, lower, expected):
+    assert p.release_upgrade(upper, lower) is expected
+
+
+def test_release_upgrade_message_names_both_releases_and_the_way_out():
+    message = p.release_upgrade_message(dict(current_version='2025.8.2', lower_current_version='2025.9.0',
+                                             next_upgrade='2026-12-01T02:00:00Z'))
+    assert '2025.9.0' in message and '2025.8.2' in message and '2026-12-01T02:00:00Z' in message
+    assert 'allow_release_upgrade' in message
