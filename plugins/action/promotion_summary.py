@@ -16,6 +16,8 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds
+
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),
     rows=dict(type='list', elements='dict', required=True),
@@ -26,12 +28,8 @@ ARGUMENT_SPEC = dict(
 def write_if_changed(path, text):
     """Write ``text`` to ``path`` in one atomic move (owner-only); False when it already held it."""
     content = to_bytes(text)
-    try:
-        with open(path, 'rb') as existing:
-            if existing.read() == content:
-                return False
-    except (IOError, OSError):
-        pass
+    if file_holds(path, content):
+        return False
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.idcloud-')
     try:
         with os.fdopen(handle, 'wb') as stream:

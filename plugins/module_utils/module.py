@@ -20,7 +20,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils.client import (
     REQUESTS_IMPORT_ERROR, CRYPTOGRAPHY_IMPORT_ERROR, ConfigurationError, PromotionsApiError, PromotionsClient,
     ServiceAccountToken, StaticToken,
 )
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import format_for_path, render
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, format_for_path, render
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import Promotions, WorkflowError
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
@@ -154,12 +154,8 @@ class PromotionModule(AnsibleModule):
         """Write ``text`` to ``dest`` in one atomic move, making its folder if needed. Returns True
         when the file's content changed. Check mode writes nothing."""
         content = text.encode('utf-8')
-        try:
-            with open(dest, 'rb') as existing:
-                if existing.read() == content:
-                    return False
-        except (IOError, OSError):
-            pass
+        if file_holds(dest, content):
+            return False
         if self.check_mode:
             return True
         directory = os.path.dirname(os.path.abspath(dest))

@@ -163,6 +163,15 @@ def render(document, fmt):
     return render_listing_markdown(document) if isinstance(document, list) else render_markdown(document)
 
 
+def file_holds(path, content):
+    """True when the file at ``path`` already holds exactly ``content`` (bytes): nothing to write."""
+    try:
+        with open(path, 'rb') as existing:
+            return existing.read() == content
+    except (IOError, OSError):
+        return False
+
+
 def format_for_path(path, default='json'):
     lowered = (path or '').lower()
     if lowered.endswith(('.md', '.markdown')):

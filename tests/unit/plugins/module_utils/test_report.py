@@ -96,3 +96,11 @@ def test_render_by_format_and_suffix():
 
 def test_normalize_date_converts_offsets_to_utc():
     assert r.normalize_date('2022-04-19T19:32:05+02:00') == '2022-04-19T17:32:05Z'
+
+
+def test_file_holds_only_the_same_bytes(tmp_path):
+    path = tmp_path / 'summary.json'
+    assert r.file_holds(str(path), b'[]\n') is False  # no file yet
+    path.write_bytes(b'[]\n')
+    assert r.file_holds(str(path), b'[]\n') is True
+    assert r.file_holds(str(path), b'[{}]\n') is False
