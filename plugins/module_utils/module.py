@@ -69,6 +69,8 @@ class PromotionModule(AnsibleModule):
             **kwargs)
         self.started = time.monotonic()
         self.client = None  # the first one made; its transaction id is the run's
+        # Returned with every failure: the lock a module holds, so that the caller can release it whatever failed.
+        self.failure_facts = {}
         self.clients = []
         if REQUESTS_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
@@ -120,7 +122,8 @@ class PromotionModule(AnsibleModule):
                 record = json.load(stream)
         except (IOError, OSError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get('tenant_url', '').rstrip('/') != self.params['tenant_url'].rstrip('/'):
+        if not isinstance(record, dict) or not isinstance(record.get('promotion_id'), str) or \
+                str(record.get('tenant_url', '')).rstrip('/') != self.params['tenant_url'].rstrip('/'):
             return None
         return record
 
@@ -131,9 +134,20 @@ class PromotionModule(AnsibleModule):
         self.write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
         return record
 
-    def forget_lock_record(self, path):
-        if path and os.path.exists(path) and not self.check_mode:
+    def forget_lock_record(self, path, promotion_id=None):
+        """Remove the lock record (only if it names ``promotion_id``, when given). A record that cannot be removed
+        is left: it only makes a later run look for a lock that is gone, and take a new one."""
+        if not path or self.check_mode:
+            return
+        if promotion_id is not None and (self.read_lock_record(path) or {}).get('promotion_id') not in (None, promotion_id):
+            return
+        try:
             os.remove(path)
+        except OSError:
+            pass
+
+    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+        super(PromotionModule, self).fail_json(msg=msg, **dict(self.failure_facts, **kwargs))
 
     def elapsed(self):
         return round(time.monotonic() - self.started, 2)
@@ -159,15 +173,18 @@ class PromotionModule(AnsibleModule):
         if self.check_mode:
             return True
         directory = os.path.dirname(os.path.abspath(dest))
+        temporary = None
         try:
             if not os.path.isdir(directory):
                 os.makedirs(directory)
             handle, temporary = tempfile.mkstemp(dir=directory, prefix='.idcloud-')
             with os.fdopen(handle, 'wb') as stream:
                 stream.write(content)
+            os.replace(temporary, dest)
         except (IOError, OSError) as exc:
-            self.fail_json(msg='Cannot write %s: %s' % (dest, exc), **self.common_result())
-        self.atomic_move(temporary, dest)
+            if temporary is not None and os.path.exists(temporary):
+                os.remove(temporary)
+            raise WorkflowError('Cannot write %s: %s. Check the path and its permissions.' % (dest, exc))
         return True
 
     def run(self, step):

@@ -36,6 +36,8 @@ REPORT_PATHS = {
 RELEASE_PATH = '/environment/release'
 # After starting a run, how long the tenant may take to show it before the task gives up on seeing it.
 STALE_STATUS_GRACE = 60
+# With a dry run first, the least of wait_timeout that must be left to start the promotion.
+MIN_PROMOTION_WAIT = 30
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
 
@@ -353,6 +355,10 @@ class Promotions:
             empty = outcome.status.no_change or (dry['report'] is not None and not change_rows(dry['report']))
             if not outcome.ok or (skip_if_unchanged and empty):
                 return dry, None
+        if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
+            # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.
+            raise WorkflowError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
+                                'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
         real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
         return dry, real
 

@@ -78,11 +78,14 @@ options:
     default: false
   unlock_after:
     description:
-      - Release the lock when the task ends, and wait until the environments are unlocked. A successful real run asks
-        the tenant to do it (C(unlockEnvironmentsAfterPromotion)); otherwise (a dry run, nothing to promote, a failed
-        check, a failed run) the module releases the lock itself.
-      - The lock stays after a blocking error (the tenant refuses until support has cleared it), while a run is still
-        going on (a timeout), and when it is not the lock of O(promotion_id). RV(lock_released) says which.
+      - Release the lock when the task ends, and wait (up to O(lock_timeout)) until the environments are unlocked. A
+        successful real run asks the tenant to do it (C(unlockEnvironmentsAfterPromotion)); the module then waits for
+        it, and sends the unlock itself when the tenant has not (a dry run, nothing to promote, a failed check, a
+        failed run).
+      - Only the lock of O(promotion_id), or the one taken with O(lock), is released by the module, never a lock it
+        merely found in place. With O(wait=false) only the tenant's own release after a successful run applies.
+      - The lock stays after a blocking error (the tenant refuses until support has cleared it) and while a run is
+        still going on (a timeout). RV(lock_released) says which.
     type: bool
     default: false
   lock:
@@ -273,24 +276,24 @@ release_check:
   type: dict
 resumed:
   description: With O(lock), true when the lock named in O(record) was still held and was kept.
-  returned: always
+  returned: success
   type: bool
 real_run:
   description: True when a real promotion or rollback ran (or was found under way or done under the same lock); false
     when only a dry run ran, and in check mode.
-  returned: always
+  returned: when the task reached a run (also when the run failed)
   type: bool
 dry_run_result:
   description:
     - With O(dry_run_first), what the dry run made first found (C(status), C(message), C(missing_esvs),
       C(encrypted_secrets), C(report), C(summary), C(changes), C(empty), C(report_files), as above); null when no dry
       run was needed. When the promotion was not started, the values above are the dry run's too.
-  returned: always
+  returned: when the task reached a run (also when the run failed)
   type: dict
 lock_released:
   description: With O(unlock_after), whether the environments are unlocked at the end (false after a blocking error,
     a timeout, or a refused unlock, whose reason is in RV(unlock_error)).
-  returned: when O(unlock_after=true) and the run has a lock
+  returned: with O(unlock_after=true) and O(wait=true), when the task holds a lock, not in check mode
   type: bool
 unlock_error:
   description: Why O(unlock_after) could not release the lock.
@@ -298,7 +301,7 @@ unlock_error:
   type: str
 report_files:
   description: The report files written (O(dry_run_report_dest), then O(report_dest)).
-  returned: always
+  returned: when the task reached a run (also when the run failed)
   type: list
   elements: str
 elapsed:
@@ -385,16 +388,26 @@ def main():
     promotions = module.promotions()
     held = dict(promotion_id=params['promotion_id'], resumed=False)  # the lock this task works under
 
+    def hold(promotion_id):
+        held['promotion_id'] = promotion_id
+        if promotion_id:
+            module.failure_facts['promotion_id'] = promotion_id  # named by any failure from now on
+
     def take_lock():
         """lock: take the lock, or keep the one of O(promotion_id) or of the record of an interrupted run."""
         path = params['record']
         record = module.read_lock_record(path) if path else None
         kept = params['promotion_id'] or (record or {}).get('promotion_id')
-        locked = promotions.ensure_locked(
-            promotion_id=kept, wait=True, wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'],
-            on_locked=(lambda new_id: module.write_lock_record(path, new_id)) if path else None)
-        held.update(promotion_id=locked['promotion_id'],
-                    resumed=bool(record) and not locked['changed'] and locked['promotion_id'] == record.get('promotion_id'))
+
+        def on_locked(new_id):
+            hold(new_id)
+            if path:
+                module.write_lock_record(path, new_id)
+
+        locked = promotions.ensure_locked(promotion_id=kept, wait=True, wait_timeout=params['lock_timeout'],
+                                          wait_for_release=params['wait_for_release'], on_locked=on_locked)
+        hold(locked['promotion_id'])
+        held['resumed'] = bool(record) and not locked['changed'] and locked['promotion_id'] == record.get('promotion_id')
 
     def runs():
         """The results of the dry run made first (None without one) and of the run this task is about."""
@@ -423,10 +436,11 @@ def main():
         return result, passed
 
     def release(result):
-        """unlock_after: release the lock the run worked under, unless the API forbids it (a blocking error) or
-        the run still goes on. A release that fails is told, never raised over the run's own outcome."""
-        lock_id = result.get('promotion_id') or held['promotion_id']
-        if not params['unlock_after'] or module.check_mode or not lock_id:
+        """unlock_after: release our lock (that of promotion_id, or the one taken with lock; never one merely found
+        in place), unless the API forbids it (a blocking error) or the run still goes on. A release that fails is
+        told, never raised over the run's own outcome."""
+        lock_id = held['promotion_id']
+        if not params['unlock_after'] or not params['wait'] or module.check_mode or not lock_id:
             return
         status = result.get('status')
         status = status if isinstance(status, dict) else dict(status=status, blocking_error=result.get('blocking_error'))
@@ -434,12 +448,18 @@ def main():
             result['lock_released'] = False
             return
         try:
-            promotions.ensure_unlocked(promotion_id=lock_id, wait=True, wait_timeout=max(60, params['wait_timeout'] - module.elapsed()))
+            promotions.ensure_unlocked(promotion_id=lock_id, wait=True, wait_timeout=params['lock_timeout'])
         except (WorkflowError, PromotionsApiError) as exc:
-            result.update(lock_released=False, unlock_error=str(exc))
+            fields = getattr(exc, 'result', {})
+            if fields.get('holder') not in (None, lock_id):
+                # Ours is gone (the tenant released it after the run) and another promotion has locked since.
+                result['lock_released'] = True
+                module.forget_lock_record(params['record'], lock_id)
+                return
+            result.update(lock_released=False, unlock_error=str(exc), blocked=fields.get('blocked', False))
             return
         result['lock_released'] = True
-        module.forget_lock_record(params['record'])
+        module.forget_lock_record(params['record'], lock_id)
 
     def release_check():
         """With the lower environment known: refuse a promotion that would also upgrade this environment's release."""

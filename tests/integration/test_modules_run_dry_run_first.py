@@ -160,3 +160,28 @@ def test_one_task_never_touches_a_lock_held_by_another_promotion(simulator, play
     assert [entry for entry in writes(sim, tenant, 'staging') if entry[0] in ('DELETE', 'POST')
             and entry[1] != '/environment/promotion/lock'] == []
     assert sim.env_state(tenant, 'staging')['lock'] is not None
+
+
+def test_unlock_after_never_releases_a_lock_it_merely_found(simulator, playbook):
+    sim, tenant = simulator, 'tenant08'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Theirs', esv_refs=['not.there'])
+    holder = sim.foreign_lock(tenant, 'staging')
+    run = playbook(promotion_play(sim, tenant, 'staging', [run_task(name='Dry run', dry_run=True, unlock_after=True)]))
+    assert run.rc != 0
+    failure = run.task('Dry run')['result']
+    assert failure['missing_esvs'] == ['not.there'] and 'lock_released' not in failure
+    assert UNLOCK not in writes(sim, tenant, 'staging')
+    assert sim.env_state(tenant, 'staging')['lock']['promotionId'] == holder
+
+
+def test_a_failure_after_the_lock_names_it_so_that_it_can_be_released(simulator, playbook, tmp_path):
+    sim, tenant = simulator, 'tenant09'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Unwritable')
+    (tmp_path / 'a-file').write_text('not a folder')
+    run = playbook(promotion_play(sim, tenant, 'staging', [
+        run_task(name='Promote', lock=True, dry_run_first=True, dry_run_report_dest=[str(tmp_path / 'a-file' / 'dry-run.md')])]))
+    assert run.rc != 0
+    failure = run.task('Promote')['result']
+    assert 'Cannot write' in failure['msg'] and 'Traceback' not in failure['msg']
+    lock = sim.env_state(tenant, 'staging')['lock']
+    assert lock is not None and failure['promotion_id'] == lock['promotionId']
