@@ -61,6 +61,9 @@ class PromotionModule(AnsibleModule):
             together.append(('lower_service_account_id', 'lower_service_account_key'))
             exclusive.append(('lower_access_token', 'lower_service_account_id'))
         spec.update(argument_spec)
+        # Returned with every failure: the lock a module holds, so that the caller can release it whatever failed.
+        # Set first, since the argument checks of AnsibleModule may already fail.
+        self.failure_facts = {}
         super(PromotionModule, self).__init__(
             argument_spec=spec, supports_check_mode=supports_check_mode,
             required_one_of=[('access_token', 'service_account_id')] + kwargs.pop('required_one_of', []),
@@ -69,8 +72,6 @@ class PromotionModule(AnsibleModule):
             **kwargs)
         self.started = time.monotonic()
         self.client = None  # the first one made; its transaction id is the run's
-        # Returned with every failure: the lock a module holds, so that the caller can release it whatever failed.
-        self.failure_facts = {}
         self.clients = []
         if REQUESTS_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
