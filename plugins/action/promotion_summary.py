@@ -10,13 +10,12 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
-import tempfile
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, replace_file
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),
@@ -26,19 +25,11 @@ ARGUMENT_SPEC = dict(
 
 
 def write_if_changed(path, text):
-    """Write ``text`` to ``path`` in one atomic move (owner-only); False when it already held it."""
+    """Write ``text`` to ``path`` (owner-only, atomically); False when it already held it."""
     content = to_bytes(text)
     if file_holds(path, content):
         return False
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix='.idcloud-')
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(content)
-        os.chmod(temporary, 0o600)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    replace_file(path, content)
     return True
 
 

@@ -10,7 +10,6 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
-import tempfile
 import time
 import traceback
 
@@ -20,7 +19,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils.client import (
     REQUESTS_IMPORT_ERROR, CRYPTOGRAPHY_IMPORT_ERROR, ConfigurationError, PromotionsApiError, PromotionsClient,
     ServiceAccountToken, StaticToken,
 )
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, format_for_path, render
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, format_for_path, render, replace_file
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import Promotions, WorkflowError
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
@@ -135,6 +134,26 @@ class PromotionModule(AnsibleModule):
         self.write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
         return record
 
+    def keep_or_lock(self, promotions, path, promotion_id=None, on_locked=None, **options):
+        """``promotions.ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the
+        record at ``path`` (an interrupted run's), and recording a new lock there as soon as its id is known. The
+        result tells whether the recorded lock was kept (``resumed``) and, with a ``path``, what the record holds."""
+        record = self.read_lock_record(path) if path else None
+        written = []
+
+        def locked(new_id):
+            if on_locked is not None:
+                on_locked(new_id)
+            if path:
+                written.append(self.write_lock_record(path, new_id))
+
+        result = promotions.ensure_locked(promotion_id=promotion_id or (record or {}).get('promotion_id'), on_locked=locked,
+                                          **options)
+        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
+        if path:
+            result['record'] = written[-1] if written else record if result['resumed'] else None
+        return result
+
     def forget_lock_record(self, path, promotion_id=None):
         """Remove the lock record (only if it names ``promotion_id``, when given). A record that cannot be removed
         is left: it only makes a later run look for a lock that is gone, and take a new one."""
@@ -174,17 +193,11 @@ class PromotionModule(AnsibleModule):
         if self.check_mode:
             return True
         directory = os.path.dirname(os.path.abspath(dest))
-        temporary = None
         try:
             if not os.path.isdir(directory):
                 os.makedirs(directory)
-            handle, temporary = tempfile.mkstemp(dir=directory, prefix='.idcloud-')
-            with os.fdopen(handle, 'wb') as stream:
-                stream.write(content)
-            os.replace(temporary, dest)
+            replace_file(dest, content)
         except (IOError, OSError) as exc:
-            if temporary is not None and os.path.exists(temporary):
-                os.remove(temporary)
             raise WorkflowError('Cannot write %s: %s. Check the path and its permissions.' % (dest, exc))
         return True
 

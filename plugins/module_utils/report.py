@@ -9,7 +9,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
+import os
 import re
+import tempfile
 from datetime import datetime
 
 CHANGE_KINDS = ('added', 'modified', 'deleted')
@@ -170,6 +172,18 @@ def file_holds(path, content):
             return existing.read() == content
     except (IOError, OSError):
         return False
+
+
+def replace_file(path, content):
+    """Write ``content`` (bytes) to ``path`` in one atomic move; the file is readable by its owner only."""
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.idcloud-')
+    try:
+        with os.fdopen(handle, 'wb') as stream:
+            stream.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def format_for_path(path, default='json'):

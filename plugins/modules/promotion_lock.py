@@ -183,21 +183,14 @@ def main():
     )
     params = module.params
     path = params['record']
-    record = module.read_lock_record(path) if path else None
-    promotion_id = params['promotion_id'] or (record or {}).get('promotion_id')
     promotions = module.promotions()
 
     def lock():
-        written = []
-        result = promotions.ensure_locked(promotion_id=promotion_id, wait=params['wait'], wait_timeout=params['wait_timeout'],
-                                          wait_for_release=params['wait_for_release'],
-                                          on_locked=(lambda new_id: written.append(module.write_lock_record(path, new_id))) if path else None)
-        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
-        if path:
-            result['record'] = written[-1] if written else record if result['resumed'] else None
-        return result
+        return module.keep_or_lock(promotions, path, params['promotion_id'], wait=params['wait'],
+                                   wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
 
     def unlock():
+        promotion_id = params['promotion_id'] or ((module.read_lock_record(path) or {}).get('promotion_id') if path else None)
         try:
             result = promotions.ensure_unlocked(promotion_id=promotion_id, force=params['force'], wait=params['wait'],
                                                 wait_timeout=params['wait_timeout'])

@@ -395,19 +395,10 @@ def main():
 
     def take_lock():
         """lock: take the lock, or keep the one of O(promotion_id) or of the record of an interrupted run."""
-        path = params['record']
-        record = module.read_lock_record(path) if path else None
-        kept = params['promotion_id'] or (record or {}).get('promotion_id')
-
-        def on_locked(new_id):
-            hold(new_id)
-            if path:
-                module.write_lock_record(path, new_id)
-
-        locked = promotions.ensure_locked(promotion_id=kept, wait=True, wait_timeout=params['lock_timeout'],
-                                          wait_for_release=params['wait_for_release'], on_locked=on_locked)
+        locked = module.keep_or_lock(promotions, params['record'], params['promotion_id'], on_locked=hold, wait=True,
+                                     wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
         hold(locked['promotion_id'])
-        held['resumed'] = bool(record) and not locked['changed'] and locked['promotion_id'] == record.get('promotion_id')
+        held['resumed'] = locked['resumed']
 
     def runs():
         """The results of the dry run made first (None without one) and of the run this task is about."""
@@ -419,20 +410,22 @@ def main():
             dry, real = None, promotions.run(
                 operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=held['promotion_id'],
                 wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
-        dry_result = None
-        if dry is not None:
+        if dry is None:
+            dry_fields = None
+        else:
             dry_result, passed = run_result(module, dry, params['dry_run_report_dest'])
+            dry_fields = {key: dry_result[key] for key in DRY_RUN_FIELDS}
             if real is None:
-                result = dict(dry_result, real_run=False, dry_run_result={k: dry_result[k] for k in DRY_RUN_FIELDS})
+                result = dict(dry_result, real_run=False, dry_run_result=dry_fields)
                 if passed:
                     result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
                 return result, passed
         result, passed = run_result(module, real, params['report_dest'])
         report = real['report']
         result['real_run'] = not (module.check_mode or params['dry_run'] or (report is not None and report.get('dryRun')))
-        result['dry_run_result'] = {k: dry_result[k] for k in DRY_RUN_FIELDS} if dry_result else None
-        if dry_result:
-            result['report_files'] = dry_result['report_files'] + result['report_files']
+        result['dry_run_result'] = dry_fields
+        if dry_fields:
+            result['report_files'] = dry_fields['report_files'] + result['report_files']
         return result, passed
 
     def release(result):
