@@ -180,9 +180,10 @@ class PromotionModule(AnsibleModule):
         result.update(self.common_result())
         self.exit_json(**result)
 
-    def write_report(self, dest, report, fmt=None):
-        """Write ``report`` to ``dest`` as JSON or Markdown (from ``fmt`` or the file's suffix)."""
-        return self.write_file(dest, render(report, fmt or format_for_path(dest)))
+    def write_report(self, dest, report, fmt=None, dry_run=None):
+        """Write ``report`` to ``dest`` as JSON or Markdown (from ``fmt`` or the file's suffix); ``dry_run`` is what
+        the caller knows of the run when the report does not say."""
+        return self.write_file(dest, render(report, fmt or format_for_path(dest), dry_run))
 
     def write_file(self, dest, text):
         """Write ``text`` to ``dest`` in one atomic move, making its folder if needed. Returns True

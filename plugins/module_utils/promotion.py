@@ -128,7 +128,8 @@ class Status:
         raw = (body.get('status') or '').upper()
         self.status = STATUS_ALIASES.get(raw, raw)
         self.message = body.get('message') or ''
-        self.type = body.get('type') or 'promotion'
+        # None where the tenant leaves it out (the seed's statuses do): the kind of run is then not known from here.
+        self.type = body.get('type') or None
         self.blocking_error = bool(body.get('blockingError'))
         self.promotion_id = body.get('promotionId')
         self.timestamp = body.get('timeStamp')
@@ -161,10 +162,11 @@ class Status:
 START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
-def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=None):
+def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=None, last_report_dry=None):
     """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
     going under our lock (a playbook interrupted and run again), see it COMPLETED (the same real
-    run already finished under our lock), or FAIL with a reason."""
+    run already finished under our lock), or FAIL with a reason. ``last_report_dry`` is whether the
+    last report is a dry run's (``report.report_dry_run``; None when the tenant does not say)."""
     if lock.result != LOCKED:
         return FAIL, not_locked_message(lock, promotion_id)
     if promotion_id and lock.promotion_id != promotion_id:
@@ -172,13 +174,14 @@ def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=N
     if status.status == STATUS_UNLOCKED:
         return FAIL, not_locked_message(lock, promotion_id)
     if status.running:
-        if status.type == operation and (not status.promotion_id or status.promotion_id == lock.promotion_id):
+        if status.type in (None, operation) and (not status.promotion_id or status.promotion_id == lock.promotion_id):
             return ATTACH, None
         return FAIL, ('A %s is already running on these environments (%s); wait for it to finish.'
-                      % (status.type, status.message or 'no message'))
+                      % (status.type or 'run', status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
-    if not dry_run and status.status == STATUS_READY and finished_under(last_report, operation, lock.promotion_id):
+    if not dry_run and status.status == STATUS_READY and finished_under(last_report, operation, lock.promotion_id,
+                                                                         last_report_dry):
         # While the environments are locked their configuration cannot change, so a second real
         # promotion under the same lock has nothing to promote (but would restart the tenant's
         # services), and a second rollback nothing to roll back.
@@ -201,10 +204,12 @@ def release_upgrade_message(check):
                ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
 
 
-def finished_under(report, operation, promotion_id):
-    """The report is that of a real run of ``operation`` made under the lock ``promotion_id``."""
+def finished_under(report, operation, promotion_id, dry_run):
+    """The report is that of a real run of ``operation`` made under the lock ``promotion_id``. ``dry_run`` is
+    whether the report is a dry run's; when nobody can tell (None) it is not taken for a real run, so that a
+    promotion that did not happen is never reported."""
     return isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and \
-        not report.get('dryRun') and (report.get('type') or 'promotion') == operation
+        dry_run is False and (report.get('type') or operation) == operation
 
 
 def not_locked_message(lock, promotion_id=None):

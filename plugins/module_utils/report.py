@@ -18,6 +18,27 @@ CHANGE_KINDS = ('added', 'modified', 'deleted')
 # Both date forms seen: 2022-04-19T17:32:05Z and, in report names and older tenants, 2022-01-27T15-23+00Z.
 DASHED_DATE = re.compile(r'^(\d{4}-\d{2}-\d{2})T(\d{2})-(\d{2})(?:-(\d{2}))?\+00Z$')
 ISO_DATE = re.compile(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|z|[+-]\d{2}:?\d{2})$')
+# Report_2022-04-19T17-32+00Z_dryrun=false_8acd3a87-...: the seed's report body says dry run or not only here.
+DRY_RUN_IN_NAME = re.compile(r'(?:^|_)dryrun=(true|false)(?:_|$)', re.IGNORECASE)
+
+
+def report_dry_run(report, listing=None):
+    """Whether ``report`` is a dry run's, by every sign the tenant gives: the report's own ``dryRun``, the
+    ``dryrun=`` part of its ``reportName``, and the ``dryRun`` of its item in the ``GET /reports`` ``listing``.
+    None when none of them says (the caller then goes by what it started itself, or assumes no promotion)."""
+    if not isinstance(report, dict):
+        return None
+    if isinstance(report.get('dryRun'), bool):
+        return report['dryRun']
+    match = DRY_RUN_IN_NAME.search(str(report.get('reportName') or ''))
+    if match:
+        return match.group(1).lower() == 'true'
+    items = listing.get('result') if isinstance(listing, dict) else listing
+    for item in items or []:
+        if isinstance(item, dict) and item.get('reportId') and item.get('reportId') == report.get('reportId') \
+                and isinstance(item.get('dryRun'), bool):
+            return item['dryRun']
+    return None
 
 
 def normalize_date(value):
@@ -102,14 +123,17 @@ def _cell(value):
     return str(value if value is not None else '').replace('|', '\\|').replace('\n', ' ')
 
 
-def render_markdown(report, title=None):
+def render_markdown(report, title=None, dry_run=None):
     """A report as a person pastes it into a change ticket: what it is, a summary table, then the
-    changes by area and config item."""
+    changes by area and config item. ``dry_run`` is what the caller knows of the run when the report
+    itself does not say."""
     report = report or {}
     rows = change_rows(report)
     summary = summarize(rows)
     kind = report.get('type') or 'promotion'
-    heading = title or '%s report%s' % (kind.capitalize(), ' (dry run)' if report.get('dryRun') else '')
+    dry = report_dry_run(report)
+    dry = dry_run if dry is None else dry
+    heading = title or '%s report%s' % (kind.capitalize(), ' (dry run)' if dry else '')
     lines = ['# %s' % heading, '']
     for label, key in (('Report', 'reportName'), ('Report id', 'reportId'), ('Promotion id', 'promotionId'),
                        ('Created', 'createdDate'), ('Promoter', 'promoter'), ('Description', 'promotionDescription'),
@@ -158,11 +182,11 @@ def render_listing_markdown(reports):
     return '\n'.join(lines)
 
 
-def render(document, fmt):
+def render(document, fmt, dry_run=None):
     """JSON or Markdown text of a report, or of the list of reports."""
     if fmt != 'markdown':
         return render_json(document)
-    return render_listing_markdown(document) if isinstance(document, list) else render_markdown(document)
+    return render_listing_markdown(document) if isinstance(document, list) else render_markdown(document, dry_run=dry_run)
 
 
 def file_holds(path, content):

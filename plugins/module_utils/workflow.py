@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.idcloud.promotions.plugins.module_utils.client import RETRY_AFTER_CAP, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import change_rows
+from ansible_collections.idcloud.promotions.plugins.module_utils.report import change_rows, report_dry_run
 
 PREFIX = '/environment/promotion'
 LOCK_STATE_PATH = PREFIX + '/lock/state'
@@ -87,6 +87,21 @@ class Promotions:
 
     def last_report_id(self):
         return (self.last_report() or {}).get('reportId')
+
+    def report_is_dry_run(self, report):
+        """Whether ``report`` is a dry run's, by the report itself or, when it does not say (the seed's shape
+        without a usable ``reportName``), by its item in ``GET /reports``; None when nothing says."""
+        dry = report_dry_run(report)
+        if dry is None and isinstance(report, dict) and report.get('reportId'):
+            dry = report_dry_run(report, self.client.get(REPORTS_PATH))
+        return dry
+
+    def real_run_finished_under(self, promotion_id, operation='promotion', report=None):
+        """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one."""
+        report = self.last_report() if report is None else report
+        if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
+            return False
+        return p.finished_under(report, operation, promotion_id, self.report_is_dry_run(report))
 
     def release(self):
         return self.client.get(RELEASE_PATH)
@@ -229,7 +244,7 @@ class Promotions:
                 if status.running:
                     raise WorkflowError('A %s is running under lock %s (%s), so the lock cannot be released yet. Run '
                                         'promotion_run again to wait for it to end, then unlock.'
-                                        % (status.type, promotion_id, status.message or 'no message'),
+                                        % (status.type or 'run', promotion_id, status.message or 'no message'),
                                         error=exc.to_dict(), status=status.as_dict())
                 if lock.result in (p.UNLOCKING, p.UNLOCKED):
                     return
@@ -296,7 +311,9 @@ class Promotions:
         before = self.status()
         last = self.last_report()
         previous_report = (last or {}).get('reportId')
-        decision, why = p.plan_run(before, kind, lock, promotion_id, dry_run, last)
+        under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
+        last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
+        decision, why = p.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
         if self.check_mode and not promotion_id and lock.result in (p.UNLOCKED, p.LOCKING):
             # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
             decision = p.START
@@ -306,32 +323,37 @@ class Promotions:
         if self.check_mode:
             predicted = decision == p.START and not dry_run
             return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
-                        report=None, attached=decision == p.ATTACH)
+                        report=None, attached=decision == p.ATTACH, dry_run=dry_run)
         if decision == p.COMPLETED:
             outcome = p.Outcome(before, kind, False, True)
             outcome.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
                 kind, promotion_id, before.message or 'no message')
             return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
-                        attached=False)
+                        attached=False, dry_run=False)
         if decision == p.START:
             self._start_run(kind, dry_run, body, before, previous_report)
         if not wait:
             # A run started here will change configuration; one merely found running is not this task's change.
             return dict(changed=decision == p.START and not dry_run, promotion_id=promotion_id, status=self.status(),
-                        outcome=None, history=waiter.history, report=None, attached=decision == p.ATTACH)
+                        outcome=None, history=waiter.history, report=None, attached=decision == p.ATTACH,
+                        dry_run=dry_run if decision == p.START else None)
         status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id)
         report = self.last_report()
         if report is not None and report.get('reportId') == previous_report:
             report = None  # the run left no report of its own
-        ran_dry = bool(report.get('dryRun')) if report is not None else dry_run
-        if decision == p.ATTACH and ran_dry and not dry_run and status.status == p.STATUS_READY:
-            # The run found going was a dry run of this lock; the real one is still to do.
+        # As the tenant says (the report, or its listing item), else as this task started it; None: unknown.
+        # A rollback has no dry run.
+        ran_dry = self.report_is_dry_run(report) if report is not None and kind == 'promotion' else None
+        ran_dry = (dry_run if decision == p.START or kind == 'rollback' else None) if ran_dry is None else ran_dry
+        if decision == p.ATTACH and ran_dry is not False and not dry_run and status.status == p.STATUS_READY:
+            # The run found going was a dry run of this lock (or nothing says it was not): the real one is still to do.
             return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
                             ignore_encrypted_secrets)
         report_empty = None if report is None else not change_rows(report)
-        outcome = p.Outcome(status, kind, ran_dry, report_empty, ignore_encrypted_secrets)
+        # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
+        outcome = p.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets)
         return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
-                    history=waiter.history, report=report, attached=decision == p.ATTACH)
+                    history=waiter.history, report=report, attached=decision == p.ATTACH, dry_run=ran_dry)
 
     def promote_after_dry_run(self, body=None, promotion_id=None, wait_timeout=3600, ignore_encrypted_secrets=False,
                               skip_if_unchanged=True):
@@ -345,11 +367,11 @@ class Promotions:
             return None, self.run('promote', False, body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
         lock_id = promotion_id or self.lock_state().promotion_id
         dry = None
-        if not p.finished_under(self.last_report(), 'promotion', lock_id):
+        if not self.real_run_finished_under(lock_id):
             dry_body = dict(body or {})
             dry_body.pop('unlockEnvironmentsAfterPromotion', None)
             dry = self.run('promote', True, dry_body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
-            if dry['report'] is not None and not dry['report'].get('dryRun'):
+            if dry['attached'] and dry['dry_run'] is False:
                 return None, dry  # it attached to the real promotion of an interrupted run
             outcome = dry['outcome']
             empty = outcome.status.no_change or (dry['report'] is not None and not change_rows(dry['report']))

@@ -329,17 +329,18 @@ def run_result(module, outcome_run, report_dest):
     """The module's return values from ``Promotions.run``, with the report written where asked."""
     status = outcome_run['status']
     report = outcome_run['report']
+    kind = 'rollback' if module.params['operation'] == 'rollback' else 'promotion'
     result = dict(changed=outcome_run['changed'], promotion_id=outcome_run['promotion_id'], attached=outcome_run['attached'],
-                  history=outcome_run['history'], status=status.status, message=status.message, type=status.type,
+                  history=outcome_run['history'], status=status.status, message=status.message, type=status.type or kind,
                   blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
                   encrypted_secrets=status.encrypted_secrets, report=report, report_files=[])
     result.update(report_facts(report))
     if report is not None:
         for dest in report_dest:
-            module.write_report(dest, report)
+            module.write_report(dest, report, dry_run=outcome_run['dry_run'])
             result['report_files'].append(dest)
         if module._diff:  # pylint: disable=protected-access
-            result['diff'] = dict(prepared=render_markdown(report))
+            result['diff'] = dict(prepared=render_markdown(report, dry_run=outcome_run['dry_run']))
     outcome = outcome_run['outcome']
     if outcome is not None:
         result['msg'] = outcome.message
@@ -421,8 +422,7 @@ def main():
                     result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
                 return result, passed
         result, passed = run_result(module, real, params['report_dest'])
-        report = real['report']
-        result['real_run'] = not (module.check_mode or params['dry_run'] or (report is not None and report.get('dryRun')))
+        result['real_run'] = not module.check_mode and real['dry_run'] is False
         result['dry_run_result'] = dry_fields
         if dry_fields:
             result['report_files'] = dry_fields['report_files'] + result['report_files']

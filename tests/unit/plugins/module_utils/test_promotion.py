@@ -90,7 +90,7 @@ def test_status_reads_in_progress_as_running_and_lists():
     assert state.running and state.type == 'rollback'
     assert status('ERROR', 'Missing ESVs', missingESVs=['email.from']).missing_esvs == ['email.from']
     assert status('READY', 'Promotion completed (no change)').no_change
-    assert status('READY', 'Promotion completed').type == 'promotion'
+    assert status('READY', 'Promotion completed').type is None  # the seed's statuses carry no type
 
 
 def test_same_state_compares_status_message_and_kind_not_time():
@@ -262,12 +262,32 @@ def report(kind='promotion', dry_run=False, promotion_id=OURS):
 ])
 def test_a_real_run_finished_under_our_lock_is_not_started_again(kind, last, dry_run, expected):
     done = status('READY', 'Promotion completed', promotionId=OURS)
-    assert p.plan_run(done, kind, lock('locked', OURS), OURS, dry_run, last) == (expected, None)
+    last_dry = None if last is None else last['dryRun']
+    assert p.plan_run(done, kind, lock('locked', OURS), OURS, dry_run, last, last_dry) == (expected, None)
+
+
+def seed_report(dry_run):
+    """The seed guide's report body: no dryRun, no type; only its name says what ran."""
+    return {'createdDate': '2022-04-19T17:32:05Z', 'promotionId': OURS, 'report': {}, 'reportId': 'r1',
+            'reportName': 'Report_2022-04-19T17-32+00Z_dryrun=%s_%s' % (str(dry_run).lower(), OURS)}
+
+
+@pytest.mark.parametrize('dry_run, expected', [(True, p.START), (False, p.COMPLETED), (None, p.START)])
+def test_a_seed_shaped_report_is_placed_by_what_is_known_of_it(dry_run, expected):
+    # None: nothing tells whether the report is a dry run's, so no promotion is assumed to have happened.
+    done = status('READY', 'Promotion completed', promotionId=OURS)
+    assert p.plan_run(done, 'promotion', lock('locked', OURS), OURS, False, seed_report(True), dry_run) == (expected, None)
 
 
 def test_a_failed_real_run_may_be_started_again_under_the_same_lock():
     failed = status('ERROR', 'Found encrypted values in the AM/IDM configuration', encryptedSecrets=['x'])
-    assert p.plan_run(failed, 'promotion', lock('locked', OURS), OURS, False, report()) == (p.START, None)
+    assert p.plan_run(failed, 'promotion', lock('locked', OURS), OURS, False, report(), False) == (p.START, None)
+
+
+def test_a_running_status_without_type_is_attached_to_under_our_lock():
+    running = status('RUNNING', 'Promote configuration', promotionId=OURS)
+    assert p.plan_run(running, 'promotion', lock('locked', OURS), OURS) == (p.ATTACH, None)
+    assert p.plan_run(running, 'rollback', lock('locked', OURS), OURS) == (p.ATTACH, None)
 
 
 @pytest.mark.parametrize('upper, lower, expected', [

@@ -104,3 +104,39 @@ def test_file_holds_only_the_same_bytes(tmp_path):
     path.write_bytes(b'[]\n')
     assert r.file_holds(str(path), b'[]\n') is True
     assert r.file_holds(str(path), b'[{}]\n') is False
+
+
+SEED_REPORT = {
+    'createdDate': '2022-04-19T17:32:05Z', 'promotionId': '8acd3a87-2272-450f-a3b3-1eb222108740',
+    'report': {'IDMConfig': [{'configChange': {'added': ['Forgotten Username']}, 'configItem': 'Email > Templates',
+                              'fileDestinationPattern': 'idm/conf/emailTemplate-*.json', 'fileName': 'displayName',
+                              'type': 'single'}]},
+    'reportId': 'c41286bb-30cd-4109-ba9d-dc4788b6a75c',
+    'reportName': 'Report_2022-04-19T17-32+00Z_dryrun=false_8acd3a87-2272-450f-a3b3-1eb222108740',
+}
+SEED_LISTING = [
+    {'createdDate': '2022-04-19T12:00:29Z', 'dryRun': True, 'promotionId': '8acd3a87-2272-450f-a3b3-1eb222108740',
+     'reportId': '57aabe7d-4e8c-4fbb-8a13-2fc7d1cb4d52'},
+    {'createdDate': '2022-04-19T17:32:05Z', 'dryRun': False, 'promotionId': '8acd3a87-2272-450f-a3b3-1eb222108740',
+     'reportId': 'c41286bb-30cd-4109-ba9d-dc4788b6a75c'},
+]
+
+
+def test_a_seed_report_is_placed_by_its_name_then_by_its_listing_item():
+    assert r.report_dry_run(SEED_REPORT) is False
+    assert r.report_dry_run(dict(SEED_REPORT, reportName=SEED_REPORT['reportName'].replace('=false', '=true'))) is True
+    nameless = {key: value for key, value in SEED_REPORT.items() if key != 'reportName'}
+    assert r.report_dry_run(nameless) is None
+    assert r.report_dry_run(nameless, SEED_LISTING) is False
+    assert r.report_dry_run(dict(nameless, reportId='57aabe7d-4e8c-4fbb-8a13-2fc7d1cb4d52'), SEED_LISTING) is True
+    assert r.report_dry_run(dict(nameless, reportId='unknown'), SEED_LISTING) is None
+    # The report's own field wins over its name.
+    assert r.report_dry_run(dict(SEED_REPORT, dryRun=True)) is True
+
+
+def test_a_seed_dry_run_report_renders_as_a_dry_run():
+    dry = dict(SEED_REPORT, reportName=SEED_REPORT['reportName'].replace('=false', '=true'))
+    assert r.render_markdown(dry).startswith('# Promotion report (dry run)')
+    assert r.render_markdown(SEED_REPORT).startswith('# Promotion report\n')
+    nameless = {key: value for key, value in SEED_REPORT.items() if key != 'reportName'}
+    assert r.render_markdown(nameless, dry_run=True).startswith('# Promotion report (dry run)')
