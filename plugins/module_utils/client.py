@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type  # pylint: disable=invalid-name
 
 import base64
+import contextlib
 import json
 import re
 import time
@@ -49,10 +50,12 @@ ASSERTION_LIFETIME = 150
 TOKEN_RENEW_MARGIN = 30
 # Proxies and gateways in front of a tenant answer these while the tenant is fine.
 TRANSIENT_STATUSES = (429, 502, 503, 504)
-# A Retry-After beyond this is not worth honouring inside one task; the caller's budget decides.
-RETRY_AFTER_CAP = 30
+# Without a step's deadline (a report read, a release read) a request and its retries get this long.
+DEFAULT_RETRY_WINDOW = 60.0
+# Pauses between tries of a transient failure: 0.5 s, doubling, at most 5 s (plus jitter).
+BACKOFF_FACTOR = 0.5
+BACKOFF_MAX = 5.0
 SAFE_METHODS = frozenset(['GET', 'HEAD', 'OPTIONS'])
-TOKEN_ATTEMPTS = 3
 BEARER = re.compile(r'Bearer\s+\S+')
 
 
@@ -60,7 +63,7 @@ class PromotionsApiError(Exception):
     """One failure of a call to the tenant, with what is needed to act on it and to quote it to support."""
 
     def __init__(self, message, status=None, code=None, reason=None, method=None, path=None,
-                 transaction_id=None, body=None, transport_error=False, retry_after=None):
+                 transaction_id=None, body=None, transport_error=False, retry_after=None, missing_scope=None):
         super(PromotionsApiError, self).__init__(message)
         self.message = message
         self.status = status
@@ -74,6 +77,8 @@ class PromotionsApiError(Exception):
         self.transport_error = transport_error
         # Seconds the tenant asked to wait (Retry-After), when it said.
         self.retry_after = retry_after
+        # The scope this request lacked, when the failure says so (a 403, an invalid_scope of the token endpoint).
+        self.missing_scope = missing_scope
 
     @property
     def refused(self):
@@ -107,29 +112,47 @@ class ConfigurationError(Exception):
     """The options given cannot work (bad key, bad URL); nothing was sent."""
 
 
-class BoundedRetry(Retry):
-    """urllib3 Retry that honours Retry-After but never sleeps longer than ``RETRY_AFTER_CAP``."""
+class DeadlineRetry(Retry):
+    """urllib3 Retry bounded by a deadline (a ``time.monotonic()`` value) rather than by a count: a transient
+    failure is tried again, with backoff, for as long as the step it belongs to has time. A Retry-After is
+    honoured, but never past the deadline."""
+
+    def __init__(self, *args, **kwargs):
+        self.deadline = kwargs.pop('deadline')
+        super(DeadlineRetry, self).__init__(*args, **kwargs)
+
+    def new(self, **kwargs):
+        kwargs.setdefault('deadline', self.deadline)
+        return super(DeadlineRetry, self).new(**kwargs)
+
+    def remaining(self):
+        return max(0.0, self.deadline - time.monotonic())
+
+    def is_exhausted(self):
+        # Out of tries once the pause before the next one would end at the deadline or past it.
+        return super(DeadlineRetry, self).is_exhausted() or self.remaining() <= self.get_backoff_time()
+
+    def get_backoff_time(self):
+        return min(super(DeadlineRetry, self).get_backoff_time(), self.remaining())
 
     def get_retry_after(self, response):
-        seconds = super(BoundedRetry, self).get_retry_after(response)
-        if seconds is None:
-            return None
-        return min(seconds, RETRY_AFTER_CAP)
+        seconds = super(DeadlineRetry, self).get_retry_after(response)
+        return None if seconds is None else min(seconds, self.remaining())
 
 
-def build_retry(attempts=4, backoff_factor=0.5, methods=SAFE_METHODS):
-    """Transport retries: reads are retried on errors and transient statuses; writes only when
-    the connection never opened (nothing was sent). A write that got no clear answer comes back
-    to the caller, which re-reads the state instead of sending it again."""
-    options = dict(
-        total=attempts, connect=attempts, read=attempts, status=attempts, other=0, redirect=0,
-        status_forcelist=TRANSIENT_STATUSES, allowed_methods=frozenset(methods),
-        backoff_factor=backoff_factor, respect_retry_after_header=True, raise_on_status=False,
-    )
-    try:
-        return BoundedRetry(backoff_max=10, backoff_jitter=backoff_factor, **options)
-    except TypeError:  # urllib3 1.26 has neither backoff_max nor jitter as arguments
-        return BoundedRetry(**options)
+def build_retry(deadline, methods=SAFE_METHODS, backoff_factor=BACKOFF_FACTOR):
+    """Transport retries until ``deadline``: reads are retried on errors and transient statuses; writes only when
+    the connection never opened (nothing was sent). A write that got no clear answer comes back to the caller,
+    which re-reads the state instead of sending it again."""
+    return DeadlineRetry(
+        deadline=deadline, total=None, connect=None, read=None, status=None, other=0, redirect=0,
+        status_forcelist=TRANSIENT_STATUSES, allowed_methods=frozenset(methods), backoff_factor=backoff_factor,
+        backoff_max=BACKOFF_MAX, backoff_jitter=backoff_factor, respect_retry_after_header=True, raise_on_status=False)
+
+
+def backoff(attempt):
+    """Seconds to pause before try ``attempt`` + 1 of something done by hand (a token request, a re-read)."""
+    return min(BACKOFF_MAX, BACKOFF_FACTOR * 2 ** attempt)
 
 
 def b64url(data):
@@ -141,33 +164,36 @@ def b64url_int(value):
     return int.from_bytes(base64.urlsafe_b64decode(padded.encode('ascii')), 'big')
 
 
-def load_private_key(key):
+def load_private_key(key, option='service_account_key'):
     """A service-account key as the vendor hands it out (a JWK, as JSON text or already parsed)
-    or as PEM. Returns a ``cryptography`` RSA private key."""
+    or as PEM. Returns a ``cryptography`` RSA private key; a ConfigurationError names ``option``."""
     if CRYPTOGRAPHY_IMPORT_ERROR is not None:
         raise ConfigurationError('the cryptography library is needed to sign service-account assertions')
     if isinstance(key, dict):
-        return _key_from_jwk(key)
+        return _key_from_jwk(key, option)
     text = (key or '').strip()
     if text.startswith('{'):
         try:
-            return _key_from_jwk(json.loads(text))
+            return _key_from_jwk(json.loads(text), option)
         except ValueError:
-            raise ConfigurationError('service_account_key looks like JSON but does not parse; give the JWK exactly as downloaded')
+            raise ConfigurationError('%s looks like JSON but does not parse; give the JWK exactly as downloaded' % option)
     if text.startswith('-----BEGIN'):
         try:
             private_key = serialization.load_pem_private_key(text.encode('ascii'), password=None)
         except (ValueError, TypeError) as exc:
-            raise ConfigurationError('service_account_key is PEM but cannot be loaded (%s); an unencrypted RSA private key is needed' % exc)
+            raise ConfigurationError('%s is PEM but cannot be loaded (%s); an unencrypted RSA private key is needed' % (option, exc))
         if not isinstance(private_key, rsa.RSAPrivateKey):
-            raise ConfigurationError('service_account_key must be an RSA key')
+            raise ConfigurationError('%s must be an RSA key' % option)
         return private_key
-    raise ConfigurationError('service_account_key must be the private JWK (JSON) or a PEM private key')
+    raise ConfigurationError('%s must be the private JWK (JSON) or a PEM private key' % option)
 
 
-def _key_from_jwk(jwk):
-    if jwk.get('kty') != 'RSA' or 'd' not in jwk:
-        raise ConfigurationError('service_account_key must be a private RSA JWK (kty RSA, with d)')
+def _key_from_jwk(jwk, option):
+    if not isinstance(jwk, dict) or jwk.get('kty') != 'RSA':
+        raise ConfigurationError('%s must be an RSA JWK (kty RSA)' % option)
+    if 'd' not in jwk:
+        raise ConfigurationError('%s is a public JWK: it has no private part (d). Give the private key the service '
+                                 'account was created with' % option)
     try:
         n, e, d = (b64url_int(jwk[name]) for name in ('n', 'e', 'd'))
         if all(name in jwk for name in ('p', 'q', 'dp', 'dq', 'qi')):
@@ -177,7 +203,7 @@ def _key_from_jwk(jwk):
             dp, dq, qi = rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q)
         return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n)).private_key()
     except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigurationError('service_account_key is not a usable RSA JWK (%s)' % exc)
+        raise ConfigurationError('%s is not a usable RSA JWK (%s)' % (option, exc))
 
 
 def token_audience(tenant_url):
@@ -220,9 +246,9 @@ class ServiceAccountToken:
 
     renewable = True
 
-    def __init__(self, account_id, key, scope):
+    def __init__(self, account_id, key, scope, key_option='service_account_key'):
         self.account_id = account_id
-        self.private_key = load_private_key(key)
+        self.private_key = load_private_key(key, key_option)
         self.scope = scope
         self.token = None
         self.expires_at = 0.0
@@ -234,9 +260,10 @@ class ServiceAccountToken:
         return self.token
 
     def _renew(self, client):
-        # Each attempt signs a fresh assertion: the token endpoint refuses a jti it has seen, so a
-        # request that failed on the way cannot simply be sent again.
-        for attempt in range(1, TOKEN_ATTEMPTS + 1):
+        # Each attempt signs a fresh assertion: the token endpoint refuses a jti it has seen, so a request that
+        # failed on the way cannot simply be sent again. Transient failures are tried again while the step has time.
+        attempt = 0
+        while True:
             assertion = signed_assertion(self.private_key, self.account_id, token_audience(client.base_url))
             form = {'client_id': 'service-account', 'grant_type': JWT_BEARER_GRANT, 'scope': self.scope, 'assertion': assertion}
             started = time.time()
@@ -244,13 +271,10 @@ class ServiceAccountToken:
                 body = client.send('POST', TOKEN_PATH, data=form, authenticated=False)
                 break
             except PromotionsApiError as exc:
-                if exc.status in (400, 401):
-                    exc.message += ('. The token endpoint refused the service account: check that service_account_id and '
-                                    'service_account_key belong to this environment (accounts are per environment) and '
-                                    'that the scope is granted')
-                if not exc.transient or attempt == TOKEN_ATTEMPTS:
-                    raise
-                time.sleep(min(exc.retry_after or attempt, RETRY_AFTER_CAP))
+                if not exc.transient or client.remaining() <= backoff(attempt):
+                    raise token_error(exc, self.scope)
+                time.sleep(min(exc.retry_after or backoff(attempt), client.remaining()))
+                attempt += 1
         token = body.get('access_token') if isinstance(body, dict) else None
         if not token:
             raise PromotionsApiError('the token endpoint answered without an access_token', method='POST', path=TOKEN_PATH,
@@ -269,34 +293,41 @@ class PromotionsClient:
     """One session against one environment (``base_url``), shared by every request of a module run."""
 
     def __init__(self, base_url, auth, api_version='protocol=1.0,resource=1.0', validate_certs=True, ca_path=None,
-                 timeout=30, transaction_id=None, retry=None):
+                 timeout=30, transaction_id=None, backoff_factor=BACKOFF_FACTOR):
         if REQUESTS_IMPORT_ERROR is not None:
             raise ConfigurationError('the requests library is needed')
-        try:
-            parts = urlsplit(base_url or '')
-            parts.port  # pylint: disable=pointless-statement  # raises on a port out of range
-        except ValueError as exc:
-            raise ConfigurationError('tenant_url %r is not a valid URL: %s' % (base_url, exc))
-        if parts.scheme not in ('https', 'http') or not parts.netloc:
-            raise ConfigurationError('tenant_url must be an absolute URL such as https://tenant.example.com, not %r' % base_url)
-        if parts.query or parts.fragment:
-            raise ConfigurationError('tenant_url must not carry a query or fragment: %r' % base_url)
-        self.base_url = base_url.rstrip('/')
+        self.base_url = checked_url(base_url)
         self.auth = auth
         self.api_version = api_version
         self.timeout = timeout
+        self.backoff_factor = backoff_factor
         self.transaction_id = transaction_id or str(uuid.uuid4())
         self.request_count = 0
+        # The end (time.monotonic()) of the step under way; without one, each request gets DEFAULT_RETRY_WINDOW.
+        self.deadline = None
         self.session = requests.Session()
         # Given with every request: a session-wide verify loses to REQUESTS_CA_BUNDLE in the environment.
         self.verify = (ca_path or True) if validate_certs else False
         self.session.headers.update({'User-Agent': USER_AGENT, 'Accept': 'application/json'})
-        adapter = HTTPAdapter(max_retries=retry if retry is not None else build_retry())
-        self.session.mount('https://', adapter)
-        self.session.mount('http://', adapter)
+        self.adapter = HTTPAdapter()
+        self.session.mount('https://', self.adapter)
 
     def close(self):
         self.session.close()
+
+    @contextlib.contextmanager
+    def deadline_in(self, seconds):
+        """Every request sent meanwhile, its retries and its own timeout, ends within ``seconds`` from now."""
+        previous, self.deadline = self.deadline, time.monotonic() + max(0.0, seconds)
+        try:
+            yield
+        finally:
+            self.deadline = previous
+
+    def remaining(self, deadline=None):
+        """Seconds left until ``deadline``, or the step's deadline, or a fresh DEFAULT_RETRY_WINDOW."""
+        deadline = deadline or self.deadline
+        return DEFAULT_RETRY_WINDOW if deadline is None else max(0.0, deadline - time.monotonic())
 
     # The verbs the promotion code uses.
     def get(self, path, params=None):
@@ -311,25 +342,28 @@ class PromotionsClient:
     def send(self, method, path, params=None, json_body=None, data=None, authenticated=True):
         """Send one request and return the parsed JSON body (None for an empty body).
 
-        A 401 renews a service-account token once and sends again: the tenant refused the request
-        before doing anything, so even a write is safe to repeat. A read whose answer was lost or
-        arrived cut short is read once more. Everything else that fails raises ``PromotionsApiError``.
+        Transient failures of a read (no answer, a reset, 429 and 5xx from the tenant or a proxy, an answer cut
+        short) are tried again with backoff until the deadline. A 401 renews a service-account token once and
+        sends again: the tenant refused the request before doing anything, so even a write is safe to repeat.
+        Everything else that fails raises ``PromotionsApiError``.
         """
+        deadline = self.deadline if self.deadline is not None else time.monotonic() + DEFAULT_RETRY_WINDOW
         renew = False
-        rereads = 1 if method in SAFE_METHODS else 0
+        attempt = 0
         while True:
             headers = self._headers(method, authenticated, force_renew=renew)
             try:
-                response = self._transmit(method, path, params, json_body, data, headers)
+                response = self._transmit(method, path, params, json_body, data, headers, deadline)
                 if response.status_code == 401 and authenticated and not renew and self.auth.renewable:
                     renew = True
                     continue
                 return self._parse(method, path, response, headers)
             except PromotionsApiError as exc:
-                if exc.transport_error and rereads:
-                    rereads -= 1
-                    continue
-                raise
+                # urllib3 has retried what it could until the deadline; an answer cut short is read again here.
+                if not (exc.transport_error and method in SAFE_METHODS) or self.remaining(deadline) <= backoff(attempt):
+                    raise
+                time.sleep(backoff(attempt))
+                attempt += 1
 
     def _headers(self, method, authenticated, force_renew):
         headers = {'Accept-API-Version': self.api_version}
@@ -341,12 +375,18 @@ class PromotionsClient:
         headers['X-ForgeRock-TransactionId'] = '%s/%d' % (self.transaction_id, self.request_count)
         return headers
 
-    def _transmit(self, method, path, params, json_body, data, headers):
+    def _transmit(self, method, path, params, json_body, data, headers, deadline):
         if data is not None:
             headers = dict(headers, **{'Content-Type': 'application/x-www-form-urlencoded'})
+        left = self.remaining(deadline)
+        if left <= 0:
+            raise PromotionsApiError('no time left for the request (the step\'s wait_timeout or lock_timeout has run out)',
+                                     method=method, path=path, transaction_id=self.transaction_id, transport_error=True)
+        # One module run sends one request at a time, so the adapter's retry policy is set per request.
+        self.adapter.max_retries = build_retry(deadline, backoff_factor=self.backoff_factor)
         try:
             return self.session.request(method, self.base_url + path, params=params, json=json_body if data is None else None,
-                                        data=data, headers=headers, timeout=self.timeout, verify=self.verify,
+                                        data=data, headers=headers, timeout=min(self.timeout, left), verify=self.verify,
                                         allow_redirects=False)
         except requests.exceptions.SSLError as exc:
             raise PromotionsApiError(
@@ -380,6 +420,34 @@ class PromotionsClient:
         raise error_from_response(response, body, method, path, transaction_id)
 
 
+def checked_url(url, option='tenant_url'):
+    """``url`` without its trailing slash, or ConfigurationError naming ``option`` when it is not an https:// URL."""
+    try:
+        parts = urlsplit(url or '')
+        parts.port  # pylint: disable=pointless-statement  # raises on a port out of range
+    except ValueError as exc:
+        raise ConfigurationError('%s %r is not a valid URL: %s' % (option, url, exc))
+    if parts.scheme != 'https' or not parts.netloc:
+        raise ConfigurationError('%s must be an https:// URL such as https://tenant.example.com, not %r: the tenant is '
+                                 'only reached over TLS' % (option, url))
+    if parts.query or parts.fragment:
+        raise ConfigurationError('%s must not carry a query or fragment: %r' % (option, url))
+    return url.rstrip('/')
+
+
+def token_error(exc, scope):
+    """A refused token request, said in terms of what to fix: a scope the account lacks, or the account itself."""
+    if exc.reason == 'invalid_scope':
+        exc.missing_scope = scope
+        exc.message = ('the token endpoint refused the scope %s (invalid_scope: %s): the service account was not granted '
+                       'it. Grant it to the service account, or ask only for the scopes it has (scope option)'
+                       % (scope, exc.message))
+    elif exc.status in (400, 401):
+        exc.message += ('. The token endpoint refused the service account: check that service_account_id and '
+                        'service_account_key belong to this environment (accounts are per environment)')
+    return exc
+
+
 def error_from_response(response, body, method, path, transaction_id):
     """A Common REST error body (``{code, reason, message}``), an OAuth error, or anything else a proxy sends."""
     status = response.status_code
@@ -393,9 +461,14 @@ def error_from_response(response, body, method, path, transaction_id):
         content_type = response.headers.get('Content-Type', 'no content type')
         message = 'a non-JSON answer (%s)%s' % (content_type, ': %s' % snippet if snippet else '')
     message = '%s%s' % (message, _hint(status, response, path))
+    missing_scope = None
+    if status == 403:
+        # Bearer realm="...", error="insufficient_scope", scope="fr:idc:release:*" names the scope when the tenant says.
+        named = re.search(r'scope="([^"]+)"', response.headers.get('WWW-Authenticate') or '')
+        missing_scope = named.group(1) if named else True
     return PromotionsApiError(message, status=status, code=code, reason=reason or response.reason, method=method, path=path,
                               transaction_id=transaction_id, body=body if isinstance(body, (dict, list)) else None,
-                              retry_after=_seconds(response.headers.get('Retry-After')))
+                              retry_after=_seconds(response.headers.get('Retry-After')), missing_scope=missing_scope)
 
 
 def _seconds(value):

@@ -10,6 +10,7 @@ __metaclass__ = type  # pylint: disable=invalid-name
 
 import json
 import os
+import tempfile
 import time
 import traceback
 
@@ -17,7 +18,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ansible_collections.idcloud.promotions.plugins.module_utils.client import (
     REQUESTS_IMPORT_ERROR, CRYPTOGRAPHY_IMPORT_ERROR, ConfigurationError, PromotionsApiError, PromotionsClient,
-    ServiceAccountToken, StaticToken,
+    ServiceAccountToken, StaticToken, checked_url,
 )
 from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, format_for_path, render, replace_file
 from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import Promotions, WorkflowError
@@ -25,6 +26,10 @@ from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
 RELEASE_SCOPE = 'fr:idc:release:*'
 DEFAULT_API_VERSION = 'protocol=1.0,resource=1.0'
+# Options that bound a wait or a request: a zero or negative value could only fail, or never end.
+POSITIVE_OPTIONS = ('request_timeout', 'wait_timeout', 'lock_timeout')
+# Options naming files a module writes, checked before anything is sent.
+DESTINATION_OPTIONS = ('dest', 'report_dest', 'dry_run_report_dest', 'record')
 
 CONNECTION_ARGUMENT_SPEC = dict(
     tenant_url=dict(type='str', required=True, fallback=(env_fallback, ['IDCLOUD_TENANT_URL'])),
@@ -76,6 +81,27 @@ class PromotionModule(AnsibleModule):
             self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
         if self.params['service_account_id'] and CRYPTOGRAPHY_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
+        self._check_options()
+
+    def _check_options(self):
+        """Refuse, before any request, what cannot work: a URL that is not https, a timeout that is not positive,
+        a file that cannot be written, a lock record that is not this environment's."""
+        params = self.params
+        try:
+            for option in ('tenant_url', 'lower_tenant_url'):
+                if params.get(option):
+                    checked_url(params[option], option)
+            for option in POSITIVE_OPTIONS:
+                if option in params and params[option] is not None and params[option] <= 0:
+                    raise ConfigurationError('%s must be a positive number of seconds, not %s' % (option, params[option]))
+            for option in DESTINATION_OPTIONS:
+                value = params.get(option)
+                for path in value if isinstance(value, list) else [value] if value else []:
+                    check_writable(path, option)
+            if params.get('record'):
+                self.read_lock_record(params['record'])
+        except ConfigurationError as exc:
+            self.fail_json(msg=str(exc))
 
     def promotions(self, **connection):
         """The promotions API of the environment the connection options name; ``connection``
@@ -85,7 +111,8 @@ class PromotionModule(AnsibleModule):
             if params['access_token']:
                 auth = StaticToken(params['access_token'])
             else:
-                auth = ServiceAccountToken(params['service_account_id'], params['service_account_key'], params['scope'])
+                auth = ServiceAccountToken(params['service_account_id'], params['service_account_key'], params['scope'],
+                                           params.get('key_option', 'service_account_key'))
             client = PromotionsClient(
                 params['tenant_url'], auth, api_version=params['api_version'], validate_certs=params['validate_certs'],
                 ca_path=params['ca_path'], timeout=params['request_timeout'],
@@ -110,21 +137,34 @@ class PromotionModule(AnsibleModule):
         options = dict(tenant_url=params['lower_tenant_url'], access_token=params['lower_access_token'],
                        service_account_id=params['lower_service_account_id'],
                        service_account_key=params['lower_service_account_key'],
-                       ca_path=params['lower_ca_path'] or params['ca_path'])
+                       ca_path=params['lower_ca_path'] or params['ca_path'], key_option='lower_service_account_key')
         options.update(connection)
         return self.promotions(**options)
 
     # The lock record: which lock a run took, so that a rerun after an interruption can keep it.
     def read_lock_record(self, path):
-        """The lock record at ``path`` if it was written for this module's O(tenant_url), else None."""
+        """The lock record at ``path``, None when there is none. A file that is not a lock record, or the record of
+        another O(tenant_url), is a ConfigurationError: taking a new lock over it could leave the old one behind."""
         try:
             with open(path) as stream:
-                record = json.load(stream)
-        except (IOError, OSError, ValueError):
-            return None
-        if not isinstance(record, dict) or not isinstance(record.get('promotion_id'), str) or \
-                str(record.get('tenant_url', '')).rstrip('/') != self.params['tenant_url'].rstrip('/'):
-            return None
+                text = stream.read()
+        except (IOError, OSError) as exc:
+            if not os.path.exists(path):
+                return None
+            raise ConfigurationError('record %s cannot be read: %s' % (path, exc))
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get('promotion_id'), str):
+            raise ConfigurationError('record %s is not a lock record (JSON with a promotion_id). If no interrupted run of '
+                                     'this environment needs it, remove it; release any lock left behind with '
+                                     'promotion_lock state=unlocked.' % path)
+        recorded_url = str(record.get('tenant_url', '')).rstrip('/')
+        if recorded_url != self.params['tenant_url'].rstrip('/'):
+            raise ConfigurationError('record %s is the lock record of %s (promotion %s), not of %s. Give every environment '
+                                     'a record file of its own.' % (path, recorded_url or 'no tenant_url',
+                                                                    record['promotion_id'], self.params['tenant_url']))
         return record
 
     def write_lock_record(self, path, promotion_id):
@@ -159,7 +199,11 @@ class PromotionModule(AnsibleModule):
         is left: it only makes a later run look for a lock that is gone, and take a new one."""
         if not path or self.check_mode:
             return
-        if promotion_id is not None and (self.read_lock_record(path) or {}).get('promotion_id') not in (None, promotion_id):
+        try:
+            recorded = (self.read_lock_record(path) or {}).get('promotion_id')
+        except ConfigurationError:
+            return  # not ours to remove
+        if promotion_id is not None and recorded not in (None, promotion_id):
             return
         try:
             os.remove(path)
@@ -214,6 +258,8 @@ class PromotionModule(AnsibleModule):
         except PromotionsApiError as exc:
             fields = self.common_result()
             fields.update(error=exc.to_dict())
+            if exc.missing_scope:
+                fields['missing_scope'] = exc.missing_scope
             self.fail_json(msg=str(exc), **fields)
         except ConfigurationError as exc:
             self.fail_json(msg=str(exc), **self.common_result())
@@ -225,3 +271,22 @@ class PromotionModule(AnsibleModule):
             for client in self.clients:
                 client.close()
         self.exit_result(**result)
+
+
+def check_writable(path, option):
+    """ConfigurationError naming ``option`` unless a file can be written at ``path``: its folder exists and takes a
+    new file, or can be made (the nearest existing folder above it takes one). Nothing is left behind."""
+    if os.path.isdir(path):
+        raise ConfigurationError('%s %s is a directory; give the path of a file' % (option, path))
+    folder = os.path.dirname(os.path.abspath(path))
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigurationError('%s %s cannot be written: %s is not a directory' % (option, path, existing))
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix='.idcloud-check-'):
+            pass
+    except (IOError, OSError) as exc:
+        where = 'its directory %s' % folder if existing == folder else '%s does not exist and %s' % (folder, existing)
+        raise ConfigurationError('%s %s cannot be written: %s takes no new file (%s)' % (option, path, where, exc.strerror or exc))

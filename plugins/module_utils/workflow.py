@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type  # pylint: disable=invalid-name
 
+import contextlib
 import time
 
 try:
@@ -16,7 +17,7 @@ try:
 except ImportError:  # pragma: no cover
     from urllib import quote  # type: ignore
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.client import RETRY_AFTER_CAP, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError, backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
 from ansible_collections.idcloud.promotions.plugins.module_utils.report import change_rows, report_dry_run
 
@@ -38,6 +39,8 @@ RELEASE_PATH = '/environment/release'
 STALE_STATUS_GRACE = 60
 # With a dry run first, the least of wait_timeout that must be left to start the promotion.
 MIN_PROMOTION_WAIT = 30
+# The Waiter's last look starts at the step's deadline; its request may take this long more.
+LAST_LOOK = 2.0
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
 
@@ -63,6 +66,13 @@ class Promotions:
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
         self.sleep = sleep
+
+    @contextlib.contextmanager
+    def _step(self, timeout):
+        """A step's Waiter; while the step lasts every request, with its retries, ends within the step's time."""
+        waiter = self.waiter_factory(timeout)
+        with self.client.deadline_in(waiter.remaining() + LAST_LOOK):
+            yield waiter
 
     # Reads.
     def lock_state(self):
@@ -121,45 +131,45 @@ class Promotions:
     def ensure_locked(self, promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False, on_locked=None):
         """Hold the lock: keep ours (``promotion_id``) or take a new one. ``on_locked(id)`` is called
         as soon as a new lock's id is known, before waiting for it, so that it is never lost."""
-        waiter = self.waiter_factory(wait_timeout)
-        lock = self.lock_state()
-        step = p.plan_lock(lock, promotion_id)
-        if (step == p.HELD and wait_for_release) or (step == p.WAIT and lock.result == p.UNLOCKING):
-            if self.check_mode:
-                return self._lock_result(True, lock, None, waiter)
-            lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
+        with self._step(wait_timeout) as waiter:
+            lock = self.lock_state()
             step = p.plan_lock(lock, promotion_id)
-        if step == p.FAIL:
-            raise WorkflowError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', p.SUPPORT_TICKET),
-                                lock=lock.body)
-        if step == p.HELD:
-            raise WorkflowError(p.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
-        changed = False
-        if step == p.LOCK:
-            if self.check_mode:
-                return self._lock_result(True, lock, None, waiter)
-            promotion_id = self._start_lock(waiter, wait_for_release)
-            changed = True
-            if on_locked is not None:
-                on_locked(promotion_id)
-        else:
-            promotion_id = lock.promotion_id
-        try:
-            if wait:
-                # Done when ours is locked, or when the lock can no longer become ours; a stale
-                # 'unlocked' read just after the request is waited out.
-                lock = self._wait_lock(waiter, lambda state: state.result == p.LOCK_ERROR or (
-                    state.promotion_id not in (None, promotion_id)) or (state.result == p.LOCKED and state.held_by(promotion_id)),
-                    'the lock')
-                if not (lock.result == p.LOCKED and lock.held_by(promotion_id)):
-                    raise WorkflowError('Locking did not complete: the lock state is now %s (%s).'
-                                        % (lock.result, lock.description or 'no description'), lock=lock.body)
+            if (step == p.HELD and wait_for_release) or (step == p.WAIT and lock.result == p.UNLOCKING):
+                if self.check_mode:
+                    return self._lock_result(True, lock, None, waiter)
+                lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
+                step = p.plan_lock(lock, promotion_id)
+            if step == p.FAIL:
+                raise WorkflowError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', p.SUPPORT_TICKET),
+                                    lock=lock.body)
+            if step == p.HELD:
+                raise WorkflowError(p.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
+            changed = False
+            if step == p.LOCK:
+                if self.check_mode:
+                    return self._lock_result(True, lock, None, waiter)
+                promotion_id = self._start_lock(waiter, wait_for_release)
+                changed = True
+                if on_locked is not None:
+                    on_locked(promotion_id)
             else:
-                lock = self.lock_state()
-        except WorkflowError as exc:
-            exc.result.update(promotion_id=promotion_id, changed=changed)
-            raise
-        return self._lock_result(changed, lock, promotion_id, waiter)
+                promotion_id = lock.promotion_id
+            try:
+                if wait:
+                    # Done when ours is locked, or when the lock can no longer become ours; a stale
+                    # 'unlocked' read just after the request is waited out.
+                    lock = self._wait_lock(waiter, lambda state: state.result == p.LOCK_ERROR or (
+                        state.promotion_id not in (None, promotion_id)) or (state.result == p.LOCKED and state.held_by(promotion_id)),
+                        'the lock')
+                    if not (lock.result == p.LOCKED and lock.held_by(promotion_id)):
+                        raise WorkflowError('Locking did not complete: the lock state is now %s (%s).'
+                                            % (lock.result, lock.description or 'no description'), lock=lock.body)
+                else:
+                    lock = self.lock_state()
+            except WorkflowError as exc:
+                exc.result.update(promotion_id=promotion_id, changed=changed)
+                raise
+            return self._lock_result(changed, lock, promotion_id, waiter)
 
     def _start_lock(self, waiter, wait_for_release):
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
@@ -192,31 +202,31 @@ class Promotions:
             return (body or {}).get('promotionId') or self.lock_state().promotion_id
 
     def ensure_unlocked(self, promotion_id=None, force=False, wait=True, wait_timeout=900):
-        waiter = self.waiter_factory(wait_timeout)
-        lock = self.lock_state()
-        step = p.plan_unlock(lock, promotion_id, force)
-        if step == p.WAIT:
-            if self.check_mode:
-                return self._lock_result(lock.result == p.LOCKING, lock, promotion_id, waiter)
-            lock = self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
+        with self._step(wait_timeout) as waiter:
+            lock = self.lock_state()
             step = p.plan_unlock(lock, promotion_id, force)
-        if step == p.FAIL:
-            raise WorkflowError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', p.SUPPORT_TICKET),
-                                lock=lock.body)
-        if step == p.HELD:
-            raise WorkflowError(p.held_message(lock, promotion_id, action='unlock'), lock=lock.body, holder=lock.promotion_id)
-        if step == p.DONE:
-            return self._lock_result(False, lock, lock.promotion_id or promotion_id, waiter)
-        released = lock.promotion_id
-        if self.check_mode:
+            if step == p.WAIT:
+                if self.check_mode:
+                    return self._lock_result(lock.result == p.LOCKING, lock, promotion_id, waiter)
+                lock = self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
+                step = p.plan_unlock(lock, promotion_id, force)
+            if step == p.FAIL:
+                raise WorkflowError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', p.SUPPORT_TICKET),
+                                    lock=lock.body)
+            if step == p.HELD:
+                raise WorkflowError(p.held_message(lock, promotion_id, action='unlock'), lock=lock.body, holder=lock.promotion_id)
+            if step == p.DONE:
+                return self._lock_result(False, lock, lock.promotion_id or promotion_id, waiter)
+            released = lock.promotion_id
+            if self.check_mode:
+                return self._lock_result(True, lock, released, waiter)
+            self._start_unlock(waiter, released)
+            lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'the unlock') if wait \
+                else self.lock_state()
+            if wait and lock.result != p.UNLOCKED:
+                raise WorkflowError('Unlocking did not complete: the lock state is now %s (%s).'
+                                    % (lock.result, lock.description or 'no description'), lock=lock.body, changed=True)
             return self._lock_result(True, lock, released, waiter)
-        self._start_unlock(waiter, released)
-        lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'the unlock') if wait \
-            else self.lock_state()
-        if wait and lock.result != p.UNLOCKED:
-            raise WorkflowError('Unlocking did not complete: the lock state is now %s (%s).'
-                                % (lock.result, lock.description or 'no description'), lock=lock.body, changed=True)
-        return self._lock_result(True, lock, released, waiter)
 
     def _start_unlock(self, waiter, promotion_id):
         def reconcile():
@@ -267,14 +277,14 @@ class Promotions:
                 if not exc.transient:
                     raise
                 if not exc.refused:
-                    self.sleep(min(attempt, RETRY_AFTER_CAP))
+                    self.sleep(min(backoff(attempt), self.client.remaining()))
                     outcome = reconcile()
                     if outcome is not None:
                         return outcome
-                if attempt == WRITE_ATTEMPTS:
+                pause = exc.retry_after if exc.refused and exc.retry_after is not None else backoff(attempt)
+                if attempt == WRITE_ATTEMPTS or self.client.remaining() <= pause:
                     raise
-                if exc.refused:
-                    self.sleep(min(exc.retry_after or attempt, RETRY_AFTER_CAP))
+                self.sleep(pause)
         raise AssertionError('unreachable')  # pragma: no cover
 
     def _pause(self, waiter, what):
@@ -306,54 +316,54 @@ class Promotions:
     def run(self, operation='promote', dry_run=False, body=None, promotion_id=None, wait=True, wait_timeout=3600,
             ignore_encrypted_secrets=False):
         kind = 'rollback' if operation == 'rollback' else 'promotion'
-        waiter = self.waiter_factory(wait_timeout)
-        lock = self.lock_state()
-        before = self.status()
-        last = self.last_report()
-        previous_report = (last or {}).get('reportId')
-        under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
-        last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
-        decision, why = p.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
-        if self.check_mode and not promotion_id and lock.result in (p.UNLOCKED, p.LOCKING):
-            # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
-            decision = p.START
-        if decision == p.FAIL:
-            raise WorkflowError(why, status=before.as_dict(), lock=lock.body)
-        promotion_id = lock.promotion_id
-        if self.check_mode:
-            predicted = decision == p.START and not dry_run
-            return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
-                        report=None, attached=decision == p.ATTACH, dry_run=dry_run)
-        if decision == p.COMPLETED:
-            outcome = p.Outcome(before, kind, False, True)
-            outcome.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
-                kind, promotion_id, before.message or 'no message')
-            return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
-                        attached=False, dry_run=False)
-        if decision == p.START:
-            self._start_run(kind, dry_run, body, before, previous_report)
-        if not wait:
-            # A run started here will change configuration; one merely found running is not this task's change.
-            return dict(changed=decision == p.START and not dry_run, promotion_id=promotion_id, status=self.status(),
-                        outcome=None, history=waiter.history, report=None, attached=decision == p.ATTACH,
-                        dry_run=dry_run if decision == p.START else None)
-        status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id)
-        report = self.last_report()
-        if report is not None and report.get('reportId') == previous_report:
-            report = None  # the run left no report of its own
-        # As the tenant says (the report, or its listing item), else as this task started it; None: unknown.
-        # A rollback has no dry run.
-        ran_dry = self.report_is_dry_run(report) if report is not None and kind == 'promotion' else None
-        ran_dry = (dry_run if decision == p.START or kind == 'rollback' else None) if ran_dry is None else ran_dry
-        if decision == p.ATTACH and ran_dry is not False and not dry_run and status.status == p.STATUS_READY:
-            # The run found going was a dry run of this lock (or nothing says it was not): the real one is still to do.
-            return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
-                            ignore_encrypted_secrets)
-        report_empty = None if report is None else not change_rows(report)
-        # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
-        outcome = p.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets)
-        return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
-                    history=waiter.history, report=report, attached=decision == p.ATTACH, dry_run=ran_dry)
+        with self._step(wait_timeout) as waiter:
+            lock = self.lock_state()
+            before = self.status()
+            last = self.last_report()
+            previous_report = (last or {}).get('reportId')
+            under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
+            last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
+            decision, why = p.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
+            if self.check_mode and not promotion_id and lock.result in (p.UNLOCKED, p.LOCKING):
+                # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
+                decision = p.START
+            if decision == p.FAIL:
+                raise WorkflowError(why, status=before.as_dict(), lock=lock.body)
+            promotion_id = lock.promotion_id
+            if self.check_mode:
+                predicted = decision == p.START and not dry_run
+                return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
+                            report=None, attached=decision == p.ATTACH, dry_run=dry_run)
+            if decision == p.COMPLETED:
+                outcome = p.Outcome(before, kind, False, True)
+                outcome.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
+                    kind, promotion_id, before.message or 'no message')
+                return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
+                            attached=False, dry_run=False)
+            if decision == p.START:
+                self._start_run(kind, dry_run, body, before, previous_report)
+            if not wait:
+                # A run started here will change configuration; one merely found running is not this task's change.
+                return dict(changed=decision == p.START and not dry_run, promotion_id=promotion_id, status=self.status(),
+                            outcome=None, history=waiter.history, report=None, attached=decision == p.ATTACH,
+                            dry_run=dry_run if decision == p.START else None)
+            status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id)
+            report = self.last_report()
+            if report is not None and report.get('reportId') == previous_report:
+                report = None  # the run left no report of its own
+            # As the tenant says (the report, or its listing item), else as this task started it; None: unknown.
+            # A rollback has no dry run.
+            ran_dry = self.report_is_dry_run(report) if report is not None and kind == 'promotion' else None
+            ran_dry = (dry_run if decision == p.START or kind == 'rollback' else None) if ran_dry is None else ran_dry
+            if decision == p.ATTACH and ran_dry is not False and not dry_run and status.status == p.STATUS_READY:
+                # The run found going was a dry run of this lock (or nothing says it was not): the real one is still to do.
+                return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
+                                ignore_encrypted_secrets)
+            report_empty = None if report is None else not change_rows(report)
+            # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
+            outcome = p.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets)
+            return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
+                        history=waiter.history, report=report, attached=decision == p.ATTACH, dry_run=ran_dry)
 
     def promote_after_dry_run(self, body=None, promotion_id=None, wait_timeout=3600, ignore_encrypted_secrets=False,
                               skip_if_unchanged=True):
@@ -362,27 +372,27 @@ class Promotions:
         ``run`` results: ``dry`` is None when no dry run was needed (check mode, or the real
         promotion of an interrupted run is under way or done under this lock), ``real`` is None
         when the promotion was not started."""
-        waiter = self.waiter_factory(wait_timeout)
-        if self.check_mode:
-            return None, self.run('promote', False, body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
-        lock_id = promotion_id or self.lock_state().promotion_id
-        dry = None
-        if not self.real_run_finished_under(lock_id):
-            dry_body = dict(body or {})
-            dry_body.pop('unlockEnvironmentsAfterPromotion', None)
-            dry = self.run('promote', True, dry_body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
-            if dry['attached'] and dry['dry_run'] is False:
-                return None, dry  # it attached to the real promotion of an interrupted run
-            outcome = dry['outcome']
-            empty = outcome.status.no_change or (dry['report'] is not None and not change_rows(dry['report']))
-            if not outcome.ok or (skip_if_unchanged and empty):
-                return dry, None
-        if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
-            # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.
-            raise WorkflowError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
-                                'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
-        real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
-        return dry, real
+        with self._step(wait_timeout) as waiter:
+            if self.check_mode:
+                return None, self.run('promote', False, body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
+            lock_id = promotion_id or self.lock_state().promotion_id
+            dry = None
+            if not self.real_run_finished_under(lock_id):
+                dry_body = dict(body or {})
+                dry_body.pop('unlockEnvironmentsAfterPromotion', None)
+                dry = self.run('promote', True, dry_body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
+                if dry['attached'] and dry['dry_run'] is False:
+                    return None, dry  # it attached to the real promotion of an interrupted run
+                outcome = dry['outcome']
+                empty = outcome.status.no_change or (dry['report'] is not None and not change_rows(dry['report']))
+                if not outcome.ok or (skip_if_unchanged and empty):
+                    return dry, None
+            if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
+                # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.
+                raise WorkflowError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
+                                    'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
+            real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
+            return dry, real
 
     def _wait_run(self, waiter, kind, decision, before, previous_report, promotion_id):
         seen_running = [decision == p.ATTACH]

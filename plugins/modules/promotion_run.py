@@ -151,7 +151,15 @@ options:
       - With O(lower_tenant_url), a promotion (not a dry run) first compares the release of both environments. When
         the lower one runs another release, the promotion would also upgrade the upper one (the first promotion into
         production during a deferred upgrade), and the module refuses to start anything unless this is V(true).
-      - Reading releases needs the C(fr:idc:release:*) scope, asked for separately with service accounts.
+      - Reading releases needs the C(fr:idc:release:*) scope, asked for separately with service accounts. Credentials
+        without it (the vendor's procedure grants only C(fr:idc:promotion:*)) skip the check with a warning, unless
+        O(require_release_check).
+    type: bool
+    default: false
+  require_release_check:
+    description:
+      - Fail, before anything is locked, when the release check cannot be made because the credentials lack the
+        C(fr:idc:release:*) scope, instead of skipping it with a warning.
     type: bool
     default: false
   dry_run_report_dest:
@@ -270,8 +278,10 @@ empty:
   returned: always
   type: bool
 release_check:
-  description: The releases compared before the promotion (C(current_version), C(next_upgrade),
-    C(lower_current_version), C(lower_next_upgrade), C(upgrade), C(release)).
+  description:
+    - The releases compared before the promotion (C(current_version), C(next_upgrade), C(lower_current_version),
+      C(lower_next_upgrade), C(upgrade), C(release)) and C(skipped=false).
+    - When the credentials lack the release scope, C(skipped=true), C(missing_scope) and the C(warning) given.
   returned: when O(lower_tenant_url) is given, for a promotion
   type: dict
 resumed:
@@ -369,6 +379,7 @@ def main():
             report_dest=dict(type='list', elements='path', default=[]),
             dry_run_report_dest=dict(type='list', elements='path', default=[]),
             allow_release_upgrade=dict(type='bool', default=False),
+            require_release_check=dict(type='bool', default=False),
         ),
         lower_connection=True,
     )
@@ -455,17 +466,53 @@ def main():
         module.forget_lock_record(params['record'], lock_id)
 
     def release_check():
-        """With the lower environment known: refuse a promotion that would also upgrade this environment's release."""
+        """With the lower environment known: refuse a promotion that would also upgrade this environment's release.
+        An account without the release scope (the seed's procedure grants only the promotion scope) skips the check
+        with a warning, unless require_release_check."""
         if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
             return None
-        check = module.promotions(scope=RELEASE_SCOPE).compare_releases(module.lower_promotions(scope=RELEASE_SCOPE))
+        try:
+            check = module.promotions(scope=RELEASE_SCOPE).compare_releases(module.lower_promotions(scope=RELEASE_SCOPE))
+        except PromotionsApiError as exc:
+            if not exc.missing_scope:
+                raise
+            scope = exc.missing_scope if isinstance(exc.missing_scope, str) else RELEASE_SCOPE
+            if params['require_release_check']:
+                raise WorkflowError('Release check: %s. It is required (require_release_check), so nothing was locked: '
+                                    'grant %s to the service accounts of both environments, then run again.'
+                                    % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False)
+            warning = ('Release check skipped: the credentials lack the scope %s, so a deferred release upgrade that this '
+                       'promotion would also apply cannot be seen. Grant %s to the service accounts of both environments '
+                       'to check it.' % (scope, scope))
+            module.warn(warning)
+            return dict(skipped=True, missing_scope=scope, warning=warning)
+        check['skipped'] = False
         if check['upgrade'] and not params['allow_release_upgrade']:
             raise WorkflowError(release_upgrade_message(check), release_check=check, real_run=False)
         return check
 
+    def forget_interrupted_lock(failure):
+        """The release check refused before the lock: an interrupted run's lock named in the record is released (a
+        lock this playbook took is never left behind) and the record goes with it."""
+        recorded = module.read_lock_record(params['record']) if params['lock'] and params['record'] else None
+        if not recorded:
+            return
+        try:
+            promotions.ensure_unlocked(promotion_id=recorded['promotion_id'], wait=True, wait_timeout=params['lock_timeout'])
+        except (WorkflowError, PromotionsApiError) as exc:
+            if getattr(exc, 'result', {}).get('holder') in (None, recorded['promotion_id']):
+                failure.result['unlock_error'] = str(exc)
+                failure.result['promotion_id'] = recorded['promotion_id']  # still held: named, so it can be released
+                return
+        module.forget_lock_record(params['record'], recorded['promotion_id'])
+
     def step():
         try:
-            check = release_check()
+            try:
+                check = release_check()
+            except WorkflowError as refused:
+                forget_interrupted_lock(refused)
+                raise
             if params['lock']:
                 take_lock()
             result, passed = runs()

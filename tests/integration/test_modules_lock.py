@@ -181,12 +181,13 @@ def test_a_lock_record_lets_an_interrupted_run_find_its_lock(simulator, playbook
     assert not record.exists() and sim.env_state(tenant, 'staging')['lock'] is None
 
 
-def test_a_record_of_another_tenant_url_is_ignored(simulator, playbook, tmp_path):
+def test_a_record_of_another_tenant_url_is_refused_and_kept(simulator, playbook, tmp_path):
+    # Taking a new lock over another environment's record would lose the lock that record names.
     sim, tenant = simulator, 'tenant11'
     record = tmp_path / 'lock.json'
     record.write_text(json.dumps({'promotion_id': '0e8f5d7c-0000-4000-8000-000000000000', 'tenant_url': 'https://elsewhere'}))
-    lock_then_unlock = [lock_task(record=str(record)), lock_task(name='Unlock', state='unlocked', record=str(record))]
-    run = playbook(promotion_play(sim, tenant, 'staging', lock_then_unlock))
-    assert run.rc == 0, run.output()
-    assert run.task('Lock')['result']['resumed'] is False and run.task('Lock')['result']['changed'] is True
-    assert not record.exists()
+    run = playbook(promotion_play(sim, tenant, 'staging', [lock_task(record=str(record))]))
+    assert run.rc != 0
+    assert 'is the lock record of https://elsewhere' in run.failure('Lock')['msg']
+    assert record.exists() and writes(sim, tenant, 'staging') == []
+    assert sim.env_state(tenant, 'staging')['lock'] is None

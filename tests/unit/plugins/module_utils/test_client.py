@@ -1,11 +1,12 @@
 # -*- coding: utf-8 -*-
-"""The HTTP client's edge cases against a scripted local HTTP server: auth, retries, errors."""
+"""The HTTP client's edge cases against a scripted local HTTPS server: auth, retries, deadlines, errors."""
 
 from __future__ import annotations
 
 import base64
 import json
 import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import client as c
+from tests.simulator.certs import make_tls_files
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
@@ -47,8 +49,14 @@ class Script:
         self.answers.append(dict(status=status, body=body, headers=headers or {}, raw=raw, hang=hang))
 
 
+@pytest.fixture(scope='session')
+def tls(tmp_path_factory):
+    """A throwaway CA and server certificate for 127.0.0.1: the client speaks nothing but https."""
+    return make_tls_files(tmp_path_factory.mktemp('tls'), '127.0.0.1')
+
+
 @pytest.fixture
-def server():
+def server(tls):
     script = Script()
 
     class Handler(BaseHTTPRequestHandler):
@@ -84,16 +92,24 @@ def server():
             pass  # a client that gave up on a hanging answer is part of the script
 
     httpd = Server(('127.0.0.1', 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(tls['cert']), str(tls['key']))
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    script.url = 'http://127.0.0.1:%d/acme/staging' % httpd.server_address[1]
+    script.url = 'https://127.0.0.1:%d/acme/staging' % httpd.server_address[1]
+    script.ca = CA['path'] = str(tls['ca'])
     yield script
     httpd.shutdown()
     httpd.server_close()
 
 
+CA = {}
+
+
 def make_client(url, auth=None, **kwargs):
-    kwargs.setdefault('retry', c.build_retry(backoff_factor=0.01))
+    kwargs.setdefault('backoff_factor', 0.01)
+    kwargs.setdefault('ca_path', CA.get('path'))
     return c.PromotionsClient(url, auth or c.StaticToken('static-token'), transaction_id='tx-1', **kwargs)
 
 
@@ -169,9 +185,7 @@ def test_get_retried_on_transient_statuses_honouring_retry_after(server):
     assert server.requests[1]['time'] - server.requests[0]['time'] >= 0.9
 
 
-def test_retry_after_is_capped():
-    retry = c.build_retry()
-
+def test_retry_after_is_honoured_but_never_past_the_deadline():
     class Answer:
         headers = {'Retry-After': '86400'}
 
@@ -181,7 +195,72 @@ def test_retry_after_is_capped():
         def get_redirect_location(self):
             return False
 
-    assert retry.get_retry_after(Answer()) == c.RETRY_AFTER_CAP
+    assert 9 < c.build_retry(time.monotonic() + 10).get_retry_after(Answer()) <= 10
+    Answer.headers = {'Retry-After': '2'}
+    assert c.build_retry(time.monotonic() + 3600).get_retry_after(Answer()) == 2
+
+
+def test_transient_read_failures_are_retried_until_the_deadline_not_a_count(server):
+    for _attempt in range(10):
+        server.add(status=503, raw=b'<html><body>Service Unavailable</body></html>', headers={'Content-Type': 'text/html'})
+    server.add(body={'status': 'READY'})
+    client = make_client(server.url)
+    with client.deadline_in(3600):
+        assert client.get('/environment/promotion/promote') == {'status': 'READY'}
+    assert len(server.requests) == 11
+
+
+def test_a_read_that_keeps_failing_ends_at_the_deadline(server):
+    for _attempt in range(200):
+        server.add(status=502, raw=b'<html>502 Bad Gateway</html>', headers={'Content-Type': 'text/html'})
+    client = make_client(server.url, backoff_factor=0.1)
+    started = time.monotonic()
+    with client.deadline_in(1.5), pytest.raises(c.PromotionsApiError) as caught:
+        client.get('/environment/promotion/promote')
+    assert caught.value.status == 502 and caught.value.transient
+    assert 1.0 < time.monotonic() - started < 3.0 and 3 <= len(server.requests) < 200
+
+
+def test_one_request_never_outlasts_the_time_left(server):
+    server.add(body={'status': 'READY'}, hang=5)
+    client = make_client(server.url, timeout=30)
+    started = time.monotonic()
+    with client.deadline_in(1), pytest.raises(c.PromotionsApiError) as caught:
+        client.get('/environment/promotion/promote')
+    assert caught.value.transport_error and time.monotonic() - started < 2.5
+
+
+def test_invalid_scope_reads_as_a_missing_scope_not_a_wrong_key(server):
+    server.add(status=400, body={'error': 'invalid_scope', 'error_description': 'Unknown/invalid scope(s): [fr:idc:release:*]'})
+    client = make_client(server.url, c.ServiceAccountToken('sa', jwk(), 'fr:idc:release:*'))
+    with pytest.raises(c.PromotionsApiError) as caught:
+        client.get('/environment/release')
+    assert caught.value.missing_scope == 'fr:idc:release:*'
+    assert 'refused the scope fr:idc:release:*' in caught.value.message and 'belong to this environment' not in caught.value.message
+    server.add(status=400, body={'error': 'invalid_grant', 'error_description': 'The assertion signature does not verify'})
+    with pytest.raises(c.PromotionsApiError) as caught:
+        make_client(server.url, c.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*')).get('/environment/release')
+    assert caught.value.missing_scope is None and 'belong to this environment' in caught.value.message
+
+
+def test_a_403_names_the_scope_the_token_lacks(server):
+    server.add(status=403, body={'code': 403, 'reason': 'Forbidden', 'message': 'The access token lacks the scope'},
+               headers={'WWW-Authenticate': 'Bearer realm="x", error="insufficient_scope", scope="fr:idc:release:*"'})
+    with pytest.raises(c.PromotionsApiError) as caught:
+        make_client(server.url).get('/environment/release')
+    assert caught.value.missing_scope == 'fr:idc:release:*'
+
+
+@pytest.mark.parametrize('body', [
+    {'code': 409, 'reason': 'Conflict', 'message': 'Environment is already locked for promotion x'},
+    {'code': 409, 'message': 'Environment is already locked for promotion x', 'status': 'Conflict'},
+    {'code': 409, 'message': 'Environment is already locked for promotion x'},
+])
+def test_every_documented_error_body_gives_its_message(server, body):
+    server.add(status=409, body=body)
+    with pytest.raises(c.PromotionsApiError) as caught:
+        make_client(server.url).post('/environment/promotion/lock')
+    assert (caught.value.status, caught.value.message) == (409, 'Environment is already locked for promotion x')
 
 
 def test_post_is_never_resent_after_an_ambiguous_failure(server):
@@ -229,8 +308,8 @@ def test_no_connection_is_a_clear_error():
     with socket.socket() as probe:
         probe.bind(('127.0.0.1', 0))
         port = probe.getsockname()[1]
-    client = make_client('http://127.0.0.1:%d' % port, retry=c.build_retry(attempts=1, backoff_factor=0.01))
-    with pytest.raises(c.PromotionsApiError) as caught:
+    client = make_client('https://127.0.0.1:%d' % port)
+    with client.deadline_in(0.5), pytest.raises(c.PromotionsApiError) as caught:
         client.get('/environment/promotion/promote')
     assert caught.value.transport_error and 'no answer from' in caught.value.message
 
@@ -252,7 +331,8 @@ def test_token_audience(url, audience):
     assert c.token_audience(url) == audience
 
 
-@pytest.mark.parametrize('url', ['tenant.example.com', 'ftp://x', 'https://x?y=1', ''])
+@pytest.mark.parametrize('url', ['tenant.example.com', 'ftp://x', 'http://tenant.example.com', 'https://x?y=1', '',
+                                 'https://x:99999'])
 def test_bad_tenant_urls_are_refused_before_sending(url):
     with pytest.raises(c.ConfigurationError):
         c.PromotionsClient(url, c.StaticToken('t'))
