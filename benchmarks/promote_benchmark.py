@@ -149,7 +149,7 @@ def main(argv=None):
         for phase, seconds in PHASES.items():
             extra += ['--%s-seconds' % phase, str(seconds)]
         with Simulator.start(workdir / 'simulator', scenario='default', tenants=23, extra_args=extra) as sim:
-            sim.set_variant(unlock_status=202)  # unlocking takes its phase time, as on a real tenant
+            sim.set_variant(unlock_answer='unlocking-202')  # unlocking takes its phase time, as on a real tenant
             tenants = ['tenant%02d' % number for number in range(1, 24)]
             for tenant in tenants:
                 sim.edit_config(tenant, 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username')

@@ -223,7 +223,7 @@ def test_reports_last_list_provisional_and_files_rewritten_only_on_change(simula
 
 def test_older_tenant_variants(simulator, playbook):
     sim, tenant = simulator, 'tenant09'
-    sim.set_variant(tenant=tenant, report_shape='new', status_running='IN_PROGRESS', date_format='dashed', unlock_status=202)
+    sim.set_variant(tenant=tenant, report_shape='new', status_running='IN_PROGRESS', date_format='dashed', unlock_answer='unlocking-202')
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Passwordless')
     run = playbook(promotion_play(sim, tenant, 'staging', [
         lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}'), UNLOCK]))

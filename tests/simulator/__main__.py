@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import sys
+import textwrap
 import threading
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ from . import scenarios
 from .auth import PROMOTION_SCOPE, RELEASE_SCOPE
 from .certs import load_or_generate_rsa_keys, make_tls_files, private_jwk, private_pem
 from .server import SimulatorApp, SimulatorServer, make_tls_context
-from .tenant import Simulation, Timing
+from .tenant import PRESETS, TIMING_PROFILES, VARIANT_CHOICES, Simulation, Timing
 
 # Never anything but loopback: the simulator hands out keys and admin rights to whoever can connect.
 LISTEN_HOST = '127.0.0.1'
@@ -37,13 +38,22 @@ Scenarios: "default" (every tenant identical in dev, staging and prod: nothing t
 (acme: changes on both hops; globex: nothing to promote; initech: dev references an ESV staging lacks),
 or a JSON file (see tests/simulator/README.md).
 
-Phase durations are in seconds and divided by --speed. Start-up generates one 2048-bit RSA key per
-environment: well under a second for the demo's 3 tenants, a few seconds for 50 tenants (--key-cache
-makes later starts fast).
+Variants make the tenants answer like the seed guide or like other real tenants: --preset seed turns on
+everything the seed shows (its exact report, list, unlock and error bodies, a lock that moves on only while
+its state is polled, service accounts with the promotion scope only); --variant KEY=VALUE sets one for all
+tenants (VALUE is read as JSON if it can be: true, 202); per tenant: set_variant on the control surface,
+or "variant" in a scenario file. Variant keys:
+{variant_keys}.
+
+Phase durations are in seconds and divided by --speed; --timing-profile field plays a ten-minute real
+promotion (lock 20, unlock 20, prepare 60, promote 120, restart 420 s), e.g. with --speed 100.
+
+Start-up generates one 2048-bit RSA key per environment: well under a second for the demo's 3 tenants, a
+few seconds for 50 tenants (--key-cache makes later starts fast).
 
 Control surface: POST https://127.0.0.1:PORT/__admin/<operation> with header X-Simulator-Admin: <admin
 token> and a JSON body, or tests.simulator.control.Simulator from Python. See tests/simulator/README.md.
-"""
+""".replace('{variant_keys}', '\n'.join(textwrap.wrap(', '.join(sorted(VARIANT_CHOICES)), 104)))
 
 
 def parse_args(argv):
@@ -60,18 +70,43 @@ def parse_args(argv):
     parser.add_argument('--token-lifetime', type=float, default=900.0, help='access token lifetime in seconds (900)')
     parser.add_argument('--speed', type=float, default=1.0, help='divide every phase duration by this factor (1)')
     parser.add_argument('--lock-seconds', type=float, default=1.0, help='locking -> locked (1)')
-    parser.add_argument('--unlock-seconds', type=float, default=1.0, help='unlocking -> unlocked, for 202 unlocks (1)')
+    parser.add_argument('--unlock-seconds', type=float, default=1.0,
+                        help='unlocking -> unlocked, with the unlock_answer variants unlocking-200/202 (1)')
     parser.add_argument('--prepare-seconds', type=float, default=1.0, help='"Prepare config" phase (1)')
     parser.add_argument('--promote-seconds', type=float, default=2.0, help='"Promote configuration" phase (2)')
     parser.add_argument('--restart-seconds', type=float, default=3.0,
                         help='"Waiting for workloads to restart" phase, real runs only (3)')
+    parser.add_argument('--timing-profile', choices=TIMING_PROFILES,
+                        help='field: the phases of a real ten-minute promotion instead of the --*-seconds ones')
+    parser.add_argument('--preset', choices=sorted(PRESETS), help='a named set of variants for all tenants (seed)')
+    parser.add_argument('--variant', action='append', default=[], metavar='KEY=VALUE',
+                        help='one variant for all tenants, applied after --preset (repeatable)')
     parser.add_argument('--key-cache', type=Path,
                         help='reuse service-account RSA keys saved in this directory by earlier runs (faster test starts)')
     parser.add_argument('--verbose', action='store_true', help='one line per request on stderr (never tokens or keys)')
     args = parser.parse_args(argv)
     if args.speed <= 0:
         parser.error('--speed must be positive')
+    try:
+        args.variants = parse_variants(args.variant)
+    except ValueError as error:
+        parser.error(str(error))
     return args
+
+
+def parse_variants(items):
+    """``KEY=VALUE`` strings as a dict; a VALUE that reads as JSON (true, 202) is taken as such."""
+    variants = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key.strip():
+            raise ValueError('--variant %r: use KEY=VALUE' % item)
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+        variants[key.strip()] = value
+    return variants
 
 
 def create_accounts(simulation, tokens, key_cache=None):
@@ -140,13 +175,17 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     timing = Timing(lock=args.lock_seconds, unlock=args.unlock_seconds, prepare=args.prepare_seconds,
                     promote=args.promote_seconds, restart=args.restart_seconds, speed=args.speed)
+    if args.timing_profile:
+        timing.update(profile=args.timing_profile)  # the scenario's "timing" still applies on top
     simulation = Simulation(timing, token_lifetime=args.token_lifetime)
     app = SimulatorApp(simulation, base_url=None, admin_token=secrets.token_urlsafe(24), verbose=args.verbose)
     try:
         scenario = scenarios.load_scenario(args.scenario)
         hosts_by_tenant = scenarios.build(simulation, app.control, scenario, scenarios.tenant_names(args.tenants), args.uat)
+        if args.preset or args.variants:
+            simulation.set_variant(None, args.preset, **args.variants)
     except (ValueError, TypeError, KeyError) as error:
-        sys.stderr.write('simulator: bad scenario or tenants: %s\n' % error)
+        sys.stderr.write('simulator: bad scenario, tenants or variants: %s\n' % error)
         return 2
     state_file = args.state_file.resolve()
     ca_file = tls_context = None

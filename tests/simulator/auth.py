@@ -66,8 +66,12 @@ class TokenService:
             self._tokens[token] = {'tenant': tenant, 'env': env, 'scopes': frozenset(scopes), 'expires': None, 'static': True}
         return token
 
-    def exchange(self, form, audience, accounts, tenant, env):
-        """Answer a token request (form fields) sent to ``audience``; ``accounts`` maps account id -> public key."""
+    def exchange(self, form, audience, accounts, tenant, env, granted=None):
+        """Answer a token request (form fields) sent to ``audience``; ``accounts`` maps account id -> public key.
+
+        ``granted``: the scopes the accounts were created with (None: every known scope). Asking for one an
+        account lacks fails the whole request, as AM does: ``invalid_scope``.
+        """
         if form.get('grant_type') != JWT_BEARER_GRANT:
             raise OAuthError(400, 'unsupported_grant_type', 'grant_type must be %s' % JWT_BEARER_GRANT)
         if form.get('client_id', 'service-account') != 'service-account':
@@ -82,6 +86,9 @@ class TokenService:
         unknown = sorted(set(requested) - KNOWN_SCOPES)
         if unknown:
             raise OAuthError(400, 'invalid_scope', 'Unknown/invalid scope(s): %s' % ', '.join(unknown))
+        refused = sorted(set(requested) - granted) if granted is not None else []
+        if refused:
+            raise OAuthError(400, 'invalid_scope', 'Unknown/invalid scope(s): [%s]' % ', '.join(refused))
         token = secrets.token_urlsafe(48)
         now = time.time()
         with self._mutex:

@@ -166,25 +166,40 @@ class Simulator:
         """The next real promotion into ``upper_env`` (and the next dry run too with ``dry_runs``) fails."""
         return self.admin('fail_next_promotion', tenant=tenant, upper_env=upper_env, blocking=blocking, dry_runs=dry_runs)
 
+    def fail_next_lock(self, tenant, upper_env, description='Failed to lock environment'):
+        """The next POST /lock on the pair below ``upper_env`` answers as usual but the lock ends in state error."""
+        return self.admin('fail_next_lock', tenant=tenant, upper_env=upper_env, description=description)
+
     def clear_block(self, tenant, upper_env):
+        """What support does: a blocking failure cleared, a failed lock of the pair removed."""
         return self.admin('clear_block', tenant=tenant, upper_env=upper_env)
 
-    def set_timing(self, lock=None, unlock=None, prepare=None, promote=None, restart=None, speed=None, token_lifetime=None):
-        return self.admin('set_timing', lock=lock, unlock=unlock, prepare=prepare, promote=promote, restart=restart,
-                          speed=speed, token_lifetime=token_lifetime)
+    def set_timing(self, tenant=None, lock=None, unlock=None, prepare=None, promote=None, restart=None, speed=None,
+                   profile=None, token_lifetime=None):
+        """Phase durations (seconds before the speed factor) and speed, for one tenant or globally (no tenant);
+        ``profile`` 'field' or 'default' resets the phases first. Returns the resulting timing."""
+        return self.admin('set_timing', tenant=tenant, lock=lock, unlock=unlock, prepare=prepare, promote=promote,
+                          restart=restart, speed=speed, profile=profile, token_lifetime=token_lifetime)
 
-    def set_variant(self, tenant=None, report_shape=None, status_running=None, date_format=None, versions=None,
-                    unlock_status=None, start_status=None, vendor=None, stale_lock_reads=None):
-        return self.admin('set_variant', tenant=tenant, report_shape=report_shape, status_running=status_running,
-                          date_format=date_format, versions=versions, unlock_status=unlock_status,
-                          start_status=start_status, vendor=vendor, stale_lock_reads=stale_lock_reads)
+    def set_variant(self, tenant=None, preset=None, report_shape=None, status_running=None, date_format=None,
+                    versions=None, start_status=None, vendor=None, stale_lock_reads=None, report_body=None,
+                    report_list=None, unlock_answer=None, lock_progress=None, proxy_state=None, account_scopes=None,
+                    error_body=None, status_type=None, previous_status=None, timing=None):
+        """Variants for one tenant, or the default of all tenants (no tenant); ``preset`` first, the others on
+        top. Returns the resulting variant. See tests/simulator/README.md for the keys and values."""
+        choices = {key: value for key, value in locals().items() if key not in ('self', 'tenant', 'preset')}
+        return self.admin('set_variant', tenant=tenant, preset=preset, **choices)
 
     def set_release(self, tenant, env, current_version, next_upgrade=None):
         return self.admin('set_release', tenant=tenant, env=env, current_version=current_version, next_upgrade=next_upgrade)
 
-    def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False):
+    def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False,
+                     body=None, tenant=None, env=None):
+        """Arm a transport fault; ``body`` 'json' or 'html' for status faults; ``tenant``/``env`` limit it to
+        requests of that tenant (and environment)."""
         return self.admin('inject_fault', path_suffix=path_suffix, kind=str(kind), count=count, method=method,
-                          retry_after=retry_after, seconds=seconds, after_processing=after_processing)
+                          retry_after=retry_after, seconds=seconds, after_processing=after_processing, body=body,
+                          tenant=tenant, env=env)
 
     def clear_faults(self):
         return self.admin('clear_faults')

@@ -8,9 +8,11 @@ A scenario is a JSON document::
                           "edits": [{"action": "edit_config", "env": "dev", "area": "idm",
                                      "item": "Email > Templates", "op": "add", "name": "Forgotten Username",
                                      "esv_refs": ["esv.email.from"]},
-                                    {"action": "add_esv", "env": "dev", "name": "esv.email.from"}]}},
-     "variant": {"report_shape": "new"},                                # optional, as set_variant
-     "timing": {"restart": 5}}                                          # optional, as set_timing
+                                    {"action": "add_esv", "env": "dev", "name": "esv.email.from"}],
+                          "variant": {"preset": "seed"},                # optional, this tenant's variants
+                          "timing": {"profile": "field", "speed": 100}}},  # optional, this tenant's timing
+     "variant": {"report_shape": "new"},                                # optional, as set_variant (all tenants)
+     "timing": {"restart": 5}}                                          # optional, as set_timing (global)
 
 Each edit names a control operation (``action``) and its arguments; ``env`` stands for the environment
 argument (``upper_env`` for the operations that take one). The tenant is implied.
@@ -25,8 +27,9 @@ from pathlib import Path
 
 TENANT_NAME = re.compile(r'^[a-z0-9][a-z0-9-]{0,62}$')
 TENANT_ACTIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
-                  'fail_next_promotion', 'set_release', 'set_variant')
-UPPER_ENV_ACTIONS = ('foreign_lock', 'fail_next_promotion')
+                  'fail_next_promotion', 'fail_next_lock', 'set_release', 'set_variant', 'set_timing')
+UPPER_ENV_ACTIONS = ('foreign_lock', 'fail_next_promotion', 'fail_next_lock')
+TENANT_KEYS = ('environments', 'baseline', 'inventory_hosts', 'edits', 'variant', 'timing')
 
 # The configuration every tenant starts from, identical in every environment: (area, item, name, esv_refs).
 BASELINE_CONFIG = (
@@ -112,6 +115,9 @@ def build(simulation, control, scenario, extra_tenants=(), uat=False):
         spec = spec or {}
         if not TENANT_NAME.match(name):
             raise ValueError('tenant name %r: use lower-case letters, digits and dashes' % name)
+        unknown = sorted(set(spec) - set(TENANT_KEYS))
+        if unknown:
+            raise ValueError('tenant %s: unknown keys %s (known: %s)' % (name, unknown, ', '.join(TENANT_KEYS)))
         default_envs = ('dev', 'uat', 'staging', 'prod') if uat else ('dev', 'staging', 'prod')
         tenant = simulation.add_tenant(name, tuple(spec.get('environments') or default_envs))
         if spec.get('baseline', True):
@@ -120,13 +126,17 @@ def build(simulation, control, scenario, extra_tenants=(), uat=False):
                     env.edit_config(area, item, 'add', entry_name, esv_refs=list(refs))
                 for esv in BASELINE_ESVS:
                     control.add_esv(name, env.name, esv)
+        if spec.get('variant'):
+            control.set_variant(tenant=name, **spec['variant'])
+        if spec.get('timing'):
+            control.set_timing(tenant=name, **spec['timing'])
         for edit in spec.get('edits') or ():
             apply_edit(control, name, edit)
         uppers = [env.name for env in tenant.envs.values() if env.lower is not None]
         wanted = spec.get('inventory_hosts')
         inventory[name] = [env for env in uppers if wanted is None or env in wanted]
     if scenario.get('variant'):
-        simulation.set_variant(None, **scenario['variant'])
+        control.set_variant(None, **scenario['variant'])
     if scenario.get('timing'):
         control.set_timing(**scenario['timing'])
     return inventory

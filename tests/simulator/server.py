@@ -9,6 +9,7 @@ import json
 import re
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -17,13 +18,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .auth import PROMOTION_READ_SCOPE, PROMOTION_SCOPE, RELEASE_SCOPE, OAuthError, TokenService
-from .tenant import ApiError, normalize_esv
+from .tenant import ApiError, error_document, normalize_esv
 
 ADMIN_PREFIX = '/__admin'
 ADMIN_HEADER = 'X-Simulator-Admin'
 SUPPORTED_RESOURCE_VERSIONS = ('1.0',)
 SUPPORTED_PROTOCOL_VERSIONS = ('1.0', '2.0', '2.1', '2.2')
-FAULT_KINDS = ('429', '500', '502', '503', '504', 'hang', 'drop', 'truncate')
+STATUS_FAULTS = ('429', '500', '502', '503', '504')
+FAULT_KINDS = STATUS_FAULTS + ('hang', 'drop', 'truncate', 'reset')
+FAULT_BODIES = ('json', 'html')
+# The body a status fault has unless told: a rate limit and the API's own 500 answer JSON, proxies HTML.
+DEFAULT_FAULT_BODY = {'429': 'json', '500': 'json', '502': 'html', '503': 'html', '504': 'html'}
+FAULT_TITLES = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
+                504: 'Gateway Timeout'}
+FAULT_MESSAGES = {429: 'Rate limit exceeded', 502: 'The upstream service sent an invalid response',
+                  503: 'The service is temporarily unavailable', 504: 'The upstream service did not answer in time'}
 MAX_LOG_ENTRIES = 100000
 
 
@@ -69,10 +78,6 @@ class Response:
         self.content_type = content_type
 
 
-def common_rest_error(status, reason, message, headers=None):
-    return Response(status, {'code': status, 'reason': reason, 'message': message}, headers)
-
-
 def parse_api_version(header):
     """{'protocol': ..., 'resource': ...} from an Accept-API-Version header ('resource=1.0, protocol=2.1')."""
     versions = {}
@@ -88,14 +93,22 @@ def normalize_version(version):
 
 
 class Fault:
-    """A transport fault armed for the next ``count`` requests whose path ends with ``path_suffix``."""
+    """A transport fault armed for the next ``count`` requests whose path ends with ``path_suffix`` (and, when
+    given, whose method is ``method`` and whose base URL is of ``tenant`` / ``env``)."""
 
-    def __init__(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False):
+    def __init__(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False,
+                 body=None, tenant=None, env=None):
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError('kind must be one of %s' % (FAULT_KINDS,))
         if int(count) < 1:
             raise ValueError('count must be at least 1')
+        if body is not None and kind not in STATUS_FAULTS:
+            raise ValueError('body applies to the status faults %s only' % (STATUS_FAULTS,))
+        if body is not None and body not in FAULT_BODIES:
+            raise ValueError('body must be one of %s' % (FAULT_BODIES,))
+        if env is not None and tenant is None:
+            raise ValueError('env needs tenant')
         self.path_suffix = '/' + str(path_suffix).strip('/')
         self.kind = kind
         self.remaining = int(count)
@@ -103,13 +116,25 @@ class Fault:
         self.retry_after = retry_after
         self.seconds = 30.0 if seconds is None else float(seconds)
         self.after_processing = bool(after_processing)
+        self.body = body if body is not None else DEFAULT_FAULT_BODY.get(kind)
+        self.tenant = tenant
+        self.env = env
 
     def matches(self, method, path):
-        return self.remaining > 0 and (self.method is None or self.method == method) and path.rstrip('/').endswith(self.path_suffix)
+        if self.remaining <= 0 or (self.method is not None and self.method != method):
+            return False
+        if not path.rstrip('/').endswith(self.path_suffix):
+            return False
+        if self.tenant is not None:
+            segments = path.strip('/').split('/')
+            if segments[0] != self.tenant or (self.env is not None and segments[1:2] != [self.env]):
+                return False
+        return True
 
     def describe(self):
         return {'path_suffix': self.path_suffix, 'kind': self.kind, 'remaining': self.remaining, 'method': self.method,
-                'after_processing': self.after_processing}
+                'after_processing': self.after_processing, 'body': self.body, 'retry_after': self.retry_after,
+                'tenant': self.tenant, 'env': self.env}
 
 
 class SimulatorApp:
@@ -128,6 +153,12 @@ class SimulatorApp:
 
     def env_url(self, tenant, env):
         return '%s/%s/%s' % (self.base_url, tenant, env)
+
+    def error(self, tenant_name, status, message, reason=None, headers=None):
+        """An API error answer, its body in the ``error_body`` style of the tenant (the global one if none)."""
+        with self.simulation.mutex:
+            style = self.simulation.variant_of(tenant_name)['error_body']
+        return Response(status, error_document(style, status, message, reason), headers)
 
     # -- faults and the request log
 
@@ -177,10 +208,10 @@ class SimulatorApp:
         """Answer one API request; fills ``entry`` (tenant, env, template) for the log; returns a Response."""
         route, match, allowed = self.resolve(method, path, entry)
         if route is None and allowed:
-            return common_rest_error(405, 'Method Not Allowed', 'Method %s is not supported on %s' % (method, entry['template']),
-                                     {'Allow': ', '.join(allowed)})
+            return self.error(entry['tenant'], 405, 'Method %s is not supported on %s' % (method, entry['template']),
+                              'Method Not Allowed', {'Allow': ', '.join(allowed)})
         if route is None:
-            return common_rest_error(404, 'Not Found', 'Resource \'%s\' not found' % path)
+            return self.error(entry['tenant'], 404, 'Resource \'%s\' not found' % path, 'Not Found')
         if route.operation == 'token':
             return self._token(entry['tenant'], entry['env'], body, headers)
         return self._call(route, match, entry['tenant'], entry['env'], query, headers, body)
@@ -195,30 +226,40 @@ class SimulatorApp:
         form = {key: values[0] for key, values in parse_qs(body.decode('utf-8', 'replace')).items()}
         audience = self.env_url(tenant_name, env_name) + '/am/oauth2/access_token'
         try:
-            grant = self.tokens.exchange(form, audience, env.service_accounts, tenant_name, env_name)
+            grant = self.tokens.exchange(form, audience, env.service_accounts, tenant_name, env_name,
+                                         granted=self.account_scopes(tenant_name))
         except OAuthError as error:
             extra = {'WWW-Authenticate': 'Basic realm="service-account"'} if error.status == 401 else {}
             return Response(error.status, error.body(), dict(no_store, **extra))
         return Response(200, grant, no_store)
+
+    def account_scopes(self, tenant_name):
+        """The scopes a service account of the tenant may be granted; None: every known scope."""
+        with self.simulation.mutex:
+            scopes = self.simulation.variant_of(tenant_name)['account_scopes']
+        return None if scopes == 'all' else frozenset({PROMOTION_SCOPE})
 
     def _call(self, route, match, tenant_name, env_name, query, headers, body):
         realm = '%s/%s' % (tenant_name, env_name)
         authorization = headers.get('Authorization', '')
         scheme, token = (authorization.split(' ', 1) + [''])[:2]
         if scheme.lower() != 'bearer' or not token.strip():
-            return common_rest_error(401, 'Unauthorized', 'Access token required',
-                                     {'WWW-Authenticate': 'Bearer realm="%s"' % realm})
+            return self.error(tenant_name, 401, 'Access token required', 'Unauthorized',
+                              {'WWW-Authenticate': 'Bearer realm="%s"' % realm})
         grant, problem = self.tokens.lookup(token.strip())
         if grant is not None and (grant['tenant'], grant['env']) != (tenant_name, env_name):
             grant, problem = None, 'The access token was not issued by this environment'
         if grant is None:
-            return common_rest_error(401, 'Unauthorized', problem, {
+            return self.error(tenant_name, 401, problem, 'Unauthorized', {
                 'WWW-Authenticate': 'Bearer realm="%s", error="invalid_token", error_description="%s"' % (realm, problem)})
         scopes = grant['scopes']
+        granted = self.account_scopes(tenant_name)
+        if grant['static'] and granted is not None:
+            scopes = scopes & granted  # static tokens follow the tenant's accounts as they are now
         allowed = route.scope in scopes or (route.scope == PROMOTION_SCOPE and route.method == 'GET'
                                             and PROMOTION_READ_SCOPE in scopes)
         if not allowed:
-            return common_rest_error(403, 'Forbidden', 'The access token lacks the scope %s' % route.scope, {
+            return self.error(tenant_name, 403, 'The access token lacks the scope %s' % route.scope, 'Forbidden', {
                 'WWW-Authenticate': 'Bearer realm="%s", error="insufficient_scope", scope="%s"' % (realm, route.scope)})
         versions, refusal = self._api_version(tenant_name, headers)
         if refusal is not None:
@@ -235,13 +276,13 @@ class SimulatorApp:
             try:
                 arguments.append(json.loads(body) if body.strip() else None)
             except ValueError:
-                return common_rest_error(400, 'Bad Request', 'The request body is not valid JSON', content_version)
+                return self.error(tenant_name, 400, 'The request body is not valid JSON', 'Bad Request', content_version)
         simulation = self.simulation
         try:
             with simulation.mutex:
                 status, payload = getattr(simulation, route.operation)(*arguments)
         except ApiError as error:
-            return Response(error.status, error.body(), dict(content_version, **error.headers))
+            return self.error(tenant_name, error.status, error.message, error.reason, dict(content_version, **error.headers))
         return Response(status, payload, content_version)
 
     def _api_version(self, tenant_name, headers):
@@ -250,13 +291,14 @@ class SimulatorApp:
         versions = parse_api_version(header) if header else {}
         if 'resource' not in versions:
             if strict or header:
-                return None, common_rest_error(400, 'Bad Request', 'No requested version specified and behavior set to NONE.')
+                return None, self.error(tenant_name, 400, 'No requested version specified and behavior set to NONE.',
+                                        'Bad Request')
             versions['resource'] = SUPPORTED_RESOURCE_VERSIONS[-1]
         versions.setdefault('protocol', '1.0')
         for key, supported in (('resource', SUPPORTED_RESOURCE_VERSIONS), ('protocol', SUPPORTED_PROTOCOL_VERSIONS)):
             if normalize_version(versions[key]) not in supported:
-                return None, common_rest_error(404, 'Not Found', 'Accept-API-Version: Requested version "%s" does not match '
-                                                                 'any routes.' % versions[key])
+                return None, self.error(tenant_name, 404, 'Accept-API-Version: Requested version "%s" does not match '
+                                                          'any routes.' % versions[key], 'Not Found')
             versions[key] = normalize_version(versions[key])
         return versions, None
 
@@ -292,8 +334,9 @@ class ControlSurface:
     """The test and demo knobs, one method each; reached through ``/__admin/<operation>`` and scenario files."""
 
     OPERATIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
-                  'fail_next_promotion', 'clear_block', 'set_timing', 'set_variant', 'set_release', 'inject_fault',
-                  'clear_faults', 'expire_tokens', 'request_log', 'request_counts', 'reset_log', 'env_state')
+                  'fail_next_promotion', 'fail_next_lock', 'clear_block', 'set_timing', 'set_variant', 'set_release',
+                  'inject_fault', 'clear_faults', 'expire_tokens', 'request_log', 'request_counts', 'reset_log',
+                  'env_state')
 
     def __init__(self, app):
         self.app = app
@@ -332,23 +375,33 @@ class ControlSurface:
             raise ValueError('%s receives no promotions' % upper_env)
         target.fail_next = {'blocking': bool(blocking), 'dry_runs': bool(dry_runs)}
 
+    def fail_next_lock(self, tenant, upper_env, description='Failed to lock environment'):
+        self.simulation.fail_next_lock(tenant, upper_env, description)
+
     def clear_block(self, tenant, upper_env):
         self.simulation.clear_block(tenant, upper_env)
 
-    def set_timing(self, token_lifetime=None, **phases):
-        self.simulation.timing.update(**phases)
+    def set_timing(self, tenant=None, token_lifetime=None, speed=None, profile=None, **phases):
+        if token_lifetime is not None and float(token_lifetime) <= 0:
+            raise ValueError('token_lifetime must be positive')
+        timing = self.simulation.set_timing(tenant, speed=speed, profile=profile, **phases)
         if token_lifetime is not None:
             self.app.tokens.lifetime = float(token_lifetime)
-        return dict(self.simulation.timing.as_dict(), token_lifetime=self.app.tokens.lifetime)
+        return dict(timing, token_lifetime=self.app.tokens.lifetime)
 
-    def set_variant(self, tenant=None, **choices):
-        return self.simulation.set_variant(tenant, **choices)
+    def set_variant(self, tenant=None, preset=None, **choices):
+        return self.simulation.set_variant(tenant, preset, **choices)
 
     def set_release(self, tenant, env, current_version, next_upgrade=None):
         self._env(tenant, env).release = {'currentVersion': current_version, 'nextUpgrade': next_upgrade}
 
-    def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False):
-        fault = Fault(path_suffix, kind, count, method, retry_after, seconds, after_processing)
+    def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False,
+                     body=None, tenant=None, env=None):
+        if tenant is not None:
+            known = self.simulation.tenant(tenant)  # a typo would arm a fault that never fires
+            if env is not None:
+                known.env(env)
+        fault = Fault(path_suffix, kind, count, method, retry_after, seconds, after_processing, body, tenant, env)
         with self.app.mutex:
             self.app.faults.append(fault)
         return fault.describe()
@@ -434,18 +487,18 @@ class RequestHandler(BaseHTTPRequestHandler):
                 response = app.handle_api(method, path, query, self.headers, body, entry)
             except Exception:  # pylint: disable=broad-except
                 traceback.print_exc(file=sys.stderr)
-                response = common_rest_error(500, 'Internal Server Error', 'The simulator failed on this request')
+                response = app.error(entry['tenant'], 500, 'The simulator failed on this request', 'Internal Server Error')
         else:
             app.resolve(method, path, entry)  # the request never reaches the tenant; the log still names it
         if fault is not None:
             entry['fault'] = fault.kind
-            entry['status'], reply = self._fault_reply(fault, response)
+            entry['status'], reply = self._fault_reply(fault, response, entry['tenant'])
         else:
             entry['status'], reply = response.status, functools.partial(self._send, response)
         app.record(entry)  # before answering, so a client that has its answer also finds it in the log
         reply()
 
-    def _fault_reply(self, fault, response):
+    def _fault_reply(self, fault, response, tenant=None):
         """(status for the log, what to put on the wire) for an armed fault; ``response`` when already processed."""
         if fault.kind == 'hang':
             return None, functools.partial(self._hang, fault.seconds)
@@ -455,23 +508,36 @@ class RequestHandler(BaseHTTPRequestHandler):
             if response is None:
                 response = Response(200, raw=b'{"status": "RUNNING", "message": "Promote configuration", "blockingError": false}')
             return response.status, functools.partial(self._send, response, truncate=True)
+        if fault.kind == 'reset':
+            return None, self._reset
         status = int(fault.kind)
-        if status == 429:
-            reply = Response(429, {'code': 429, 'reason': 'Too Many Requests', 'message': 'Rate limit exceeded'},
-                             {'Retry-After': str(fault.retry_after if fault.retry_after is not None else 1)})
-        elif status == 500:
-            reply = Response(500, {'code': 500, 'message': '<internal-error-message>'})
-        else:
-            titles = {502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout'}
-            html = '<html><head><title>%d %s</title></head><body><center><h1>%d %s</h1></center></body></html>\n' % (
-                status, titles[status], status, titles[status])
-            headers = {'Retry-After': str(fault.retry_after)} if fault.retry_after is not None else {}
+        headers = {'Retry-After': str(fault.retry_after)} if fault.retry_after is not None else {}
+        if fault.body == 'html':
+            title = '%d %s' % (status, FAULT_TITLES[status])
+            html = '<html><head><title>%s</title></head><body><center><h1>%s</h1></center></body></html>\n' % (title, title)
             reply = Response(status, raw=html.encode('ascii'), headers=headers, content_type='text/html')
+        elif status == 500:
+            # The promotions API's own 500, as the seed shows it (in the tenant's error_body style).
+            reply = self.server.app.error(tenant, 500, '<internal-error-message>', headers=headers)
+        else:
+            if status == 429 and fault.retry_after is None:
+                headers = {'Retry-After': '1'}
+            reply = Response(status, {'code': status, 'reason': FAULT_TITLES[status], 'message': FAULT_MESSAGES[status]},
+                             headers)
         return status, functools.partial(self._send, reply)
 
     def _hang(self, seconds):
         time.sleep(seconds)
         self._abort()
+
+    def _reset(self):
+        """Close with a TCP RST instead of a FIN: SO_LINGER on with a zero timeout, then close."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            self.connection.close()  # the socket goes once the handler lets go of its files, at once
+        except OSError:
+            pass
 
     def _abort(self):
         self.close_connection = True

@@ -4,6 +4,12 @@ Every state machine advances lazily: a lock, an unlock or a promotion run record
 phases ends, and whoever touches the tenant next (a read of the lock state, of the status, a control
 call) calls ``advance`` first, which carries out whatever the clock says has happened since. That is
 how a real tenant looks from outside: nothing changes between two reads except through time.
+
+Locks can be stricter (variant ``lock_progress: on_read``): they move on only when a lock-state read finds
+their time has come, as API.md 4.1 allows, so a client that does not poll the lock state waits forever.
+
+Variants (``DEFAULT_VARIANT``, ``VARIANT_CHOICES``, ``PRESETS``) are chosen per tenant on top of a global
+default; every operation reads the tenant's variant at the moment it runs.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import datetime
 import threading
 import time
 import uuid
+from http import HTTPStatus
 
 AREAS = ('am', 'idm')
 REPORT_AREA_KEYS = {'am': 'AMConfig', 'idm': 'IDMConfig'}
@@ -36,19 +43,51 @@ DEFAULT_VARIANT = {
     'status_running': 'RUNNING',   # older tenants say IN_PROGRESS
     'date_format': 'iso',          # 'iso' 2022-04-19T17:32:05Z or 'dashed' 2022-04-19T17-32+00Z (report dates)
     'versions': 'strict',          # 'lax' accepts a request without Accept-API-Version
-    'unlock_status': 200,          # 200: unlocked at once; 202: unlocking for a while
     'start_status': 200,           # HTTP status of an accepted POST /lock, /promote, /rollback
     'vendor': 'ForgeRock',         # who puts on the maintenance lock ('Ping Identity' on newer tenants)
     'stale_lock_reads': 0,         # lock-state reads that still show the old 'locked' body after an unlock request
+    'report_body': 'full',         # 'seed': a report is only createdDate, promotionId, report, reportId, reportName
+    'report_list': 'full',         # 'seed': GET /reports items without type, and not in date order
+    'unlock_answer': 'unlocked',   # 'unlocking-200' / 'unlocking-202': the seed's "unlock in progress" answer
+    'lock_progress': 'clock',      # 'on_read': lock states advance only when GET /lock/state reads them
+    'proxy_state': False,          # True: lowerEnv/upperEnv of the lock state also carry proxyState
+    'account_scopes': 'all',       # 'promotion': service accounts hold fr:idc:promotion:* only
+    'error_body': 'seed',          # 'common-rest': {code, reason, message}; 'promotions': {code, message, status}
+    'status_type': 'present',      # 'absent': GET /promote bodies carry no type
+    'previous_status': 'hidden',   # 'visible': the last run's final status stays shown after a new lock
+    'timing': 'default',           # 'field': the field profile's phase durations (FIELD_PHASES)
 }
 VARIANT_CHOICES = {
     'report_shape': ('seed', 'new'), 'status_running': ('RUNNING', 'IN_PROGRESS'), 'date_format': ('iso', 'dashed'),
-    'versions': ('strict', 'lax'), 'unlock_status': (200, 202), 'start_status': (200, 202),
+    'versions': ('strict', 'lax'), 'start_status': (200, 202),
     'vendor': ('ForgeRock', 'Ping Identity'), 'stale_lock_reads': (0, 1, 2, 3),
+    'report_body': ('full', 'seed'), 'report_list': ('full', 'seed'),
+    'unlock_answer': ('unlocked', 'unlocking-200', 'unlocking-202'), 'lock_progress': ('clock', 'on_read'),
+    'proxy_state': (False, True), 'account_scopes': ('all', 'promotion'),
+    'error_body': ('seed', 'common-rest', 'promotions'), 'status_type': ('present', 'absent'),
+    'previous_status': ('hidden', 'visible'), 'timing': ('default', 'field'),
 }
+# Named sets of variants; other keys given with a preset in the same call override it.
+PRESETS = {
+    # Everything the seed guide shows: its bodies exactly, its stale read after an unlock, a lock that moves
+    # only while it is polled, accounts made the seed's way (promotion scope only).
+    'seed': {'report_shape': 'seed', 'report_body': 'seed', 'report_list': 'seed', 'unlock_answer': 'unlocking-200',
+             'stale_lock_reads': 1, 'lock_progress': 'on_read', 'status_type': 'absent', 'error_body': 'seed',
+             'account_scopes': 'promotion', 'date_format': 'iso', 'status_running': 'RUNNING', 'versions': 'strict'},
+}
+# A real promotion as seen in the field: about ten minutes, the restart the longest phase (before the speed factor).
+FIELD_PHASES = {'lock': 20.0, 'unlock': 20.0, 'prepare': 60.0, 'promote': 120.0, 'restart': 420.0}
+TIMING_PROFILES = ('default', 'field')
+
+
+def valid_choice(value, choices):
+    """``value`` is one of ``choices``, of the same type (True is no stand-in for 1, nor 200.0 for 200)."""
+    return any(value == choice and type(value) is type(choice) for choice in choices)
+
 
 LOCK_DESCRIPTIONS = {'unlocked': 'Environment unlocked', 'locking': 'Environment lock in progress',
                      'locked': 'Environment locked', 'unlocking': 'Environment unlock in progress'}
+DEFAULT_LOCK_FAILURE = 'Failed to lock environment'
 MSG_READY = 'Environment ready for promotion'
 MSG_PREPARE = 'Prepare config'
 MSG_PROMOTE = 'Promote configuration'
@@ -62,7 +101,10 @@ MSG_LOCKING_OR_UNLOCKING = 'Environment is currently locking or unlocking'
 
 
 class ApiError(Exception):
-    """A refusal the API reports as a JSON error body; ``reason`` is left out where the seed shows none."""
+    """A refusal the API reports as a JSON error body; ``reason`` is left out where the seed shows none.
+
+    The body itself is made by ``error_document`` in the tenant's ``error_body`` style (server.py).
+    """
 
     def __init__(self, status, message, reason=None, headers=None):
         super().__init__(message)
@@ -71,12 +113,28 @@ class ApiError(Exception):
         self.reason = reason
         self.headers = headers or {}
 
-    def body(self):
-        body = {'code': self.status}
-        if self.reason:
-            body['reason'] = self.reason
-        body['message'] = self.message
-        return body
+    def body(self, style='seed'):
+        return error_document(style, self.status, self.message, self.reason)
+
+
+def error_document(style, status, message, reason=None):
+    """An API error body in the tenant's ``error_body`` style.
+
+    'seed': as the seed guide and Common REST show them (promotions-API refusals ``{code, message}``, routing,
+    auth and Common REST errors ``{code, reason, message}``: ``reason`` present where it is given);
+    'common-rest': always ``{code, reason, message}``; 'promotions': always ``{code, message, status}`` with the
+    HTTP reason phrase as ``status``.
+    """
+    phrase = HTTPStatus(status).phrase
+    if style == 'common-rest':
+        return {'code': status, 'reason': reason or phrase, 'message': message}
+    if style == 'promotions':
+        return {'code': status, 'message': message, 'status': phrase}
+    body = {'code': status}
+    if reason:
+        body['reason'] = reason
+    body['message'] = message
+    return body
 
 
 def conflict(message):
@@ -161,18 +219,32 @@ class Timing:
 
     def __init__(self, lock=1.0, unlock=1.0, prepare=1.0, promote=2.0, restart=3.0, speed=1.0):
         self.base = {'lock': lock, 'unlock': unlock, 'prepare': prepare, 'promote': promote, 'restart': restart}
+        self.startup = dict(self.base)   # the 'default' profile: the phases the simulator was started with
         self.speed = speed
 
-    def update(self, speed=None, **phases):
+    @staticmethod
+    def checked(speed=None, profile=None, **phases):
+        """The arguments of ``update`` as (speed, profile, phases), or a ValueError naming the first bad one."""
         for phase, value in phases.items():
-            if value is not None:
-                if phase not in self.base:
-                    raise ValueError('unknown phase %r' % phase)
-                self.base[phase] = max(0.0, float(value))
+            if phase not in Timing.PHASES:
+                raise ValueError('unknown phase %r (phases: %s)' % (phase, ', '.join(Timing.PHASES)))
+        phases = {phase: max(0.0, float(value)) for phase, value in phases.items() if value is not None}
         if speed is not None:
-            if float(speed) <= 0:
+            speed = float(speed)
+            if speed <= 0:
                 raise ValueError('speed must be positive')
-            self.speed = float(speed)
+        if profile is not None and profile not in TIMING_PROFILES:
+            raise ValueError('profile must be one of %s' % (TIMING_PROFILES,))
+        return speed, profile, phases
+
+    def update(self, speed=None, profile=None, **phases):
+        """A profile resets every phase to it ('default': the start-up phases); phases given too apply on top."""
+        speed, profile, phases = self.checked(speed, profile, **phases)
+        if profile is not None:
+            self.base = dict(FIELD_PHASES if profile == 'field' else self.startup)
+        self.base.update(phases)
+        if speed is not None:
+            self.speed = speed
 
     def seconds(self, phase):
         return self.base[phase] / self.speed
@@ -182,23 +254,41 @@ class Timing:
 
 
 class PairLock:
-    """The promotion lock over a (lower, upper) pair; its state is a function of the clock."""
+    """The promotion lock over a (lower, upper) pair; its state is a function of the clock.
 
-    def __init__(self, lower, upper, locked_at, promotion_id=None, foreign=False):
+    ``seen`` is the last moment the state was looked at: with the variant ``lock_progress: on_read`` every
+    call but a lock-state read sees the state as of that moment (None: not read since it was taken or since
+    its unlock began), so a lock moves on only while it is polled. In the clock mode ``advance`` keeps
+    ``seen`` at the present, so that switching the variant freezes a lock where it is.
+    """
+
+    def __init__(self, lower, upper, locked_at, promotion_id=None, foreign=False, failure=None):
         self.promotion_id = promotion_id or str(uuid.uuid4())
         self.lower = lower
         self.upper = upper
         self.locked_at = locked_at
         self.unlock_at = None
         self.foreign = foreign
+        self.failure = failure    # a description: the lock ends in 'error' instead of 'locked'
+        self.seen = None
 
     def covers(self, env_name):
         return env_name in (self.lower, self.upper)
 
-    def state(self, now):
+    def state(self, now, on_read=False):
+        if on_read:
+            if self.seen is None:
+                return 'unlocking' if self.unlock_at is not None else 'locking'
+            now = self.seen
         if self.unlock_at is not None:
             return 'unlocking' if now < self.unlock_at else 'gone'
-        return 'locking' if now < self.locked_at else 'locked'
+        if now < self.locked_at:
+            return 'locking'
+        return 'error' if self.failure is not None else 'locked'
+
+    def start_unlock(self, at):
+        self.unlock_at = at
+        self.seen = None
 
 
 class Run:
@@ -220,7 +310,8 @@ class Run:
         self.outcome = outcome     # {'status', 'message', 'blockingError', 'missingESVs', 'encryptedSecrets'}
         self.effects = effects     # called once, with the scheduled end time, when the run finishes
         self.finished = False
-        self.visible = True
+        self.visible = True        # False once a lock or an unlock request has moved past it
+        self.cleared = False       # support cleared it (clear_block): never shown again
 
     def wall(self, moment):
         return self.started_wall + (moment - self.started)
@@ -253,6 +344,8 @@ class Environment:
         self.blocked = False
         self.backup = None            # the config before the last real promotion, what a rollback restores
         self.fail_next = None         # {'blocking': bool, 'dry_runs': bool}
+        self.fail_next_lock = None    # the description the next lock of the pair below ends in error with
+        self.runs = []                # every run started into this environment, oldest first
 
     # -- control-surface edits (a developer changing config, an admin adding an ESV, ...)
 
@@ -306,6 +399,8 @@ class Tenant:
             self.envs[env_name] = Environment(name, env_name, lower, upper)
         self.locks = []
         self.variant = {}
+        self.phases = {}              # phase durations set for this tenant alone (set_timing with a tenant)
+        self.speed = None             # its own speed factor, if any
         self.stale_lock_bodies = {}   # upper env -> [reads left, body]: the seed's stale read after an unlock
 
     def env(self, name):
@@ -343,34 +438,95 @@ class Simulation:
         except KeyError:
             raise ApiError(404, 'No tenant %s' % name, 'Not Found') from None
 
+    # -- variants and timing
+
     def variant_of(self, tenant_name):
         variant = dict(self.variant)
         if tenant_name in self.tenants:
             variant.update(self.tenants[tenant_name].variant)
         return variant
 
-    def set_variant(self, tenant=None, **choices):
+    def set_variant(self, tenant=None, preset=None, **choices):
+        """Set variants for one tenant, or the default of all (no tenant); ``preset`` first, ``choices`` on top.
+
+        Everything is checked before anything changes: an unknown key or value is a ValueError.
+        """
+        if preset is not None:
+            if preset not in PRESETS:
+                raise ValueError('unknown preset %r (presets: %s)' % (preset, ', '.join(PRESETS)))
+            choices = dict(PRESETS[preset], **choices)
         for key, value in choices.items():
             if key not in VARIANT_CHOICES:
-                raise ValueError('unknown variant %r' % key)
-            if value not in VARIANT_CHOICES[key]:
-                raise ValueError('variant %s must be one of %s' % (key, VARIANT_CHOICES[key]))
+                raise ValueError('unknown variant %r (variants: %s)' % (key, ', '.join(sorted(VARIANT_CHOICES))))
+            if not valid_choice(value, VARIANT_CHOICES[key]):
+                raise ValueError('variant %s must be one of %s, not %r' % (key, VARIANT_CHOICES[key], value))
         target = self.tenant(tenant).variant if tenant else self.variant
         target.update(choices)
         return self.variant_of(tenant) if tenant else dict(self.variant)
 
+    def timing_of(self, tenant):
+        """The phases a tenant's runs and locks take: the global ones, or the field profile when its variant
+        ``timing`` says so, then the tenant's own phases; its own speed, else the global one."""
+        if isinstance(tenant, str):
+            tenant = self.tenant(tenant)
+        field = self.variant_of(tenant.name)['timing'] == 'field'
+        base = dict(FIELD_PHASES if field else self.timing.base)
+        base.update(tenant.phases)
+        return Timing(speed=tenant.speed or self.timing.speed, **base)
+
+    def set_timing(self, tenant=None, speed=None, profile=None, **phases):
+        """Phases and speed for one tenant, or globally (no tenant). A profile resets the phases first
+        (globally: the global phases; for a tenant: its variant ``timing`` and its own phases)."""
+        speed, profile, phases = Timing.checked(speed, profile, **phases)
+        if tenant is None:
+            self.timing.update(speed=speed, profile=profile, **phases)
+            return self.timing.as_dict()
+        state = self.tenant(tenant)
+        if profile is not None:
+            state.variant['timing'] = profile
+            state.phases = {}
+        state.phases.update(phases)
+        if speed is not None:
+            state.speed = speed
+        return self.timing_of(state).as_dict()
+
+    def _seconds(self, tenant, phase):
+        return self.timing_of(tenant).seconds(phase)
+
     # -- the clock
 
+    def _on_read(self, tenant):
+        return self.variant_of(tenant.name)['lock_progress'] == 'on_read'
+
+    def lock_state_of(self, tenant, lock, now):
+        """The state the API shows for ``lock``: the clock's, or the last lock-state read's (on_read)."""
+        return lock.state(now, self._on_read(tenant))
+
     def advance(self, tenant, now=None):
-        """Carry out everything the clock says has happened in ``tenant`` since it was last touched."""
+        """Carry out everything the clock says has happened in ``tenant`` since it was last touched.
+
+        Runs always follow the clock. Locks follow it too, unless the tenant's locks move on only when their
+        state is read (``lock_progress: on_read``): then only ``lock_state`` moves them on.
+        """
         now = time.monotonic() if now is None else now
         for env in tenant.envs.values():
             run = env.run
             if run is not None and not run.finished and now >= run.ends_at:
                 run.finished = True
                 run.effects(run.ends_at)
-        tenant.locks = [lock for lock in tenant.locks if lock.state(now) != 'gone']
+        on_read = self._on_read(tenant)
+        if not on_read:
+            for lock in tenant.locks:
+                lock.seen = now
+        tenant.locks = [lock for lock in tenant.locks if lock.state(now, on_read) != 'gone']
         return now
+
+    def _observe(self, tenant, env, now):
+        """A lock-state read: the locks it shows are looked at now, and move on if their time has come."""
+        for lock in tenant.holders([env.lower, env.name]):
+            lock.seen = now
+        on_read = self._on_read(tenant)
+        tenant.locks = [lock for lock in tenant.locks if lock.state(now, on_read) != 'gone']
 
     # -- helpers shared by the operations
 
@@ -386,18 +542,34 @@ class Simulation:
     def _maintenance_message(self, tenant_name):
         return 'Environment is locked by %s for maintenance. Retry later.' % self.variant_of(tenant_name)['vendor']
 
+    @staticmethod
+    def _description(state, lock=None):
+        if state == 'error':
+            return lock.failure if lock is not None and lock.failure else DEFAULT_LOCK_FAILURE
+        return LOCK_DESCRIPTIONS[state]
+
+    @staticmethod
+    def _lock_error(lock):
+        return conflict('Environment is in an error state for promotion %s: %s. Raise a support ticket.'
+                        % (lock.promotion_id, lock.failure))
+
     def _env_lock_view(self, tenant, env_name, now):
         holder = next((lock for lock in tenant.locks if lock.covers(env_name)), None)
         if holder is not None:
-            return {'state': holder.state(now), 'promotionId': holder.promotion_id}
-        if tenant.envs[env_name].maintenance:
-            return {'state': 'locked'}
-        return {'state': 'unlocked'}
+            view = {'state': self.lock_state_of(tenant, holder, now), 'promotionId': holder.promotion_id}
+        elif tenant.envs[env_name].maintenance:
+            view = {'state': 'locked'}
+        else:
+            view = {'state': 'unlocked'}
+        if self.variant_of(tenant.name)['proxy_state']:
+            # The proxy in front of the environment follows a step behind while the lock is on its way.
+            view['proxyState'] = {'locking': 'unlocked', 'unlocking': 'locked'}.get(view['state'], view['state'])
+        return view
 
     def _global_lock(self, tenant, env, now):
         lock = tenant.lock_of_pair(env.name) or next(iter(tenant.holders([env.lower, env.name])), None)
         if lock is not None:
-            return lock.state(now).upper()
+            return self.lock_state_of(tenant, lock, now).upper()
         return 'LOCKED' if env.maintenance or tenant.envs[env.lower].maintenance else 'UNLOCKED'
 
     def _startable_lock(self, tenant, env, now):
@@ -413,7 +585,10 @@ class Simulation:
                 raise conflict('Environment is already locked for promotion %s' % others[0].promotion_id)
             raise ApiError(409, 'The environments are not locked for promotion. Lock them first '
                                 '(POST /environment/promotion/lock) and wait for the state locked.', 'Conflict')
-        if lock.state(now) != 'locked':
+        state = self.lock_state_of(tenant, lock, now)
+        if state == 'error':
+            raise self._lock_error(lock)
+        if state != 'locked':
             raise conflict(MSG_LOCKING_OR_UNLOCKING)
         if env.run is not None and not env.run.finished:
             raise ApiError(409, 'A %s is already running in this environment (promotion %s). Wait for it to finish.'
@@ -426,27 +601,32 @@ class Simulation:
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, env_name)
         now = self.advance(tenant)
+        self._observe(tenant, env, now)
         stale = tenant.stale_lock_bodies.get(env.name)
         if stale and stale[0] > 0:
             stale[0] -= 1
             return 200, copy.deepcopy(stale[1])
+        return 200, self._lock_body(tenant, env, now, local_only)
+
+    def _lock_body(self, tenant, env, now, local_only=False):
         upper_view = self._env_lock_view(tenant, env.name, now)
         lower_view = self._env_lock_view(tenant, env.lower, now)
-        own = tenant.lock_of_pair(env.name)
-        if own is not None:
-            result, promotion_id = own.state(now), own.promotion_id
+        shown_lock = tenant.lock_of_pair(env.name)
+        if shown_lock is not None:
+            result, promotion_id = self.lock_state_of(tenant, shown_lock, now), shown_lock.promotion_id
         else:
             shown = upper_view if local_only or upper_view['state'] != 'unlocked' else lower_view
             result, promotion_id = shown['state'], shown.get('promotionId')
-        body = {'result': result, 'description': LOCK_DESCRIPTIONS[result]}
+            shown_lock = next((lock for lock in tenant.locks if lock.promotion_id == promotion_id), None)
+        body = {'result': result, 'description': self._description(result, shown_lock)}
         if promotion_id is None and result == 'locked':
-            body['description'] = 'Environment is locked by %s for maintenance' % self.variant_of(tenant_name)['vendor']
+            body['description'] = 'Environment is locked by %s for maintenance' % self.variant_of(tenant.name)['vendor']
         if promotion_id:
             body['promotionId'] = promotion_id
         if not local_only:
             body['lowerEnv'] = lower_view
         body['upperEnv'] = upper_view
-        return 200, body
+        return body
 
     def lock(self, tenant_name, env_name):
         tenant = self.tenant(tenant_name)
@@ -458,7 +638,8 @@ class Simulation:
         if holders:
             own = tenant.lock_of_pair(env.name)
             raise conflict('Environment is already locked for promotion %s' % (own or holders[0]).promotion_id)
-        lock = PairLock(env.lower, env.name, now + self.timing.seconds('lock'))
+        lock = PairLock(env.lower, env.name, now + self._seconds(tenant, 'lock'), failure=env.fail_next_lock)
+        env.fail_next_lock = None
         tenant.locks.append(lock)
         tenant.stale_lock_bodies.pop(env.name, None)
         if env.run is not None and env.run.finished:
@@ -480,7 +661,10 @@ class Simulation:
         upper = tenant.envs[target.upper]
         if upper.blocked:
             raise conflict(MSG_BLOCKED)
-        if target.state(now) != 'locked':
+        state = self.lock_state_of(tenant, target, now)
+        if state == 'error':
+            raise ApiError(500, '<internal-error-message>')
+        if state != 'locked':
             raise conflict(MSG_LOCKING_OR_UNLOCKING)
         run = upper.run
         if run is not None and not run.finished and run.promotion_id == target.promotion_id:
@@ -488,48 +672,61 @@ class Simulation:
                                 'finished.' % (run.kind, target.promotion_id), 'Conflict')
         if run is not None:
             run.visible = False
-        stale_reads = self.variant_of(tenant_name)['stale_lock_reads']
-        if stale_reads:
-            tenant.stale_lock_bodies[env.name] = [stale_reads, self.lock_state(tenant_name, env_name)[1]]
-        if self.variant_of(tenant_name)['unlock_status'] == 202:
-            target.unlock_at = now + self.timing.seconds('unlock')
-            if target.unlock_at > now:
-                return 202, {'result': 'unlocking', 'description': LOCK_DESCRIPTIONS['unlocking'],
-                             'promotionId': target.promotion_id}
-        tenant.locks.remove(target)
-        return 200, {'result': 'unlocked', 'description': LOCK_DESCRIPTIONS['unlocked'], 'promotionId': target.promotion_id}
+        variant = self.variant_of(tenant_name)
+        if variant['stale_lock_reads']:
+            tenant.stale_lock_bodies[env.name] = [variant['stale_lock_reads'], self._lock_body(tenant, env, now)]
+        if variant['unlock_answer'] == 'unlocked':
+            tenant.locks.remove(target)
+            return 200, {'result': 'unlocked', 'description': LOCK_DESCRIPTIONS['unlocked'],
+                         'promotionId': target.promotion_id}
+        target.start_unlock(now + self._seconds(tenant, 'unlock'))
+        return 202 if variant['unlock_answer'] == 'unlocking-202' else 200, {
+            'description': LOCK_DESCRIPTIONS['unlocking'], 'promotionId': target.promotion_id, 'result': 'unlocking'}
 
     # -- promotion and rollback
+
+    def _shows_final(self, tenant_name, env, run):
+        """Whether GET /promote still shows the final status of ``run`` (finished) rather than the lock's."""
+        if run.cleared:
+            return False
+        return run.visible or env.blocked or self.variant_of(tenant_name)['previous_status'] == 'visible'
 
     def status(self, tenant_name, env_name):
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, env_name)
         now = self.advance(tenant)
+        variant = self.variant_of(tenant_name)
         run = env.run
         lock = tenant.lock_of_pair(env.name)
+        shows_final = run is not None and run.finished and self._shows_final(tenant_name, env, run)
         body = {}
         if run is not None and not run.finished:
             message, started = run.current_phase(now)
-            body = {'status': self.variant_of(tenant_name)['status_running'], 'message': message, 'blockingError': False,
+            body = {'status': variant['status_running'], 'message': message, 'blockingError': False,
                     'promotionId': run.promotion_id, 'timeStamp': iso_time(run.wall(started))}
-        elif run is not None and (run.visible or env.blocked):
+        elif shows_final:
             outcome = run.outcome
             body = {'status': outcome['status'], 'message': outcome['message'], 'blockingError': outcome['blockingError'],
                     'promotionId': run.promotion_id, 'timeStamp': iso_time(run.wall(run.ends_at))}
             for key in ('missingESVs', 'encryptedSecrets'):
                 if outcome.get(key):
                     body[key] = list(outcome[key])
-        elif lock is not None and lock.state(now) == 'locked':
+        elif lock is not None and self.lock_state_of(tenant, lock, now) == 'locked':
             body = {'status': 'READY', 'message': MSG_READY, 'blockingError': False, 'promotionId': lock.promotion_id}
         elif lock is not None:
-            body = {'status': 'UNLOCKED', 'message': LOCK_DESCRIPTIONS[lock.state(now)], 'blockingError': False,
-                    'promotionId': lock.promotion_id}
+            body = {'status': 'UNLOCKED', 'message': self._description(self.lock_state_of(tenant, lock, now), lock),
+                    'blockingError': False, 'promotionId': lock.promotion_id}
         else:
             body = {'status': 'UNLOCKED', 'message': LOCK_DESCRIPTIONS['unlocked'], 'blockingError': False}
         body['globalLock'] = self._global_lock(tenant, env, now)
         body.setdefault('timeStamp', iso_time(time.time()))
-        body['type'] = run.kind if run is not None and (run.visible or not run.finished or env.blocked) else 'promotion'
+        if variant['status_type'] == 'present':
+            body['type'] = run.kind if run is not None and (shows_final or not run.finished) else 'promotion'
         return 200, body
+
+    def _start(self, env, run):
+        env.run = run
+        env.runs.append(run)
 
     def promote(self, tenant_name, env_name, request):
         if not isinstance(request, dict) or not isinstance(request.get('dryRun'), bool):
@@ -553,7 +750,7 @@ class Simulation:
         failure = env.fail_next if env.fail_next and (not dry_run or env.fail_next['dry_runs']) else None
         if failure:
             env.fail_next = None
-        timing = self.timing
+        timing = self.timing_of(tenant)
         prepare = (MSG_PREPARE, timing.seconds('prepare'))
         promote = (MSG_PROMOTE, timing.seconds('promote'))
         report_args = {'kind': 'promotion', 'lock': lock, 'dry_run': dry_run, 'request': request,
@@ -583,8 +780,8 @@ class Simulation:
                     if lower.release['currentVersion'] != env.release['currentVersion']:
                         env.release = {'currentVersion': lower.release['currentVersion'], 'nextUpgrade': None}
                 self._add_report(env, ended, diff, **report_args)
-                self._unlock_after(lock, request, ended)
-        env.run = Run('promotion', lock.promotion_id, dry_run, request, phases, outcome, effects)
+                self._unlock_after(tenant, lock, request, ended)
+        self._start(env, Run('promotion', lock.promotion_id, dry_run, request, phases, outcome, effects))
         return self.variant_of(tenant_name)['start_status'], {'result': 'Promotion process initiated successfully'}
 
     def rollback(self, tenant_name, env_name, request):
@@ -600,7 +797,7 @@ class Simulation:
             raise ApiError(409, 'There is no promotion to roll back in this environment', 'Conflict')
         restored = env.backup
         diff = config_diff(env.config, restored)
-        timing = self.timing
+        timing = self.timing_of(tenant)
         phases = [(MSG_PREPARE, timing.seconds('prepare')), (MSG_UPDATE, timing.seconds('promote')),
                   (MSG_RESTART, timing.seconds('restart'))]
         outcome = {'status': 'READY', 'message': 'Rollback completed' if diff else 'Rollback completed (no change)',
@@ -611,13 +808,13 @@ class Simulation:
             env.backup = None
             self._add_report(env, ended, diff, kind='rollback', lock=lock, dry_run=False, request=request,
                              missing=[], ignored=[])
-            self._unlock_after(lock, request, ended)
-        env.run = Run('rollback', lock.promotion_id, False, request, phases, outcome, effects)
+            self._unlock_after(tenant, lock, request, ended)
+        self._start(env, Run('rollback', lock.promotion_id, False, request, phases, outcome, effects))
         return self.variant_of(tenant_name)['start_status'], {'result': 'Rollback process initiated successfully'}
 
-    def _unlock_after(self, lock, request, ended):
+    def _unlock_after(self, tenant, lock, request, ended):
         if request.get('unlockEnvironmentsAfterPromotion'):
-            lock.unlock_at = ended + self.timing.seconds('unlock')
+            lock.start_unlock(ended + self._seconds(tenant, 'unlock'))
 
     @staticmethod
     def _add_report(env, ended, diff, kind, lock, dry_run, request, missing, ignored):
@@ -655,9 +852,14 @@ class Simulation:
         return rendered
 
     def _render_report(self, tenant_name, report):
-        body = {'reportId': report['reportId'], 'promotionId': report['promotionId'],
-                'reportName': 'Report_%s_dryrun=%s_%s' % (dashed_time(report['created']), str(report['dryRun']).lower(),
-                                                          report['promotionId']),
+        name = 'Report_%s_dryrun=%s_%s' % (dashed_time(report['created']), str(report['dryRun']).lower(),
+                                           report['promotionId'])
+        if self.variant_of(tenant_name)['report_body'] == 'seed':
+            # The seed's report: these five keys and nothing else; a dry run shows only in reportName.
+            return {'createdDate': self._format_date(tenant_name, report['created']), 'promotionId': report['promotionId'],
+                    'report': self._render_changes(tenant_name, report['diff']), 'reportId': report['reportId'],
+                    'reportName': name}
+        body = {'reportId': report['reportId'], 'promotionId': report['promotionId'], 'reportName': name,
                 'createdDate': self._format_date(tenant_name, report['created']), 'dryRun': report['dryRun'],
                 'type': report['type']}
         for key in ('promoter', 'promotionDescription', 'zendeskTicketReference'):
@@ -689,6 +891,15 @@ class Simulation:
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, env_name)
         self.advance(tenant)
+        if self.variant_of(tenant_name)['report_list'] == 'seed':
+            # The seed's list: no type, and not in date order. Sorted by reportId; should that happen to be the
+            # date order, newest first instead.
+            listed = sorted(env.reports, key=lambda r: r['reportId'])
+            created = [r['created'] for r in listed]
+            if len(listed) > 1 and created == sorted(created):
+                listed.reverse()
+            return 200, [{'createdDate': self._format_date(tenant_name, r['created']), 'dryRun': r['dryRun'],
+                          'promotionId': r['promotionId'], 'reportId': r['reportId']} for r in listed]
         return 200, [{'reportId': r['reportId'], 'promotionId': r['promotionId'],
                       'createdDate': self._format_date(tenant_name, r['created']), 'dryRun': r['dryRun'], 'type': r['type']}
                      for r in env.reports]
@@ -707,7 +918,7 @@ class Simulation:
                 'missingESVs': sorted(referenced_esvs(env.config) - upper.esvs),
                 'report': self._render_changes(tenant_name, config_diff(upper.config, env.config))}
         lock = tenant.lock_of_pair(upper.name)
-        if lock is not None and lock.state(now) != 'gone':
+        if lock is not None and self.lock_state_of(tenant, lock, now) != 'gone':
             body['promotionId'] = lock.promotion_id
         return 200, body
 
@@ -732,19 +943,42 @@ class Simulation:
         if tenant.holders([env.lower, env.name]):
             raise conflict('Environment is already locked for promotion %s' % tenant.holders([env.lower, env.name])[0].promotion_id)
         lock = PairLock(env.lower, env.name, now, foreign=True)
+        lock.seen = now  # already locked, read or not
         tenant.locks.append(lock)
         return lock.promotion_id
 
+    def fail_next_lock(self, tenant_name, upper_env, description=DEFAULT_LOCK_FAILURE):
+        """The next lock of the pair below ``upper_env`` starts as usual but ends in 'error', not 'locked'."""
+        tenant = self.tenant(tenant_name)
+        env = self._upper_env(tenant, upper_env)
+        self.advance(tenant)
+        if not isinstance(description, str) or not description:
+            raise ValueError('description must be a non-empty string')
+        env.fail_next_lock = description
+
     def clear_block(self, tenant_name, upper_env):
-        """What support does after a blocking failure: the environment may be promoted into, or unlocked, again."""
+        """What support does after a blocking failure or a failed lock: the environment may be promoted into,
+        or unlocked, again; a lock of the pair that failed is removed."""
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, upper_env)
         self.advance(tenant)
         env.blocked = False
         if env.run is not None and env.run.finished:
             env.run.visible = False
+            env.run.cleared = True
+        tenant.locks = [lock for lock in tenant.locks if not (lock.upper == env.name and lock.failure is not None)]
+
+    @staticmethod
+    def _run_record(run, now):
+        if run.finished:
+            status, message = run.outcome['status'], run.outcome['message']
+        else:
+            status, message = 'RUNNING', run.current_phase(now)[0]
+        return {'kind': run.kind, 'dry_run': run.dry_run, 'promotion_id': run.promotion_id, 'status': status,
+                'message': message}
 
     def env_state(self, tenant_name, env_name):
+        """Everything a test may assert on; reads the lock states without moving them on (on_read)."""
         tenant = self.tenant(tenant_name)
         env = tenant.env(env_name)
         now = self.advance(tenant)
@@ -752,10 +986,13 @@ class Simulation:
         state = {'tenant': tenant.name, 'env': env.name, 'lower': env.lower, 'upper': env.upper,
                  'config': copy.deepcopy(env.config), 'esvs': sorted(env.esvs), 'maintenance': env.maintenance,
                  'lock': None, 'blocked': env.blocked, 'release': dict(env.release), 'reports': len(env.reports),
-                 'can_roll_back': env.backup is not None, 'status': None}
+                 'can_roll_back': env.backup is not None, 'status': None,
+                 'runs': [self._run_record(run, now) for run in env.runs],
+                 'variant': self.variant_of(tenant.name), 'timing': self.timing_of(tenant).as_dict()}
         if holder is not None:
-            state['lock'] = {'promotionId': holder.promotion_id, 'state': holder.state(now), 'lower': holder.lower,
-                             'upper': holder.upper, 'foreign': holder.foreign}
+            state['lock'] = {'promotionId': holder.promotion_id, 'state': self.lock_state_of(tenant, holder, now),
+                             'clock_state': holder.state(now), 'lower': holder.lower, 'upper': holder.upper,
+                             'foreign': holder.foreign, 'failure': holder.failure}
         if env.lower is not None:
             state['status'] = self.status(tenant_name, env_name)[1]
         return state

@@ -278,7 +278,7 @@ def test_rollback_needs_the_lock(sim, tenant, api):
 
 
 def test_new_report_shape_dashed_dates_in_progress_and_202_unlock(sim, tenant, api):
-    sim.set_variant(tenant=tenant, report_shape='new', date_format='dashed', status_running='IN_PROGRESS', unlock_status=202)
+    sim.set_variant(tenant=tenant, report_shape='new', date_format='dashed', status_running='IN_PROGRESS', unlock_answer='unlocking-202')
     staging = api('staging')
     sim.edit_config(tenant, 'dev', 'am', 'OAuth2 Clients', 'add', 'mobile-app')
     promotion_id = staging.lock()
