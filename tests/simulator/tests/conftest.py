@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from tests.simulator.control import Simulator
 
-TENANT_POOL = 64
+TENANT_POOL = 128
 # Fast phases, and RSA keys reused from earlier runs so that 64 tenants start in a blink.
 FAST = ['--speed', '20', '--key-cache', tempfile.gettempdir() + '/idcloud-simulator-test-keys']
 PROMOTION = '/environment/promotion'
@@ -29,13 +29,23 @@ def sim(tmp_path_factory):
         yield running
 
 
-@pytest.fixture
-def tenant(sim):
-    """A tenant no other test has touched."""
+def fresh_tenant(sim):
     index = next(sim.unused)
     if index >= TENANT_POOL:
         pytest.skip('tenant pool exhausted')
     return sim.tenants()[index]
+
+
+@pytest.fixture
+def tenant(sim):
+    """A tenant no other test has touched."""
+    return fresh_tenant(sim)
+
+
+@pytest.fixture
+def other_tenant(sim, tenant):  # pylint: disable=unused-argument,redefined-outer-name
+    """A second untouched tenant, for tests that need two."""
+    return fresh_tenant(sim)
 
 
 def b64url(raw):

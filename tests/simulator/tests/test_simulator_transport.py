@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -162,3 +164,83 @@ def test_scenario_file_with_uat(tmp_path):
         assert refused.status_code == 409 and 'maintenance' in refused.json()['message']
         state = Api(sim, 'umbrella', 'prod').get(PROMOTION + '/lock/state').json()
         assert state['result'] == 'locked' and state['upperEnv'] == {'state': 'locked'}
+
+
+@pytest.mark.parametrize('kind, body, retry_after, content_type, header', [
+    (429, None, None, 'application/json', '1'),
+    (429, 'html', None, 'text/html', None),
+    (429, 'html', 7, 'text/html', '7'),
+    (502, None, None, 'text/html', None),
+    (503, 'html', 30, 'text/html', '30'),
+    (503, 'json', None, 'application/json', None),
+    (504, 'json', 2, 'application/json', '2'),
+    (500, 'html', None, 'text/html', None),
+])
+def test_fault_bodies(sim, tenant, api, kind, body, retry_after, content_type, header):
+    staging = api('staging')
+    sim.inject_fault('/environment/promotion/promote', kind, body=body, retry_after=retry_after, tenant=tenant)
+    response = staging.get(PROMOTION + '/promote')
+    assert response.status_code == kind and response.headers['Content-Type'].startswith(content_type)
+    assert response.headers.get('Retry-After') == header
+    if content_type == 'text/html':
+        assert response.text.startswith('<html>') and str(kind) in response.text
+    else:
+        document = response.json()
+        assert document['code'] == kind and document['message'] and document['reason'] == response.reason
+    assert staging.get(PROMOTION + '/promote').status_code == 200
+
+
+def test_json_503_body(sim, tenant, api):
+    sim.inject_fault('/environment/promotion/lock/state', 503, body='json', tenant=tenant, env='staging')
+    response = api('staging').get(PROMOTION + '/lock/state')
+    assert response.json() == {'code': 503, 'reason': 'Service Unavailable',
+                               'message': 'The service is temporarily unavailable'}
+
+
+def test_reset_fault(sim, tenant, api):
+    staging = api('staging')
+    sim.inject_fault('/environment/promotion/lock', 'reset', method='POST', tenant=tenant)
+    with pytest.raises(requests.ConnectionError):
+        staging.post(PROMOTION + '/lock')
+    assert sim.env_state(tenant, 'staging')['lock'] is None  # the request never reached the tenant
+    assert sim.request_log(tenant=tenant, env='staging')[-1]['fault'] == 'reset'
+    assert staging.lock()
+
+
+def tcp_ending(sim, tenant, kind):
+    """How the connection of a faulted request ends on the wire, read below TLS: 'reset' or 'eof'."""
+    sim.inject_fault('/environment/promotion/promote', kind, method='GET', tenant=tenant)
+    port = int(sim.base_url.rsplit(':', 1)[1])
+    context = ssl.create_default_context(cafile=sim.ca_file)
+    with context.wrap_socket(socket.create_connection(('127.0.0.1', port), timeout=5), server_hostname='127.0.0.1') as tls:
+        tls.sendall(('GET /%s/staging/environment/promotion/promote HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+                     % tenant).encode('ascii'))
+        time.sleep(0.2)  # the server has answered (or not) and closed by now
+        with socket.fromfd(tls.fileno(), socket.AF_INET, socket.SOCK_STREAM) as raw:
+            try:
+                while raw.recv(65536):  # TLS records (session tickets) before the end
+                    pass
+            except ConnectionResetError:
+                return 'reset'
+    return 'eof'
+
+
+def test_reset_is_a_tcp_reset_and_drop_a_close(sim, tenant):
+    assert tcp_ending(sim, tenant, 'reset') == 'reset'
+    assert tcp_ending(sim, tenant, 'drop') == 'eof'
+
+
+def test_faults_limited_to_a_tenant_and_env(sim, tenant, other_tenant, api):
+    sim.inject_fault('/environment/promotion/promote', 503, method='GET', tenant=other_tenant, env='prod')
+    assert api('staging').get(PROMOTION + '/promote').status_code == 200
+    assert Api(sim, other_tenant, 'staging').get(PROMOTION + '/promote').status_code == 200
+    assert api('prod').get(PROMOTION + '/promote').status_code == 200
+    assert Api(sim, other_tenant, 'prod').get(PROMOTION + '/promote').status_code == 503
+
+
+@pytest.mark.parametrize('params', [{'kind': 'hang', 'body': 'html'}, {'kind': 503, 'body': 'xml'},
+                                    {'kind': 503, 'env': 'staging'}, {'kind': 503, 'tenant': 'nobody'},
+                                    {'kind': 'explode'}])
+def test_inject_fault_refusals(sim, params):
+    with pytest.raises(RuntimeError, match=r'\((400|404)\)'):
+        sim.inject_fault('/environment/promotion/promote', **params)
