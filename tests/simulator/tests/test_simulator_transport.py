@@ -109,7 +109,7 @@ def test_help_documents_the_command():
                                text=True, timeout=30, check=False)
     assert completed.returncode == 0
     for option in ('--state-file', '--scenario', '--tenants', '--inventory', '--http', '--token-lifetime', '--speed',
-                   '--lock-seconds', '--restart-seconds'):
+                   '--lock-seconds', '--restart-seconds', '--preset', '--variant', '--timing-profile', 'lock_progress'):
         assert option in completed.stdout
 
 
