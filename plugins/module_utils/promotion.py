@@ -180,8 +180,8 @@ def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=N
                       % (status.type or 'run', status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
-    if not dry_run and status.status == STATUS_READY and finished_under(last_report, operation, lock.promotion_id,
-                                                                         last_report_dry):
+    finished = finished_under(last_report, operation, lock.promotion_id, last_report_dry)
+    if not dry_run and status.status == STATUS_READY and finished:
         # While the environments are locked their configuration cannot change, so a second real
         # promotion under the same lock has nothing to promote (but would restart the tenant's
         # services), and a second rollback nothing to roll back.

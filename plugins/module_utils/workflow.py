@@ -162,8 +162,10 @@ class Promotions:
                         state.promotion_id not in (None, promotion_id)) or (state.result == p.LOCKED and state.held_by(promotion_id)),
                         'the lock')
                     if not (lock.result == p.LOCKED and lock.held_by(promotion_id)):
-                        raise WorkflowError('Locking did not complete: the lock state is now %s (%s).'
-                                            % (lock.result, lock.description or 'no description'), lock=lock.body)
+                        raise WorkflowError('Locking did not complete: the lock state is now %s (%s).%s'
+                                            % (lock.result, lock.description or 'no description',
+                                               ' To resolve it, %s, quoting promotion id %s.' % (p.SUPPORT_TICKET, promotion_id)
+                                               if lock.result == p.LOCK_ERROR else ''), lock=lock.body)
                 else:
                     lock = self.lock_state()
             except WorkflowError as exc:
