@@ -176,12 +176,14 @@ def test_unlock_after_never_releases_a_lock_it_merely_found(simulator, playbook)
 
 def test_a_failure_after_the_lock_names_it_so_that_it_can_be_released(simulator, playbook, tmp_path):
     sim, tenant = simulator, 'tenant09'
-    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Unwritable')
-    (tmp_path / 'a-file').write_text('not a folder')
-    run = playbook(promotion_play(sim, tenant, 'staging', [
-        run_task(name='Promote', lock=True, dry_run_first=True, dry_run_report_dest=[str(tmp_path / 'a-file' / 'dry-run.md')])]))
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Refused')
+    sim.inject_fault('/environment/promotion/promote', 500, method='POST')  # the dry run's start fails, after the lock
+    try:
+        run = playbook(promotion_play(sim, tenant, 'staging', [run_task(name='Promote', lock=True, dry_run_first=True)]))
+    finally:
+        sim.clear_faults()
     assert run.rc != 0
     failure = run.task('Promote')['result']
-    assert 'Cannot write' in failure['msg'] and 'Traceback' not in failure['msg']
+    assert 'HTTP 500' in failure['msg'] and 'Traceback' not in failure['msg']
     lock = sim.env_state(tenant, 'staging')['lock']
     assert lock is not None and failure['promotion_id'] == lock['promotionId']
