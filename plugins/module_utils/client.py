@@ -262,6 +262,7 @@ class ServiceAccountToken:
     def _renew(self, client):
         # Each attempt signs a fresh assertion: the token endpoint refuses a jti it has seen, so a request that
         # failed on the way cannot simply be sent again. Transient failures are tried again while the step has time.
+        deadline = client.deadline or time.monotonic() + DEFAULT_RETRY_WINDOW
         attempt = 0
         while True:
             assertion = signed_assertion(self.private_key, self.account_id, token_audience(client.base_url))
@@ -271,9 +272,9 @@ class ServiceAccountToken:
                 body = client.send('POST', TOKEN_PATH, data=form, authenticated=False)
                 break
             except PromotionsApiError as exc:
-                if not exc.transient or client.remaining() <= backoff(attempt):
+                if not exc.transient or client.remaining(deadline) <= backoff(attempt):
                     raise token_error(exc, self.scope)
-                time.sleep(min(exc.retry_after or backoff(attempt), client.remaining()))
+                time.sleep(min(exc.retry_after or backoff(attempt), client.remaining(deadline)))
                 attempt += 1
         token = body.get('access_token') if isinstance(body, dict) else None
         if not token:

@@ -106,9 +106,9 @@ class Promotions:
             dry = report_dry_run(report, self.client.get(REPORTS_PATH))
         return dry
 
-    def real_run_finished_under(self, promotion_id, operation='promotion', report=None):
+    def real_run_finished_under(self, promotion_id, operation='promotion'):
         """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one."""
-        report = self.last_report() if report is None else report
+        report = self.last_report()
         if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
             return False
         return p.finished_under(report, operation, promotion_id, self.report_is_dry_run(report))

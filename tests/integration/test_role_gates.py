@@ -72,3 +72,24 @@ def test_release_upgrade_refused_then_allowed(simulator, tmp_path):
     assert sim.env_state(tenant, 'prod')['release']['currentVersion'] == '2025.7.0'
     assert config(sim, tenant, 'prod') == config(sim, tenant, 'staging')
     assert sim.env_state(tenant, 'prod')['lock'] is None
+
+
+def test_a_refused_release_check_releases_an_interrupted_runs_lock_and_its_record(simulator, tmp_path):
+    # An interrupted run left its lock, recorded; by the rerun the releases differ and the check refuses.
+    sim, tenant = simulator, 'tenant08'
+    sim.edit_config(tenant, 'staging', 'am', 'Journeys', 'add', 'Resume')
+    inventory = write_inventory(tmp_path / 'inventory.yml', {'t8-prod': host_vars(sim, tenant, 'prod')})
+    record = tmp_path / 'reports' / 't8-prod' / '.lock.json'
+    record.parent.mkdir(parents=True)
+    holder = sim.foreign_lock(tenant, 'prod')  # stands for the interrupted run's own lock
+    record.write_text(json.dumps({'promotion_id': holder, 'tenant_url': sim.url(tenant, 'prod')}))
+    sim.set_release(tenant, 'staging', '2025.7.0')
+    sim.set_release(tenant, 'prod', '2025.6.1')
+
+    refused = run(tmp_path, inventory)
+    assert refused.rc == 2, refused.output()
+    row = summary(tmp_path)['t8-prod']
+    assert row['outcome'] == 'failed' and 'Release check' in row['reason'], row
+    assert sim.env_state(tenant, 'prod')['lock'] is None and sim.env_state(tenant, 'staging')['lock'] is None
+    assert lock_record(tmp_path, 't8-prod') is None
+    assert ('POST', '/environment/promotion/promote') not in writes_of(sim, tenant)
