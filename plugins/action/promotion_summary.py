@@ -15,7 +15,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, replace_file
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import file_holds, replace_file
 
 ARGUMENT_SPEC = dict(
     dest=dict(type='path', required=True),

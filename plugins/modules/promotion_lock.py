@@ -165,8 +165,8 @@ transaction_id:
 '''
 
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
-from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
 
 
 def main():
@@ -186,15 +186,15 @@ def main():
     promotions = module.promotions()
 
     def lock():
-        return module.keep_or_lock(promotions, path, params['promotion_id'], wait=params['wait'],
-                                   wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
+        return promotions.keep_or_lock(path, params['promotion_id'], wait=params['wait'],
+                                       wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
 
     def unlock():
         promotion_id = params['promotion_id'] or ((module.read_lock_record(path) or {}).get('promotion_id') if path else None)
         try:
             result = promotions.ensure_unlocked(promotion_id=promotion_id, force=params['force'], wait=params['wait'],
                                                 wait_timeout=params['wait_timeout'])
-        except WorkflowError as exc:
+        except PromotionError as exc:
             if promotion_id and exc.result.get('holder') not in (None, promotion_id):
                 module.forget_lock_record(path)  # our lock is gone; someone else's is in place now
             raise

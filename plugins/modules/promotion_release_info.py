@@ -98,7 +98,7 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.module import RELEASE_SCOPE, PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import RELEASE_SCOPE, PromotionModule
 
 
 def main():

@@ -119,10 +119,9 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils.module import PromotionModule
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import describe_listing, report_facts
-from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import describe_listing, report_facts
 
 
 def main():
@@ -144,7 +143,7 @@ def main():
             document = promotions.report(params['report'], params['report_id'])
         except PromotionsApiError as exc:
             if exc.status == 404 and params['report_id']:
-                raise WorkflowError('report_id %s: the tenant has no report with this id (%s). The ids it has are listed '
+                raise PromotionError('report_id %s: the tenant has no report with this id (%s). The ids it has are listed '
                                     'by report: list.' % (params['report_id'], exc.message), error=exc.to_dict())
             raise
         result = dict(changed=False, report=document)

@@ -324,11 +324,10 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils.module import RELEASE_SCOPE, PromotionModule
-from ansible_collections.idcloud.promotions.plugins.module_utils.promotion import release_upgrade_message
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import render_markdown, report_facts
-from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import WorkflowError
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import RELEASE_SCOPE, PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import render_markdown, report_facts
+from ansible_collections.idcloud.promotions.plugins.module_utils._states import release_upgrade_message
 
 # What a dry run made first returns of itself.
 DRY_RUN_FIELDS = ('status', 'message', 'missing_esvs', 'encrypted_secrets', 'report', 'summary', 'changes', 'empty',
@@ -407,7 +406,7 @@ def main():
 
     def take_lock():
         """lock: take the lock, or keep the one of O(promotion_id) or of the record of an interrupted run."""
-        locked = module.keep_or_lock(promotions, params['record'], params['promotion_id'], on_locked=hold, wait=True,
+        locked = promotions.keep_or_lock(params['record'], params['promotion_id'], on_locked=hold, wait=True,
                                      wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
         hold(locked['promotion_id'])
         held['resumed'] = locked['resumed']
@@ -453,8 +452,8 @@ def main():
             return
         try:
             promotions.ensure_unlocked(promotion_id=lock_id, wait=True, wait_timeout=params['lock_timeout'])
-        except (WorkflowError, PromotionsApiError) as exc:
-            fields = getattr(exc, 'result', {})
+        except PromotionError as exc:
+            fields = exc.result
             if fields.get('holder') not in (None, lock_id):
                 # Ours is gone (the tenant released it after the run) and another promotion has locked since.
                 result['lock_released'] = True
@@ -478,7 +477,7 @@ def main():
                 raise
             scope = exc.missing_scope if isinstance(exc.missing_scope, str) else RELEASE_SCOPE
             if params['require_release_check']:
-                raise WorkflowError('Release check: %s. It is required (require_release_check), so nothing was locked: '
+                raise PromotionError('Release check: %s. It is required (require_release_check), so nothing was locked: '
                                     'grant %s to the service accounts of both environments, then run again.'
                                     % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False)
             warning = ('Release check skipped: the credentials lack the scope %s, so a deferred release upgrade that this '
@@ -488,7 +487,7 @@ def main():
             return dict(skipped=True, missing_scope=scope, warning=warning)
         check['skipped'] = False
         if check['upgrade'] and not params['allow_release_upgrade']:
-            raise WorkflowError(release_upgrade_message(check), release_check=check, real_run=False)
+            raise PromotionError(release_upgrade_message(check), release_check=check, real_run=False)
         return check
 
     def forget_interrupted_lock(failure):
@@ -499,8 +498,8 @@ def main():
             return
         try:
             promotions.ensure_unlocked(promotion_id=recorded['promotion_id'], wait=True, wait_timeout=params['lock_timeout'])
-        except (WorkflowError, PromotionsApiError) as exc:
-            if getattr(exc, 'result', {}).get('holder') in (None, recorded['promotion_id']):
+        except PromotionError as exc:
+            if exc.result.get('holder') in (None, recorded['promotion_id']):
                 failure.result['unlock_error'] = str(exc)
                 failure.result['promotion_id'] = recorded['promotion_id']  # still held: named, so it can be released
                 return
@@ -510,14 +509,16 @@ def main():
         try:
             try:
                 check = release_check()
-            except WorkflowError as refused:
+            except PromotionsApiError:
+                raise  # the check could not be made: an interrupted run's lock stays, for a rerun to resume
+            except PromotionError as refused:
                 forget_interrupted_lock(refused)
                 raise
             if params['lock']:
                 take_lock()
             result, passed = runs()
-        except (WorkflowError, PromotionsApiError) as exc:
-            failure = exc if isinstance(exc, WorkflowError) else WorkflowError(str(exc), error=exc.to_dict())
+        except PromotionError as exc:
+            failure = PromotionError(str(exc), exc.result)
             # The failure names the lock this task holds, so that the caller can release it if this could not.
             failure.result.setdefault('promotion_id', held['promotion_id'])
             release(failure.result)
@@ -527,7 +528,7 @@ def main():
             result['release_check'] = check
         release(result)
         if not passed:
-            raise WorkflowError(result.pop('msg'), result=result)
+            raise PromotionError(result.pop('msg'), result=result)
         return result
 
     module.run(step)

@@ -16,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ansible_collections.idcloud.promotions.plugins.module_utils import client as c
+from ansible_collections.idcloud.promotions.plugins.module_utils import _auth, _client
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionsApiError
 from tests.simulator.certs import make_tls_files
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -110,18 +111,18 @@ CA = {}
 def make_client(url, auth=None, **kwargs):
     kwargs.setdefault('backoff_factor', 0.01)
     kwargs.setdefault('ca_path', CA.get('path'))
-    return c.PromotionsClient(url, auth or c.StaticToken('static-token'), transaction_id='tx-1', **kwargs)
+    return _client.PromotionsClient(url, auth or _auth.StaticToken('static-token'), transaction_id='tx-1', **kwargs)
 
 
 def test_service_account_token_is_a_verifiable_rs256_assertion(server):
     server.add(body={'access_token': 'tok-1', 'token_type': 'Bearer', 'expires_in': 899, 'scope': 'fr:idc:promotion:*'})
     server.add(body={'result': 'unlocked'})
-    client = make_client(server.url, c.ServiceAccountToken('sa-123', json.dumps(jwk()), 'fr:idc:promotion:*'))
+    client = make_client(server.url, _auth.ServiceAccountToken('sa-123', json.dumps(jwk()), 'fr:idc:promotion:*'))
     assert client.get('/environment/promotion/lock/state') == {'result': 'unlocked'}
     token_request, call = server.requests
     assert token_request['path'] == '/acme/staging/am/oauth2/access_token'
     form = parse_qs(token_request['body'])
-    assert form['grant_type'] == [c.JWT_BEARER_GRANT] and form['client_id'] == ['service-account']
+    assert form['grant_type'] == [_auth.JWT_BEARER_GRANT] and form['client_id'] == ['service-account']
     assert form['scope'] == ['fr:idc:promotion:*']
     header, claims, signature = form['assertion'][0].split('.')
     KEY.public_key().verify(decode_segment(signature), ('%s.%s' % (header, claims)).encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -141,7 +142,7 @@ def test_token_renewed_once_on_401_then_the_request_is_sent_again(server):
     server.add(status=401, body={'code': 401, 'reason': 'Unauthorized', 'message': 'Access Denied'})
     server.add(body={'access_token': 'new', 'expires_in': 900})
     server.add(body={'result': 'Promotion process initiated successfully'})
-    client = make_client(server.url, c.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*'))
+    client = make_client(server.url, _auth.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*'))
     assert client.post('/environment/promotion/promote', {'dryRun': True})['result'].startswith('Promotion')
     assert [r['headers'].get('Authorization') for r in server.requests if 'promote' in r['path']] == ['Bearer old', 'Bearer new']
 
@@ -151,15 +152,15 @@ def test_second_401_is_reported_with_the_challenge(server):
         server.add(body={'access_token': 'tok', 'expires_in': 900})
         server.add(status=401, body={'code': 401, 'reason': 'Unauthorized', 'message': 'Access Denied'},
                    headers={'WWW-Authenticate': 'Bearer error="invalid_token"'})
-    client = make_client(server.url, c.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*'))
-    with pytest.raises(c.PromotionsApiError) as caught:
+    client = make_client(server.url, _auth.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*'))
+    with pytest.raises(PromotionsApiError) as caught:
         client.get('/environment/promotion/promote')
     assert caught.value.status == 401 and 'invalid_token' in str(caught.value) and 'expired' in str(caught.value)
 
 
 def test_static_token_is_not_renewed(server):
     server.add(status=401, body={'code': 401, 'reason': 'Unauthorized', 'message': 'Access Denied'})
-    with pytest.raises(c.PromotionsApiError) as caught:
+    with pytest.raises(PromotionsApiError) as caught:
         make_client(server.url).get('/environment/promotion/promote')
     assert caught.value.status == 401 and len(server.requests) == 1
 
@@ -169,7 +170,7 @@ def test_token_renewed_before_it_expires(server):
     server.add(body={})
     server.add(body={'access_token': 'fresh', 'expires_in': 900})
     server.add(body={})
-    client = make_client(server.url, c.ServiceAccountToken('sa', jwk(full=False), 'fr:idc:promotion:*'))
+    client = make_client(server.url, _auth.ServiceAccountToken('sa', jwk(full=False), 'fr:idc:promotion:*'))
     client.get('/a')
     time.sleep(0.85)  # within a fifth of its one-second life: renewed before use
     client.get('/b')
@@ -195,9 +196,9 @@ def test_retry_after_is_honoured_but_never_past_the_deadline():
         def get_redirect_location(self):
             return False
 
-    assert 9 < c.build_retry(time.monotonic() + 10).get_retry_after(Answer()) <= 10
+    assert 9 < _client.build_retry(time.monotonic() + 10).get_retry_after(Answer()) <= 10
     Answer.headers = {'Retry-After': '2'}
-    assert c.build_retry(time.monotonic() + 3600).get_retry_after(Answer()) == 2
+    assert _client.build_retry(time.monotonic() + 3600).get_retry_after(Answer()) == 2
 
 
 def test_transient_read_failures_are_retried_until_the_deadline_not_a_count(server):
@@ -215,7 +216,7 @@ def test_a_read_that_keeps_failing_ends_at_the_deadline(server):
         server.add(status=502, raw=b'<html>502 Bad Gateway</html>', headers={'Content-Type': 'text/html'})
     client = make_client(server.url, backoff_factor=0.1)
     started = time.monotonic()
-    with client.deadline_in(1.5), pytest.raises(c.PromotionsApiError) as caught:
+    with client.deadline_in(1.5), pytest.raises(PromotionsApiError) as caught:
         client.get('/environment/promotion/promote')
     assert caught.value.status == 502 and caught.value.transient
     assert 1.0 < time.monotonic() - started < 3.0 and 3 <= len(server.requests) < 200
@@ -225,28 +226,28 @@ def test_one_request_never_outlasts_the_time_left(server):
     server.add(body={'status': 'READY'}, hang=5)
     client = make_client(server.url, timeout=30)
     started = time.monotonic()
-    with client.deadline_in(1), pytest.raises(c.PromotionsApiError) as caught:
+    with client.deadline_in(1), pytest.raises(PromotionsApiError) as caught:
         client.get('/environment/promotion/promote')
     assert caught.value.transport_error and time.monotonic() - started < 2.5
 
 
 def test_invalid_scope_reads_as_a_missing_scope_not_a_wrong_key(server):
     server.add(status=400, body={'error': 'invalid_scope', 'error_description': 'Unknown/invalid scope(s): [fr:idc:release:*]'})
-    client = make_client(server.url, c.ServiceAccountToken('sa', jwk(), 'fr:idc:release:*'))
-    with pytest.raises(c.PromotionsApiError) as caught:
+    client = make_client(server.url, _auth.ServiceAccountToken('sa', jwk(), 'fr:idc:release:*'))
+    with pytest.raises(PromotionsApiError) as caught:
         client.get('/environment/release')
     assert caught.value.missing_scope == 'fr:idc:release:*'
     assert 'refused the scope fr:idc:release:*' in caught.value.message and 'belong to this environment' not in caught.value.message
     server.add(status=400, body={'error': 'invalid_grant', 'error_description': 'The assertion signature does not verify'})
-    with pytest.raises(c.PromotionsApiError) as caught:
-        make_client(server.url, c.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*')).get('/environment/release')
+    with pytest.raises(PromotionsApiError) as caught:
+        make_client(server.url, _auth.ServiceAccountToken('sa', jwk(), 'fr:idc:promotion:*')).get('/environment/release')
     assert caught.value.missing_scope is None and 'belong to this environment' in caught.value.message
 
 
 def test_a_403_names_the_scope_the_token_lacks(server):
     server.add(status=403, body={'code': 403, 'reason': 'Forbidden', 'message': 'The access token lacks the scope'},
                headers={'WWW-Authenticate': 'Bearer realm="x", error="insufficient_scope", scope="fr:idc:release:*"'})
-    with pytest.raises(c.PromotionsApiError) as caught:
+    with pytest.raises(PromotionsApiError) as caught:
         make_client(server.url).get('/environment/release')
     assert caught.value.missing_scope == 'fr:idc:release:*'
 
@@ -258,14 +259,14 @@ def test_a_403_names_the_scope_the_token_lacks(server):
 ])
 def test_every_documented_error_body_gives_its_message(server, body):
     server.add(status=409, body=body)
-    with pytest.raises(c.PromotionsApiError) as caught:
+    with pytest.raises(PromotionsApiError) as caught:
         make_client(server.url).post('/environment/promotion/lock')
     assert (caught.value.status, caught.value.message) == (409, 'Environment is already locked for promotion x')
 
 
 def test_post_is_never_resent_after_an_ambiguous_failure(server):
     server.add(status=502, raw=b'<html><h1>502 Bad Gateway</h1></html>', headers={'Content-Type': 'text/html'})
-    with pytest.raises(c.PromotionsApiError) as caught:
+    with pytest.raises(PromotionsApiError) as caught:
         make_client(server.url).post('/environment/promotion/lock')
     error = caught.value
     assert len(server.requests) == 1
@@ -276,7 +277,7 @@ def test_post_is_never_resent_after_an_ambiguous_failure(server):
 def test_common_rest_error_body_and_transaction_ids(server):
     server.add(status=409, body={'code': 409, 'message': 'Environment is already locked for promotion x'})
     client = make_client(server.url)
-    with pytest.raises(c.PromotionsApiError) as caught:
+    with pytest.raises(PromotionsApiError) as caught:
         client.post('/environment/promotion/lock')
     assert (caught.value.status, caught.value.code) == (409, 409)
     assert caught.value.message == 'Environment is already locked for promotion x'
@@ -292,7 +293,7 @@ def test_truncated_json_read_again_on_get_but_not_on_post(server):
     server.add(body={'status': 'RUNNING'})
     assert make_client(server.url).get('/environment/promotion/promote') == {'status': 'RUNNING'}
     server.add(raw=b'{"result": "lock')
-    with pytest.raises(c.PromotionsApiError) as caught:
+    with pytest.raises(PromotionsApiError) as caught:
         make_client(server.url).post('/environment/promotion/lock')
     assert caught.value.transport_error and 'not valid JSON' in caught.value.message
     assert [r['method'] for r in server.requests].count('POST') == 1
@@ -309,18 +310,18 @@ def test_no_connection_is_a_clear_error():
         probe.bind(('127.0.0.1', 0))
         port = probe.getsockname()[1]
     client = make_client('https://127.0.0.1:%d' % port)
-    with client.deadline_in(0.5), pytest.raises(c.PromotionsApiError) as caught:
+    with client.deadline_in(0.5), pytest.raises(PromotionsApiError) as caught:
         client.get('/environment/promotion/promote')
     assert caught.value.transport_error and 'no answer from' in caught.value.message
 
 
 def test_pem_key_and_bad_keys():
     pem = KEY.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
-    assert c.load_private_key(pem).private_numbers() == KEY.private_numbers()
-    assert c.load_private_key(jwk(full=False)).private_numbers().d == KEY.private_numbers().d
+    assert _auth.load_private_key(pem).private_numbers() == KEY.private_numbers()
+    assert _auth.load_private_key(jwk(full=False)).private_numbers().d == KEY.private_numbers().d
     for bad in ('', 'nonsense', '{"kty": "RSA"', {'kty': 'EC', 'd': 'x'}, '-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----'):
-        with pytest.raises(c.ConfigurationError):
-            c.load_private_key(bad)
+        with pytest.raises(ConfigurationError):
+            _auth.load_private_key(bad)
 
 
 @pytest.mark.parametrize('url, audience', [
@@ -328,11 +329,11 @@ def test_pem_key_and_bad_keys():
     ('https://tenant.example.com:8443/prefix/', 'https://tenant.example.com:8443/prefix/am/oauth2/access_token'),
 ])
 def test_token_audience(url, audience):
-    assert c.token_audience(url) == audience
+    assert _auth.token_audience(url) == audience
 
 
 @pytest.mark.parametrize('url', ['tenant.example.com', 'ftp://x', 'http://tenant.example.com', 'https://x?y=1', '',
                                  'https://x:99999'])
 def test_bad_tenant_urls_are_refused_before_sending(url):
-    with pytest.raises(c.ConfigurationError):
-        c.PromotionsClient(url, c.StaticToken('t'))
+    with pytest.raises(ConfigurationError):
+        _client.PromotionsClient(url, _auth.StaticToken('t'))

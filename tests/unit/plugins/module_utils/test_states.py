@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
+from ansible_collections.idcloud.promotions.plugins.module_utils import _states as p
+from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
 OURS = '8acd3a87-2272-450f-a3b3-1eb222108740'
 THEIRS = '791eb03a-7ec1-42ae-ae84-ed142cf52688'
@@ -153,9 +154,9 @@ def test_outcome_messages_name_cause_and_next_step():
 
 
 def test_poll_delay_starts_fast_and_is_capped():
-    assert p.poll_delay(0) == 0.25
-    assert p.poll_delay(30) == pytest.approx(3.0)
-    assert p.poll_delay(10000) == 15.0
+    assert poll_delay(0) == 0.25
+    assert poll_delay(30) == pytest.approx(3.0)
+    assert poll_delay(10000) == 15.0
 
 
 class FakeTime:
@@ -174,7 +175,7 @@ class FakeTime:
 def test_waiter_records_each_state_once_and_stops_on_done():
     fake = FakeTime()
     states = iter(['locking'] * 5 + ['locked'])
-    waiter = p.Waiter(60, clock=fake.clock, sleep=fake.sleep, wall=lambda: 0)
+    waiter = Waiter(60, clock=fake.clock, sleep=fake.sleep, wall=lambda: 0)
     value, elapsed = waiter.until(lambda: next(states), lambda state: state == 'locked', describe=lambda s: {'state': s})
     assert value == 'locked'
     assert [entry['state'] for entry in waiter.history] == ['locking', 'locked']
@@ -189,7 +190,7 @@ def test_waiter_ten_minute_wait_costs_tens_of_reads_and_little_lag():
         reads.append(fake.now)
         return 'done' if fake.now >= 600 else 'running'
 
-    waiter = p.Waiter(3600, clock=fake.clock, sleep=fake.sleep)
+    waiter = Waiter(3600, clock=fake.clock, sleep=fake.sleep)
     _value, elapsed = waiter.until(read, lambda state: state == 'done')
     assert 20 <= len(reads) <= 120
     assert elapsed - 600 <= 15
@@ -197,8 +198,8 @@ def test_waiter_ten_minute_wait_costs_tens_of_reads_and_little_lag():
 
 def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline():
     fake = FakeTime()
-    waiter = p.Waiter(5, clock=fake.clock, sleep=fake.sleep)
-    with pytest.raises(p.WaitTimeout) as caught:
+    waiter = Waiter(5, clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(WaitTimeout) as caught:
         waiter.until(lambda: 'locking', lambda state: False)
     assert caught.value.last == 'locking'
     assert fake.now == pytest.approx(5)
@@ -206,12 +207,12 @@ def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline
 
 def test_waits_of_one_waiter_share_its_deadline():
     fake = FakeTime()
-    waiter = p.Waiter(10, clock=fake.clock, sleep=fake.sleep)
+    waiter = Waiter(10, clock=fake.clock, sleep=fake.sleep)
     fake.now = 8
-    with pytest.raises(p.WaitTimeout):
+    with pytest.raises(WaitTimeout):
         waiter.until(lambda: 'locking', lambda state: False)
     assert fake.now == pytest.approx(10)
-    with pytest.raises(p.WaitTimeout):
+    with pytest.raises(WaitTimeout):
         waiter.pause(1)
 
 
@@ -229,19 +230,19 @@ def test_waiter_sits_out_tolerated_failures_until_the_deadline():
             raise answer
         return answer
 
-    waiter = p.Waiter(60, clock=fake.clock, sleep=fake.sleep)
+    waiter = Waiter(60, clock=fake.clock, sleep=fake.sleep)
     value, _elapsed = waiter.until(read, lambda state: state == 'READY', tolerate=lambda exc: isinstance(exc, Busy))
     assert value == 'READY' and len(waiter.history) == 2
 
     def always_busy():
         raise Busy()
 
-    stuck = p.Waiter(3, clock=fake.clock, sleep=fake.sleep)
-    with pytest.raises(p.WaitTimeout) as caught:
+    stuck = Waiter(3, clock=fake.clock, sleep=fake.sleep)
+    with pytest.raises(WaitTimeout) as caught:
         stuck.until(always_busy, lambda state: True, tolerate=lambda exc: isinstance(exc, Busy))
     assert caught.value.last is None and isinstance(caught.value.error, Busy)
     with pytest.raises(ValueError):
-        p.Waiter(3, clock=fake.clock, sleep=fake.sleep).until(lambda: int('x'), lambda state: True)
+        Waiter(3, clock=fake.clock, sleep=fake.sleep).until(lambda: int('x'), lambda state: True)
 
 
 def report(kind='promotion', dry_run=False, promotion_id=OURS):

@@ -1,27 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every module of the collection shares: the connection options, the client built from
-them, and one way of turning a failure into a task failure that says what to do next."""
+"""Internal to this collection: not a public API.
 
-from __future__ import absolute_import, division, print_function
+The AnsibleModule adapter every module shares: the connection options, the checks made before any request, the
+service built from the options, and one way of turning a failure into a task failure that says what to do next.
+"""
 
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.idcloud.promotions.plugins.module_utils.client import (
-    REQUESTS_IMPORT_ERROR, CRYPTOGRAPHY_IMPORT_ERROR, ConfigurationError, PromotionsApiError, PromotionsClient,
-    ServiceAccountToken, StaticToken, checked_url,
+from ansible_collections.idcloud.promotions.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, ServiceAccountToken, StaticToken
+from ansible_collections.idcloud.promotions.plugins.module_utils._client import REQUESTS_IMPORT_ERROR, PromotionsClient, checked_url
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import (
+    check_writable, forget_lock_record, read_lock_record, write_file, write_report,
 )
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import file_holds, format_for_path, render, replace_file
-from ansible_collections.idcloud.promotions.plugins.module_utils.workflow import Promotions, WorkflowError
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
 RELEASE_SCOPE = 'fr:idc:release:*'
@@ -68,7 +67,7 @@ class PromotionModule(AnsibleModule):
         # Returned with every failure: the lock a module holds, so that the caller can release it whatever failed.
         # Set first, since the argument checks of AnsibleModule may already fail.
         self.failure_facts = {}
-        super(PromotionModule, self).__init__(
+        super().__init__(
             argument_spec=spec, supports_check_mode=supports_check_mode,
             required_one_of=[('access_token', 'service_account_id')] + kwargs.pop('required_one_of', []),
             required_together=together + kwargs.pop('required_together', []),
@@ -141,77 +140,16 @@ class PromotionModule(AnsibleModule):
         options.update(connection)
         return self.promotions(**options)
 
-    # The lock record: which lock a run took, so that a rerun after an interruption can keep it.
+    # The lock record of this module's environment (see _files).
     def read_lock_record(self, path):
-        """The lock record at ``path``, None when there is none. A file that is not a lock record, or the record of
-        another O(tenant_url), is a ConfigurationError: taking a new lock over it could leave the old one behind."""
-        try:
-            with open(path) as stream:
-                text = stream.read()
-        except (IOError, OSError) as exc:
-            if not os.path.exists(path):
-                return None
-            raise ConfigurationError('record %s cannot be read: %s' % (path, exc))
-        try:
-            record = json.loads(text)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or not isinstance(record.get('promotion_id'), str):
-            raise ConfigurationError('record %s is not a lock record (JSON with a promotion_id). If no interrupted run of '
-                                     'this environment needs it, remove it; release any lock left behind with '
-                                     'promotion_lock state=unlocked.' % path)
-        recorded_url = str(record.get('tenant_url', '')).rstrip('/')
-        if recorded_url != self.params['tenant_url'].rstrip('/'):
-            raise ConfigurationError('record %s is the lock record of %s (promotion %s), not of %s. Give every environment '
-                                     'a record file of its own.' % (path, recorded_url or 'no tenant_url',
-                                                                    record['promotion_id'], self.params['tenant_url']))
-        return record
-
-    def write_lock_record(self, path, promotion_id):
-        """Written as soon as a new lock's id is known, so an interruption while waiting for it loses nothing."""
-        record = dict(promotion_id=promotion_id, tenant_url=self.params['tenant_url'], transaction_id=self.client.transaction_id,
-                      locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-        self.write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
-        return record
-
-    def keep_or_lock(self, promotions, path, promotion_id=None, on_locked=None, **options):
-        """``promotions.ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the
-        record at ``path`` (an interrupted run's), and recording a new lock there as soon as its id is known. The
-        result tells whether the recorded lock was kept (``resumed``) and, with a ``path``, what the record holds."""
-        record = self.read_lock_record(path) if path else None
-        written = []
-
-        def locked(new_id):
-            if on_locked is not None:
-                on_locked(new_id)
-            if path:
-                written.append(self.write_lock_record(path, new_id))
-
-        result = promotions.ensure_locked(promotion_id=promotion_id or (record or {}).get('promotion_id'), on_locked=locked,
-                                          **options)
-        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
-        if path:
-            result['record'] = written[-1] if written else record if result['resumed'] else None
-        return result
+        return read_lock_record(path, self.params['tenant_url'])
 
     def forget_lock_record(self, path, promotion_id=None):
-        """Remove the lock record (only if it names ``promotion_id``, when given). A record that cannot be removed
-        is left: it only makes a later run look for a lock that is gone, and take a new one."""
-        if not path or self.check_mode:
-            return
-        try:
-            recorded = (self.read_lock_record(path) or {}).get('promotion_id')
-        except ConfigurationError:
-            return  # not ours to remove
-        if promotion_id is not None and recorded not in (None, promotion_id):
-            return
-        try:
-            os.remove(path)
-        except OSError:
-            pass
+        if not self.check_mode:
+            forget_lock_record(path, self.params['tenant_url'], promotion_id)
 
     def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
-        super(PromotionModule, self).fail_json(msg=msg, **dict(self.failure_facts, **kwargs))
+        super().fail_json(msg=msg, **dict(self.failure_facts, **kwargs))
 
     def elapsed(self):
         return round(time.monotonic() - self.started, 2)
@@ -225,44 +163,20 @@ class PromotionModule(AnsibleModule):
         self.exit_json(**result)
 
     def write_report(self, dest, report, fmt=None, dry_run=None):
-        """Write ``report`` to ``dest`` as JSON or Markdown (from ``fmt`` or the file's suffix); ``dry_run`` is what
-        the caller knows of the run when the report does not say."""
-        return self.write_file(dest, render(report, fmt or format_for_path(dest), dry_run))
+        return write_report(dest, report, fmt, dry_run, self.check_mode)
 
     def write_file(self, dest, text):
-        """Write ``text`` to ``dest`` in one atomic move, making its folder if needed. Returns True
-        when the file's content changed. Check mode writes nothing."""
-        content = text.encode('utf-8')
-        if file_holds(dest, content):
-            return False
-        if self.check_mode:
-            return True
-        directory = os.path.dirname(os.path.abspath(dest))
-        try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory)
-            replace_file(dest, content)
-        except (IOError, OSError) as exc:
-            raise WorkflowError('Cannot write %s: %s. Check the path and its permissions.' % (dest, exc))
-        return True
+        return write_file(dest, text, self.check_mode)
 
     def run(self, step):
         """Run ``step()`` (which returns the result dict) and exit, turning every expected failure
         into a task failure with its cause and next step, never a traceback."""
         try:
             result = step()
-        except WorkflowError as exc:
+        except PromotionError as exc:
             fields = dict(exc.result)
             fields.update(self.common_result())
-            self.fail_json(msg=exc.message, **fields)
-        except PromotionsApiError as exc:
-            fields = self.common_result()
-            fields.update(error=exc.to_dict())
-            if exc.missing_scope:
-                fields['missing_scope'] = exc.missing_scope
             self.fail_json(msg=str(exc), **fields)
-        except ConfigurationError as exc:
-            self.fail_json(msg=str(exc), **self.common_result())
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a message, never a bare traceback
             self.fail_json(msg='Unexpected error (%s: %s). This is a bug of idcloud.promotions; please report it with '
                                'the transaction id.' % (exc.__class__.__name__, exc), exception=traceback.format_exc(),
@@ -272,21 +186,3 @@ class PromotionModule(AnsibleModule):
                 client.close()
         self.exit_result(**result)
 
-
-def check_writable(path, option):
-    """ConfigurationError naming ``option`` unless a file can be written at ``path``: its folder exists and takes a
-    new file, or can be made (the nearest existing folder above it takes one). Nothing is left behind."""
-    if os.path.isdir(path):
-        raise ConfigurationError('%s %s is a directory; give the path of a file' % (option, path))
-    folder = os.path.dirname(os.path.abspath(path))
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise ConfigurationError('%s %s cannot be written: %s is not a directory' % (option, path, existing))
-    try:
-        with tempfile.TemporaryFile(dir=existing, prefix='.idcloud-check-'):
-            pass
-    except (IOError, OSError) as exc:
-        where = 'its directory %s' % folder if existing == folder else '%s does not exist and %s' % (folder, existing)
-        raise ConfigurationError('%s %s cannot be written: %s takes no new file (%s)' % (option, path, where, exc.strerror or exc))

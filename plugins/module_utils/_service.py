@@ -1,25 +1,26 @@
 # -*- coding: utf-8 -*-
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The steps of a promotion, each made idempotent: reach a lock state, run a promotion or a
-rollback to its end, read reports. Calls go through ``client.PromotionsClient``; what the
-answers mean comes from ``promotion``."""
+"""Internal to this collection: not a public API.
 
-from __future__ import absolute_import, division, print_function
+The steps of a promotion, each made idempotent: reach a lock state (keeping the lock record), run a promotion,
+a dry run then the promotion, or a rollback to its end, read reports and releases. Calls go through
+``_client.PromotionsClient``; what the answers mean comes from ``_states``; waiting from ``_waiter``. Every step
+bounds its requests by its own deadline.
+"""
 
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 import contextlib
 import time
+from urllib.parse import quote
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover
-    from urllib import quote  # type: ignore
-
-from ansible_collections.idcloud.promotions.plugins.module_utils.client import PromotionsApiError, backoff
-from ansible_collections.idcloud.promotions.plugins.module_utils import promotion as p
-from ansible_collections.idcloud.promotions.plugins.module_utils.report import change_rows, report_dry_run
+from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
+from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import read_lock_record, write_lock_record
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows, report_dry_run
+from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
 PREFIX = '/environment/promotion'
 LOCK_STATE_PATH = PREFIX + '/lock/state'
@@ -45,15 +46,6 @@ LAST_LOOK = 2.0
 WRITE_ATTEMPTS = 3
 
 
-class WorkflowError(Exception):
-    """A step that cannot complete; ``result`` holds what the module returns with the failure."""
-
-    def __init__(self, message, result=None, **fields):
-        super(WorkflowError, self).__init__(message)
-        self.message = message
-        self.result = dict(result or {}, **fields)
-
-
 def lock_description(lock):
     return {'result': lock.result, 'promotion_id': lock.promotion_id, 'description': lock.description}
 
@@ -61,7 +53,7 @@ def lock_description(lock):
 class Promotions:
     """The promotions API of one (upper) environment."""
 
-    def __init__(self, client, check_mode=False, waiter_factory=p.Waiter, sleep=time.sleep):
+    def __init__(self, client, check_mode=False, waiter_factory=Waiter, sleep=time.sleep):
         self.client = client
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
@@ -76,10 +68,10 @@ class Promotions:
 
     # Reads.
     def lock_state(self):
-        return p.LockState(self.client.get(LOCK_STATE_PATH))
+        return states.LockState(self.client.get(LOCK_STATE_PATH))
 
     def status(self):
-        return p.Status(self.client.get(PROMOTE_PATH))
+        return states.Status(self.client.get(PROMOTE_PATH))
 
     def report(self, which='last', report_id=None):
         path = '%s/%s' % (REPORT_PATH, quote(report_id, safe='')) if report_id else REPORT_PATHS[which]
@@ -111,7 +103,7 @@ class Promotions:
         report = self.last_report()
         if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
             return False
-        return p.finished_under(report, operation, promotion_id, self.report_is_dry_run(report))
+        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report))
 
     def release(self):
         return self.client.get(RELEASE_PATH)
@@ -124,7 +116,7 @@ class Promotions:
         if lower is not None:
             lower_body = lower.release() or {}
             result.update(lower_current_version=lower_body.get('currentVersion'), lower_next_upgrade=lower_body.get('nextUpgrade'),
-                          upgrade=p.release_upgrade(body, lower_body))
+                          upgrade=states.release_upgrade(body, lower_body))
         return result
 
     # Lock.
@@ -133,19 +125,19 @@ class Promotions:
         as soon as a new lock's id is known, before waiting for it, so that it is never lost."""
         with self._step(wait_timeout) as waiter:
             lock = self.lock_state()
-            step = p.plan_lock(lock, promotion_id)
-            if (step == p.HELD and wait_for_release) or (step == p.WAIT and lock.result == p.UNLOCKING):
+            step = states.plan_lock(lock, promotion_id)
+            if (step == states.HELD and wait_for_release) or (step == states.WAIT and lock.result == states.UNLOCKING):
                 if self.check_mode:
                     return self._lock_result(True, lock, None, waiter)
-                lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
-                step = p.plan_lock(lock, promotion_id)
-            if step == p.FAIL:
-                raise WorkflowError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', p.SUPPORT_TICKET),
+                lock = self._wait_lock(waiter, lambda state: state.result in (states.UNLOCKED, states.LOCK_ERROR), 'release of the lock')
+                step = states.plan_lock(lock, promotion_id)
+            if step == states.FAIL:
+                raise PromotionError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', states.SUPPORT_TICKET),
                                     lock=lock.body)
-            if step == p.HELD:
-                raise WorkflowError(p.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
+            if step == states.HELD:
+                raise PromotionError(states.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
             changed = False
-            if step == p.LOCK:
+            if step == states.LOCK:
                 if self.check_mode:
                     return self._lock_result(True, lock, None, waiter)
                 promotion_id = self._start_lock(waiter, wait_for_release)
@@ -158,20 +150,41 @@ class Promotions:
                 if wait:
                     # Done when ours is locked, or when the lock can no longer become ours; a stale
                     # 'unlocked' read just after the request is waited out.
-                    lock = self._wait_lock(waiter, lambda state: state.result == p.LOCK_ERROR or (
-                        state.promotion_id not in (None, promotion_id)) or (state.result == p.LOCKED and state.held_by(promotion_id)),
+                    lock = self._wait_lock(waiter, lambda state: state.result == states.LOCK_ERROR or (
+                        state.promotion_id not in (None, promotion_id)) or (state.result == states.LOCKED and state.held_by(promotion_id)),
                         'the lock')
-                    if not (lock.result == p.LOCKED and lock.held_by(promotion_id)):
-                        raise WorkflowError('Locking did not complete: the lock state is now %s (%s).%s'
+                    if not (lock.result == states.LOCKED and lock.held_by(promotion_id)):
+                        raise PromotionError('Locking did not complete: the lock state is now %s (%s).%s'
                                             % (lock.result, lock.description or 'no description',
-                                               ' To resolve it, %s, quoting promotion id %s.' % (p.SUPPORT_TICKET, promotion_id)
-                                               if lock.result == p.LOCK_ERROR else ''), lock=lock.body)
+                                               ' To resolve it, %s, quoting promotion id %s.' % (states.SUPPORT_TICKET, promotion_id)
+                                               if lock.result == states.LOCK_ERROR else ''), lock=lock.body)
                 else:
                     lock = self.lock_state()
-            except WorkflowError as exc:
+            except PromotionError as exc:
                 exc.result.update(promotion_id=promotion_id, changed=changed)
                 raise
             return self._lock_result(changed, lock, promotion_id, waiter)
+
+    def keep_or_lock(self, record_path=None, promotion_id=None, on_locked=None, **options):
+        """``ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the record at
+        ``record_path`` (an interrupted run's), and recording a new lock there as soon as its id is known. The result
+        tells whether the recorded lock was kept (``resumed``) and, with a record, what it holds."""
+        tenant_url = self.client.base_url
+        record = read_lock_record(record_path, tenant_url) if record_path else None
+        written = []
+
+        def locked(new_id):
+            if on_locked is not None:
+                on_locked(new_id)
+            if record_path:
+                written.append(write_lock_record(record_path, new_id, tenant_url, self.client.transaction_id))
+
+        result = self.ensure_locked(promotion_id=promotion_id or (record or {}).get('promotion_id'), on_locked=locked,
+                                    **options)
+        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
+        if record_path:
+            result['record'] = written[-1] if written else record if result['resumed'] else None
+        return result
 
     def _start_lock(self, waiter, wait_for_release):
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
@@ -179,25 +192,25 @@ class Promotions:
         def reconcile():
             # There was no lock before our request: one there now is the one we asked for.
             lock = self.lock_state()
-            return lock.promotion_id if lock.result in (p.LOCKING, p.LOCKED) and lock.promotion_id else None
+            return lock.promotion_id if lock.result in (states.LOCKING, states.LOCKED) and lock.promotion_id else None
 
         while True:
             try:
                 body = self._write(lambda: self.client.post(LOCK_PATH), reconcile)
             except PromotionsApiError as exc:
                 if exc.status == 500:
-                    raise WorkflowError('Locking failed with an internal error: %s. To resolve it, %s.' % (exc.message, p.SUPPORT_TICKET),
+                    raise PromotionError('Locking failed with an internal error: %s. To resolve it, %s.' % (exc.message, states.SUPPORT_TICKET),
                                         error=exc.to_dict())
                 if exc.status != 409:
                     raise
                 lock = self.lock_state()
                 if not wait_for_release:
-                    raise WorkflowError(p.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id,
+                    raise PromotionError(states.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id,
                                         lock=lock.body)
-                if lock.result in (p.UNLOCKED, p.LOCK_ERROR):
+                if lock.result in (states.UNLOCKED, states.LOCK_ERROR):
                     self._pause(waiter, 'release of the lock')  # refused while reading free: the vendor's lock
                 else:
-                    self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'release of the lock')
+                    self._wait_lock(waiter, lambda state: state.result in (states.UNLOCKED, states.LOCK_ERROR), 'release of the lock')
                 continue
             if isinstance(body, str):
                 return body
@@ -206,38 +219,38 @@ class Promotions:
     def ensure_unlocked(self, promotion_id=None, force=False, wait=True, wait_timeout=900):
         with self._step(wait_timeout) as waiter:
             lock = self.lock_state()
-            step = p.plan_unlock(lock, promotion_id, force)
-            if step == p.WAIT:
+            step = states.plan_unlock(lock, promotion_id, force)
+            if step == states.WAIT:
                 if self.check_mode:
-                    return self._lock_result(lock.result == p.LOCKING, lock, promotion_id, waiter)
+                    return self._lock_result(lock.result == states.LOCKING, lock, promotion_id, waiter)
                 lock = self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
-                step = p.plan_unlock(lock, promotion_id, force)
-            if step == p.FAIL:
-                raise WorkflowError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', p.SUPPORT_TICKET),
+                step = states.plan_unlock(lock, promotion_id, force)
+            if step == states.FAIL:
+                raise PromotionError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', states.SUPPORT_TICKET),
                                     lock=lock.body)
-            if step == p.HELD:
-                raise WorkflowError(p.held_message(lock, promotion_id, action='unlock'), lock=lock.body, holder=lock.promotion_id)
-            if step == p.DONE:
+            if step == states.HELD:
+                raise PromotionError(states.held_message(lock, promotion_id, action='unlock'), lock=lock.body, holder=lock.promotion_id)
+            if step == states.DONE:
                 return self._lock_result(False, lock, lock.promotion_id or promotion_id, waiter)
             released = lock.promotion_id
             if self.check_mode:
                 return self._lock_result(True, lock, released, waiter)
             self._start_unlock(waiter, released)
-            lock = self._wait_lock(waiter, lambda state: state.result in (p.UNLOCKED, p.LOCK_ERROR), 'the unlock') if wait \
+            lock = self._wait_lock(waiter, lambda state: state.result in (states.UNLOCKED, states.LOCK_ERROR), 'the unlock') if wait \
                 else self.lock_state()
-            if wait and lock.result != p.UNLOCKED:
-                raise WorkflowError('Unlocking did not complete: the lock state is now %s (%s).'
+            if wait and lock.result != states.UNLOCKED:
+                raise PromotionError('Unlocking did not complete: the lock state is now %s (%s).'
                                     % (lock.result, lock.description or 'no description'), lock=lock.body, changed=True)
             return self._lock_result(True, lock, released, waiter)
 
     def _start_unlock(self, waiter, promotion_id):
         def reconcile():
             lock = self.lock_state()
-            if lock.result in (p.UNLOCKING, p.UNLOCKED):
+            if lock.result in (states.UNLOCKING, states.UNLOCKED):
                 return True  # our DELETE went through; its answer was lost
             if lock.promotion_id == promotion_id:
                 return None
-            raise WorkflowError('While releasing lock %s the lock state became %s%s; check who holds it now.'
+            raise PromotionError('While releasing lock %s the lock state became %s%s; check who holds it now.'
                                 % (promotion_id, lock.result, ' (promotion %s)' % lock.promotion_id if lock.promotion_id else ''),
                                 lock=lock.body)
 
@@ -251,17 +264,17 @@ class Promotions:
                 # Why was it refused? The status and the lock state say, whatever the 409's wording.
                 status, lock = self.status(), self.lock_state()
                 if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
-                    raise WorkflowError(p.blocked_message(promotion_id, self.client.transaction_id), error=exc.to_dict(),
+                    raise PromotionError(states.blocked_message(promotion_id, self.client.transaction_id), error=exc.to_dict(),
                                         blocked=True)
                 if status.running:
-                    raise WorkflowError('A %s is running under lock %s (%s), so the lock cannot be released yet. Run '
+                    raise PromotionError('A %s is running under lock %s (%s), so the lock cannot be released yet. Run '
                                         'promotion_run again to wait for it to end, then unlock.'
                                         % (status.type or 'run', promotion_id, status.message or 'no message'),
                                         error=exc.to_dict(), status=status.as_dict())
-                if lock.result in (p.UNLOCKING, p.UNLOCKED):
+                if lock.result in (states.UNLOCKING, states.UNLOCKED):
                     return
                 if lock.promotion_id and lock.promotion_id != promotion_id:
-                    raise WorkflowError(p.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id)
+                    raise PromotionError(states.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id)
                 if lock.settled:
                     self._pause(waiter, 'the lock to be released (the tenant answered: %s)' % exc.message)
                 else:
@@ -291,18 +304,18 @@ class Promotions:
 
     def _pause(self, waiter, what):
         try:
-            waiter.pause(p.poll_delay(waiter.clock() - waiter.start))
-        except p.WaitTimeout as exc:
-            raise WorkflowError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
+            waiter.pause(poll_delay(waiter.clock() - waiter.start))
+        except WaitTimeout as exc:
+            raise PromotionError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
                                 % (exc.elapsed, what), history=waiter.history)
 
     def _wait_lock(self, waiter, done, what):
         try:
             lock, _elapsed = waiter.until(self.lock_state, done, key=lambda state: (state.result, state.promotion_id),
                                           describe=lock_description, tolerate=transient)
-        except p.WaitTimeout as exc:
-            last = exc.last or p.LockState(None)
-            raise WorkflowError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise wait_timeout, '
+        except WaitTimeout as exc:
+            last = exc.last or states.LockState(None)
+            raise PromotionError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise wait_timeout, '
                                 'or check who holds the lock.' % (
                                     exc.elapsed, what, last.result or 'unknown',
                                     ' (promotion %s)' % last.promotion_id if last.promotion_id else '',
@@ -325,30 +338,30 @@ class Promotions:
             previous_report = (last or {}).get('reportId')
             under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
             last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
-            decision, why = p.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
-            if self.check_mode and not promotion_id and lock.result in (p.UNLOCKED, p.LOCKING):
+            decision, why = states.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
+            if self.check_mode and not promotion_id and lock.result in (states.UNLOCKED, states.LOCKING):
                 # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
-                decision = p.START
-            if decision == p.FAIL:
-                raise WorkflowError(why, status=before.as_dict(), lock=lock.body)
+                decision = states.START
+            if decision == states.FAIL:
+                raise PromotionError(why, status=before.as_dict(), lock=lock.body)
             promotion_id = lock.promotion_id
             if self.check_mode:
-                predicted = decision == p.START and not dry_run
+                predicted = decision == states.START and not dry_run
                 return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
-                            report=None, attached=decision == p.ATTACH, dry_run=dry_run)
-            if decision == p.COMPLETED:
-                outcome = p.Outcome(before, kind, False, True)
+                            report=None, attached=decision == states.ATTACH, dry_run=dry_run)
+            if decision == states.COMPLETED:
+                outcome = states.Outcome(before, kind, False, True)
                 outcome.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
                     kind, promotion_id, before.message or 'no message')
                 return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
                             attached=False, dry_run=False)
-            if decision == p.START:
+            if decision == states.START:
                 self._start_run(kind, dry_run, body, before, previous_report)
             if not wait:
                 # A run started here will change configuration; one merely found running is not this task's change.
-                return dict(changed=decision == p.START and not dry_run, promotion_id=promotion_id, status=self.status(),
-                            outcome=None, history=waiter.history, report=None, attached=decision == p.ATTACH,
-                            dry_run=dry_run if decision == p.START else None)
+                return dict(changed=decision == states.START and not dry_run, promotion_id=promotion_id, status=self.status(),
+                            outcome=None, history=waiter.history, report=None, attached=decision == states.ATTACH,
+                            dry_run=dry_run if decision == states.START else None)
             status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id)
             report = self.last_report()
             if report is not None and report.get('reportId') == previous_report:
@@ -356,16 +369,16 @@ class Promotions:
             # As the tenant says (the report, or its listing item), else as this task started it; None: unknown.
             # A rollback has no dry run.
             ran_dry = self.report_is_dry_run(report) if report is not None and kind == 'promotion' else None
-            ran_dry = (dry_run if decision == p.START or kind == 'rollback' else None) if ran_dry is None else ran_dry
-            if decision == p.ATTACH and ran_dry is not False and not dry_run and status.status == p.STATUS_READY:
+            ran_dry = (dry_run if decision == states.START or kind == 'rollback' else None) if ran_dry is None else ran_dry
+            if decision == states.ATTACH and ran_dry is not False and not dry_run and status.status == states.STATUS_READY:
                 # The run found going was a dry run of this lock (or nothing says it was not): the real one is still to do.
                 return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
                                 ignore_encrypted_secrets)
             report_empty = None if report is None else not change_rows(report)
             # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
-            outcome = p.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets)
+            outcome = states.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets)
             return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
-                        history=waiter.history, report=report, attached=decision == p.ATTACH, dry_run=ran_dry)
+                        history=waiter.history, report=report, attached=decision == states.ATTACH, dry_run=ran_dry)
 
     def promote_after_dry_run(self, body=None, promotion_id=None, wait_timeout=3600, ignore_encrypted_secrets=False,
                               skip_if_unchanged=True):
@@ -391,13 +404,13 @@ class Promotions:
                     return dry, None
             if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
                 # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.
-                raise WorkflowError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
+                raise PromotionError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
                                     'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
             real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
             return dry, real
 
     def _wait_run(self, waiter, kind, decision, before, previous_report, promotion_id):
-        seen_running = [decision == p.ATTACH]
+        seen_running = [decision == states.ATTACH]
 
         def finished(status):
             # Ended once seen running, or once it shows by its own report or error; a status that merely
@@ -410,7 +423,7 @@ class Promotions:
             if self.last_report_id() != previous_report:
                 return True
             if waiter.clock() - waiter.start > STALE_STATUS_GRACE:
-                raise WorkflowError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
+                raise PromotionError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
                                     'Run the task again to wait for it, or check the tenant.'
                                     % (kind, STALE_STATUS_GRACE, status.status, status.message or 'no message'),
                                     status=status.as_dict(), promotion_id=promotion_id, history=waiter.history)
@@ -420,9 +433,9 @@ class Promotions:
             status, _elapsed = waiter.until(self.status, finished, key=lambda status: (status.status, status.message),
                                             describe=lambda status: dict(status=status.status, message=status.message),
                                             tolerate=transient)
-        except p.WaitTimeout as exc:
-            last = exc.last or p.Status(None)
-            raise WorkflowError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '
+        except WaitTimeout as exc:
+            last = exc.last or states.Status(None)
+            raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '
                                 'Run the task again to wait for it, or raise wait_timeout.'
                                 % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message',
                                    '; last error: %s' % exc.error if exc.error else ''),
@@ -448,9 +461,9 @@ class Promotions:
                 raise
             status = self.status()
             if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
-                raise WorkflowError(p.blocked_message(before.promotion_id, self.client.transaction_id),
+                raise PromotionError(states.blocked_message(before.promotion_id, self.client.transaction_id),
                                     error=exc.to_dict(), status=status.as_dict(), blocked=True)
-            raise WorkflowError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
+            raise PromotionError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
                                 'no other run is in progress (status %s: %s), then run again.'
                                 % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
                                 error=exc.to_dict(), status=status.as_dict())

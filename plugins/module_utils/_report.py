@@ -1,17 +1,16 @@
 # -*- coding: utf-8 -*-
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Promotion reports: both shapes tenants send, reduced to one flat list of changes, counted,
-and rendered as JSON or as Markdown for a change ticket. No I/O."""
+"""Internal to this collection: not a public API.
 
-from __future__ import absolute_import, division, print_function
+Promotion reports: both shapes tenants send, reduced to one flat list of changes, counted, told dry
+run or not, and rendered as JSON or as Markdown for a change ticket. Pure: no I/O.
+"""
 
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from datetime import datetime
 
 CHANGE_KINDS = ('added', 'modified', 'deleted')
@@ -187,27 +186,6 @@ def render(document, fmt, dry_run=None):
     if fmt != 'markdown':
         return render_json(document)
     return render_listing_markdown(document) if isinstance(document, list) else render_markdown(document, dry_run=dry_run)
-
-
-def file_holds(path, content):
-    """True when the file at ``path`` already holds exactly ``content`` (bytes): nothing to write."""
-    try:
-        with open(path, 'rb') as existing:
-            return existing.read() == content
-    except (IOError, OSError):
-        return False
-
-
-def replace_file(path, content):
-    """Write ``content`` (bytes) to ``path`` in one atomic move; the file is readable by its owner only."""
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.idcloud-')
-    try:
-        with os.fdopen(handle, 'wb') as stream:
-            stream.write(content)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def format_for_path(path, default='json'):

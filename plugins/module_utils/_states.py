@@ -1,23 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the promotions API's answers mean: lock states, run statuses and their outcomes,
-and how long to wait between two looks. Pure functions and small classes, no I/O, so that
-every rule here is unit-tested on its own.
+"""Internal to this collection: not a public API.
+
+What the promotions API's answers mean: lock states, run statuses and their outcomes, the plan
+functions that decide the next step, and their messages. Pure: no I/O, every rule unit-tested on its own.
 """
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
-
-import time
+from __future__ import annotations
 
 UNLOCKED, LOCKING, LOCKED, UNLOCKING, LOCK_ERROR = 'unlocked', 'locking', 'locked', 'unlocking', 'error'
-
 # Run statuses. Older tenants say IN_PROGRESS where newer ones say RUNNING.
 STATUS_UNLOCKED, STATUS_READY, STATUS_RUNNING, STATUS_ERROR = 'UNLOCKED', 'READY', 'RUNNING', 'ERROR'
 STATUS_ALIASES = {'IN_PROGRESS': STATUS_RUNNING}
-
 NO_CHANGE_MARK = '(no change)'
 SUPPORT_TICKET = ("raise a support ticket (How Do I...? > Identity Cloud > Configuration: 'Resolve environment errors "
                   "preventing self-service promotions')")
@@ -50,8 +45,6 @@ class LockState:
 
     def __repr__(self):
         return 'LockState(%s, %s)' % (self.result, self.promotion_id)
-
-
 # What to do to reach a wanted lock state from the one read. One word each, so the modules
 # and the tests speak of the same thing.
 DONE, WAIT, LOCK, UNLOCK, HELD, FAIL = 'done', 'wait', 'lock', 'unlock', 'held', 'fail'
@@ -157,8 +150,6 @@ class Status:
         return dict(status=self.status, message=self.message, type=self.type, blocking_error=self.blocking_error,
                     promotion_id=self.promotion_id, missing_esvs=self.missing_esvs,
                     encrypted_secrets=self.encrypted_secrets, timestamp=self.timestamp)
-
-
 START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
@@ -250,68 +241,3 @@ class Outcome:
         else:
             self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (
                 kind, status.status or 'an unknown state', status.message or 'no message')
-
-
-def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):
-    """Seconds to sleep before the next look. A state just entered is looked at again soon, one
-    that has lasted a while less often: the lag after a change stays near ``ratio`` of the time
-    the state lasted, and a ten-minute restart costs tens of requests, not thousands."""
-    return min(cap, max(first, ratio * seconds_in_state))
-
-
-class WaitTimeout(Exception):
-    def __init__(self, last, elapsed, error=None):
-        super(WaitTimeout, self).__init__('still waiting after %.0f s' % elapsed)
-        self.last = last  # the last value read, None if no read succeeded
-        self.elapsed = elapsed
-        self.error = error  # the last tolerated failure, if any
-
-
-class Waiter:
-    """Polls ``read`` until ``done(value)``, keeping a history of each state seen (``key(value)``
-    tells states apart). Every wait of one Waiter shares one deadline, ``timeout`` seconds after it
-    was made. Failures for which ``tolerate(exc)`` is true (a busy tenant, a lost answer) count as
-    no news until the deadline. Clock and sleep are injectable for the tests."""
-
-    def __init__(self, timeout, clock=time.monotonic, sleep=time.sleep, wall=time.time):
-        self.clock = clock
-        self.sleep = sleep
-        self.wall = wall
-        self.start = clock()
-        self.deadline = self.start + timeout
-        self.history = []
-
-    def remaining(self):
-        return max(0.0, self.deadline - self.clock())
-
-    def pause(self, seconds):
-        """Sleep ``seconds`` (less if the deadline is nearer); WaitTimeout once it has passed."""
-        if self.clock() >= self.deadline:
-            raise WaitTimeout(None, self.clock() - self.start)
-        self.sleep(min(seconds, self.remaining()))
-
-    def until(self, read, done, key=lambda value: value, describe=lambda value: {}, tolerate=lambda exc: False):
-        value, error = None, None
-        last_key = object()
-        changed_at = self.clock()
-        while True:
-            try:
-                value, error = read(), None
-            except Exception as exc:  # pylint: disable=broad-exception-caught  # re-raised unless tolerated
-                if not tolerate(exc):
-                    raise
-                error = exc
-            now = self.clock()
-            if error is None:
-                current = key(value)
-                if current != last_key:
-                    last_key, changed_at = current, now
-                    self.history.append(dict(describe(value), time=self._stamp(), elapsed=round(now - self.start, 2)))
-                if done(value):
-                    return value, now - self.start
-            if now >= self.deadline:
-                raise WaitTimeout(value, now - self.start, error)
-            self.sleep(min(poll_delay(now - changed_at), self.deadline - now))
-
-    def _stamp(self):
-        return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.wall()))
