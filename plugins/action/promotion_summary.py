@@ -4,9 +4,7 @@
 """Writes a run's summary on the controller, in the worker process itself: a module would cost a
 Python start-up per file for what is a local write (the documentation is in the module of the same name)."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 import json
 import os
@@ -38,7 +36,7 @@ class ActionModule(ActionBase):
     _requires_connection = False
 
     def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         files = [('summary.json', json.dumps(args['rows'], indent=2, sort_keys=True) + '\n')]
         if args['markdown']:

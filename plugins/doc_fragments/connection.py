@@ -2,9 +2,7 @@
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 
 class ModuleDocFragment:  # pylint: disable=too-few-public-methods
@@ -71,9 +69,13 @@ options:
       - A fresh id is made when not given; every module returns the one it used.
     type: str
 notes:
-  - Transient failures (no connection, timeouts, HTTP 429, 502, 503, 504) of reads are retried with a
-    jittered backoff, honouring C(Retry-After). A write (lock, unlock, promote, rollback) is never sent
-    again blindly after an unclear failure; the module reads the state to see whether it happened.
+  - Transient failures of a read (no connection, a reset, a body cut short, HTTP 429, 502, 503, 504) are tried again
+    with a jittered backoff for as long as the step's time allows (the time left of C(wait_timeout) or
+    C(lock_timeout); 60 seconds for a read outside a wait), honouring C(Retry-After) but never past that time. A
+    write (lock, unlock, promote, rollback) is never sent again blindly after an unclear failure; the module reads
+    the state to see whether it happened.
+  - O(tenant_url) must be an C(https://) URL; a credential, a timeout or a file that cannot work is refused before
+    any request.
   - Service-account tokens are renewed before they expire and once on a 401, so a long wait never fails for that.
 requirements:
   - requests

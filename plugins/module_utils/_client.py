@@ -10,6 +10,7 @@ and error bodies, transaction ids. What the answers mean is the business of ``_s
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 import uuid

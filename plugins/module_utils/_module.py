@@ -185,4 +185,3 @@ class PromotionModule(AnsibleModule):
             for client in self.clients:
                 client.close()
         self.exit_result(**result)
-

@@ -133,7 +133,7 @@ class Promotions:
                 step = states.plan_lock(lock, promotion_id)
             if step == states.FAIL:
                 raise PromotionError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', states.SUPPORT_TICKET),
-                                    lock=lock.body)
+                                     lock=lock.body)
             if step == states.HELD:
                 raise PromotionError(states.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
             changed = False
@@ -155,9 +155,9 @@ class Promotions:
                         'the lock')
                     if not (lock.result == states.LOCKED and lock.held_by(promotion_id)):
                         raise PromotionError('Locking did not complete: the lock state is now %s (%s).%s'
-                                            % (lock.result, lock.description or 'no description',
-                                               ' To resolve it, %s, quoting promotion id %s.' % (states.SUPPORT_TICKET, promotion_id)
-                                               if lock.result == states.LOCK_ERROR else ''), lock=lock.body)
+                                             % (lock.result, lock.description or 'no description',
+                                                ' To resolve it, %s, quoting promotion id %s.' % (states.SUPPORT_TICKET, promotion_id)
+                                                if lock.result == states.LOCK_ERROR else ''), lock=lock.body)
                 else:
                     lock = self.lock_state()
             except PromotionError as exc:
@@ -200,13 +200,13 @@ class Promotions:
             except PromotionsApiError as exc:
                 if exc.status == 500:
                     raise PromotionError('Locking failed with an internal error: %s. To resolve it, %s.' % (exc.message, states.SUPPORT_TICKET),
-                                        error=exc.to_dict())
+                                         error=exc.to_dict())
                 if exc.status != 409:
                     raise
                 lock = self.lock_state()
                 if not wait_for_release:
                     raise PromotionError(states.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id,
-                                        lock=lock.body)
+                                         lock=lock.body)
                 if lock.result in (states.UNLOCKED, states.LOCK_ERROR):
                     self._pause(waiter, 'release of the lock')  # refused while reading free: the vendor's lock
                 else:
@@ -227,7 +227,7 @@ class Promotions:
                 step = states.plan_unlock(lock, promotion_id, force)
             if step == states.FAIL:
                 raise PromotionError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', states.SUPPORT_TICKET),
-                                    lock=lock.body)
+                                     lock=lock.body)
             if step == states.HELD:
                 raise PromotionError(states.held_message(lock, promotion_id, action='unlock'), lock=lock.body, holder=lock.promotion_id)
             if step == states.DONE:
@@ -240,7 +240,7 @@ class Promotions:
                 else self.lock_state()
             if wait and lock.result != states.UNLOCKED:
                 raise PromotionError('Unlocking did not complete: the lock state is now %s (%s).'
-                                    % (lock.result, lock.description or 'no description'), lock=lock.body, changed=True)
+                                     % (lock.result, lock.description or 'no description'), lock=lock.body, changed=True)
             return self._lock_result(True, lock, released, waiter)
 
     def _start_unlock(self, waiter, promotion_id):
@@ -251,8 +251,8 @@ class Promotions:
             if lock.promotion_id == promotion_id:
                 return None
             raise PromotionError('While releasing lock %s the lock state became %s%s; check who holds it now.'
-                                % (promotion_id, lock.result, ' (promotion %s)' % lock.promotion_id if lock.promotion_id else ''),
-                                lock=lock.body)
+                                 % (promotion_id, lock.result, ' (promotion %s)' % lock.promotion_id if lock.promotion_id else ''),
+                                 lock=lock.body)
 
         while True:
             try:
@@ -265,12 +265,12 @@ class Promotions:
                 status, lock = self.status(), self.lock_state()
                 if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
                     raise PromotionError(states.blocked_message(promotion_id, self.client.transaction_id), error=exc.to_dict(),
-                                        blocked=True)
+                                         blocked=True)
                 if status.running:
                     raise PromotionError('A %s is running under lock %s (%s), so the lock cannot be released yet. Run '
-                                        'promotion_run again to wait for it to end, then unlock.'
-                                        % (status.type or 'run', promotion_id, status.message or 'no message'),
-                                        error=exc.to_dict(), status=status.as_dict())
+                                         'promotion_run again to wait for it to end, then unlock.'
+                                         % (status.type or 'run', promotion_id, status.message or 'no message'),
+                                         error=exc.to_dict(), status=status.as_dict())
                 if lock.result in (states.UNLOCKING, states.UNLOCKED):
                     return
                 if lock.promotion_id and lock.promotion_id != promotion_id:
@@ -307,7 +307,7 @@ class Promotions:
             waiter.pause(poll_delay(waiter.clock() - waiter.start))
         except WaitTimeout as exc:
             raise PromotionError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
-                                % (exc.elapsed, what), history=waiter.history)
+                                 % (exc.elapsed, what), history=waiter.history)
 
     def _wait_lock(self, waiter, done, what):
         try:
@@ -316,11 +316,11 @@ class Promotions:
         except WaitTimeout as exc:
             last = exc.last or states.LockState(None)
             raise PromotionError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise wait_timeout, '
-                                'or check who holds the lock.' % (
-                                    exc.elapsed, what, last.result or 'unknown',
-                                    ' (promotion %s)' % last.promotion_id if last.promotion_id else '',
-                                    '; last error: %s' % exc.error if exc.error else ''),
-                                lock=last.body, history=waiter.history)
+                                 'or check who holds the lock.' % (
+                                     exc.elapsed, what, last.result or 'unknown',
+                                     ' (promotion %s)' % last.promotion_id if last.promotion_id else '',
+                                     '; last error: %s' % exc.error if exc.error else ''),
+                                 lock=last.body, history=waiter.history)
         return lock
 
     def _lock_result(self, changed, lock, promotion_id, waiter):
@@ -405,7 +405,7 @@ class Promotions:
             if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
                 # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.
                 raise PromotionError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
-                                    'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
+                                     'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
             real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
             return dry, real
 
@@ -424,9 +424,9 @@ class Promotions:
                 return True
             if waiter.clock() - waiter.start > STALE_STATUS_GRACE:
                 raise PromotionError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
-                                    'Run the task again to wait for it, or check the tenant.'
-                                    % (kind, STALE_STATUS_GRACE, status.status, status.message or 'no message'),
-                                    status=status.as_dict(), promotion_id=promotion_id, history=waiter.history)
+                                     'Run the task again to wait for it, or check the tenant.'
+                                     % (kind, STALE_STATUS_GRACE, status.status, status.message or 'no message'),
+                                     status=status.as_dict(), promotion_id=promotion_id, history=waiter.history)
             return False
 
         try:
@@ -436,10 +436,10 @@ class Promotions:
         except WaitTimeout as exc:
             last = exc.last or states.Status(None)
             raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '
-                                'Run the task again to wait for it, or raise wait_timeout.'
-                                % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message',
-                                   '; last error: %s' % exc.error if exc.error else ''),
-                                status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
+                                 'Run the task again to wait for it, or raise wait_timeout.'
+                                 % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message',
+                                    '; last error: %s' % exc.error if exc.error else ''),
+                                 status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
         return status
 
     def _start_run(self, kind, dry_run, body, before, previous_report):
@@ -462,11 +462,11 @@ class Promotions:
             status = self.status()
             if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
                 raise PromotionError(states.blocked_message(before.promotion_id, self.client.transaction_id),
-                                    error=exc.to_dict(), status=status.as_dict(), blocked=True)
+                                     error=exc.to_dict(), status=status.as_dict(), blocked=True)
             raise PromotionError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
-                                'no other run is in progress (status %s: %s), then run again.'
-                                % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
-                                error=exc.to_dict(), status=status.as_dict())
+                                 'no other run is in progress (status %s: %s), then run again.'
+                                 % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
+                                 error=exc.to_dict(), status=status.as_dict())
 
 
 def transient(exc):

@@ -45,6 +45,8 @@ class LockState:
 
     def __repr__(self):
         return 'LockState(%s, %s)' % (self.result, self.promotion_id)
+
+
 # What to do to reach a wanted lock state from the one read. One word each, so the modules
 # and the tests speak of the same thing.
 DONE, WAIT, LOCK, UNLOCK, HELD, FAIL = 'done', 'wait', 'lock', 'unlock', 'held', 'fail'
@@ -150,6 +152,8 @@ class Status:
         return dict(status=self.status, message=self.message, type=self.type, blocking_error=self.blocking_error,
                     promotion_id=self.promotion_id, missing_esvs=self.missing_esvs,
                     encrypted_secrets=self.encrypted_secrets, timestamp=self.timestamp)
+
+
 START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+
 def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):
     """Seconds to sleep before the next look. A state just entered is looked at again soon, one
     that has lasted a while less often: the lag after a change stays near ``ratio`` of the time

@@ -3,9 +3,7 @@
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: promotion_lock
@@ -19,14 +17,16 @@ description:
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
+  - idcloud.promotions.attributes
+  - idcloud.promotions.attributes.action_group
   - idcloud.promotions.connection
 attributes:
   check_mode:
     support: full
-    description: Reads the lock state and predicts RV(ignore:changed); sends no lock or unlock request.
+    details: Reads the lock state and predicts RV(ignore:changed); sends no lock or unlock request.
   diff_mode:
     support: none
-    description: Nothing to show as a diff.
+    details: Nothing to show as a diff.
 options:
   state:
     description:

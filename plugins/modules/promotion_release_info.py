@@ -3,9 +3,7 @@
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: promotion_release_info
@@ -22,15 +20,17 @@ description:
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
+  - idcloud.promotions.attributes
+  - idcloud.promotions.attributes.action_group
   - idcloud.promotions.connection
   - idcloud.promotions.connection.lower
 attributes:
   check_mode:
     support: full
-    description: Reads only.
+    details: Reads only.
   diff_mode:
     support: none
-    description: Nothing to show as a diff.
+    details: Nothing to show as a diff.
 options:
   scope:
     description:

@@ -3,9 +3,7 @@
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: promotion_report
@@ -18,14 +16,16 @@ description:
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
+  - idcloud.promotions.attributes
+  - idcloud.promotions.attributes.action_group
   - idcloud.promotions.connection
 attributes:
   check_mode:
     support: full
-    description: Reads the report; reports whether O(dest) would change without writing it.
+    details: Reads the report; reports whether O(dest) would change without writing it.
   diff_mode:
     support: none
-    description: Nothing to show as a diff.
+    details: Nothing to show as a diff.
 options:
   report:
     description:
@@ -144,7 +144,7 @@ def main():
         except PromotionsApiError as exc:
             if exc.status == 404 and params['report_id']:
                 raise PromotionError('report_id %s: the tenant has no report with this id (%s). The ids it has are listed '
-                                    'by report: list.' % (params['report_id'], exc.message), error=exc.to_dict())
+                                     'by report: list.' % (params['report_id'], exc.message), error=exc.to_dict())
             raise
         result = dict(changed=False, report=document)
         if params['report'] == 'list':

@@ -3,9 +3,7 @@
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: promotion_run
@@ -27,18 +25,21 @@ description:
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
 extends_documentation_fragment:
+  - idcloud.promotions.attributes
+  - idcloud.promotions.attributes.action_group
   - idcloud.promotions.connection
   - idcloud.promotions.connection.lower
 attributes:
   check_mode:
     support: full
-    description:
+    details:
       - Reads the lock and the status and says whether a run would start; starts nothing.
       - RV(ignore:changed) is predicted as true for a promotion or rollback that would start (what it would change
         is only known from a dry run), false for a dry run.
   diff_mode:
-    support: full
-    description: Shows the run's report (what changed, or would change for a dry run).
+    support: partial
+    details: Shows the report of a run that ended (what changed, or would change for a dry run); nothing in check mode,
+      where no run starts.
 options:
   operation:
     description:
@@ -407,7 +408,7 @@ def main():
     def take_lock():
         """lock: take the lock, or keep the one of O(promotion_id) or of the record of an interrupted run."""
         locked = promotions.keep_or_lock(params['record'], params['promotion_id'], on_locked=hold, wait=True,
-                                     wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
+                                         wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
         hold(locked['promotion_id'])
         held['resumed'] = locked['resumed']
 
@@ -478,8 +479,8 @@ def main():
             scope = exc.missing_scope if isinstance(exc.missing_scope, str) else RELEASE_SCOPE
             if params['require_release_check']:
                 raise PromotionError('Release check: %s. It is required (require_release_check), so nothing was locked: '
-                                    'grant %s to the service accounts of both environments, then run again.'
-                                    % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False)
+                                     'grant %s to the service accounts of both environments, then run again.'
+                                     % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False)
             warning = ('Release check skipped: the credentials lack the scope %s, so a deferred release upgrade that this '
                        'promotion would also apply cannot be seen. Grant %s to the service accounts of both environments '
                        'to check it.' % (scope, scope))

@@ -3,9 +3,7 @@
 # Copyright: idcloud.promotions contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: promotion_summary
@@ -19,13 +17,15 @@ description:
   - Talks to no tenant, so it is not in the C(promotion) action group.
 author:
   - idcloud.promotions contributors (@idcloud-promotions)
+extends_documentation_fragment:
+  - idcloud.promotions.attributes
 attributes:
   check_mode:
     support: full
-    description: Writes nothing; RV(files) names the files that would be written.
+    details: Writes nothing; RV(files) names the files that would be written.
   diff_mode:
     support: none
-    description: No diff.
+    details: No diff.
 options:
   dest:
     description: Directory to write the files in, on the controller; made (owner-only) when missing.

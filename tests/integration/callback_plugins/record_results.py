@@ -3,9 +3,7 @@
 """Test helper: writes every task result and the final stats of a playbook run to the JSON file
 named by IDCLOUD_TEST_RESULTS, so tests assert on what Ansible itself reported."""
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type  # pylint: disable=invalid-name
+from __future__ import annotations
 
 DOCUMENTATION = r'''
 name: record_results
@@ -30,7 +28,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self, *args, **kwargs):
-        super(CallbackModule, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.results = []
         self.path = os.environ.get('IDCLOUD_TEST_RESULTS')
 
