@@ -187,6 +187,14 @@ def test_normalize_date_converts_offsets_to_utc():
     assert r.normalize_date('2022-04-19T19:32:05+02:00') == '2022-04-19T17:32:05Z'
 
 
+def test_file_holds_only_the_same_bytes(tmp_path):
+    path = tmp_path / 'summary.json'
+    assert r.file_holds(str(path), b'[]\n') is False  # no file yet
+    path.write_bytes(b'[]\n')
+    assert r.file_holds(str(path), b'[]\n') is True
+    assert r.file_holds(str(path), b'[{}]\n') is False
+
+
 SEED_REPORT = {
     'createdDate': '2022-04-19T17:32:05Z', 'promotionId': '8acd3a87-2272-450f-a3b3-1eb222108740',
     'report': {'IDMConfig': [{'configChange': {'added': ['Forgotten Username']}, 'configItem': 'Email > Templates',
