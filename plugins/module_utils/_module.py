@@ -23,7 +23,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._files import (
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
-RELEASE_SCOPE = 'fr:idc:release:*'
+
 DEFAULT_API_VERSION = 'protocol=1.0,resource=1.0'
 # Options that bound a wait or a request: a zero or negative value could only fail, or never end.
 POSITIVE_OPTIONS = ('request_timeout', 'wait_timeout', 'lock_timeout')

@@ -18,7 +18,7 @@ from urllib.parse import quote
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._files import read_lock_record, write_lock_record
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows, report_dry_run
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
@@ -42,8 +42,47 @@ STALE_STATUS_GRACE = 60
 MIN_PROMOTION_WAIT = 30
 # The Waiter's last look starts at the step's deadline; its request may take this long more.
 LAST_LOOK = 2.0
+# Reading releases needs its own scope, which the vendor's procedure does not grant.
+RELEASE_SCOPE = 'fr:idc:release:*'
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
+
+
+def run_body(unlock_after=False, ignore_encrypted_secrets=None, promoter=None, description=None, ticket_reference=None):
+    """The body of POST /promote or /rollback from named fields (``ignore_encrypted_secrets`` None for a rollback,
+    which has no such flag); empty text fields are left out. ``dryRun`` is added per run."""
+    body = dict(unlockEnvironmentsAfterPromotion=bool(unlock_after))
+    if ignore_encrypted_secrets is not None:
+        body['ignoreEncryptedSecrets'] = bool(ignore_encrypted_secrets)
+    for field, value in (('promoter', promoter), ('promotionDescription', description), ('zendeskTicketReference', ticket_reference)):
+        if value:
+            body[field] = value
+    return body
+
+
+def check_release(upper, lower, allow_upgrade=False, require=False):
+    """The release check before a promotion: ``upper`` and ``lower`` are ``Promotions`` whose tokens ask for the
+    release scope. Raises PromotionError when the promotion would also upgrade the upper environment's release
+    (unless ``allow_upgrade``), or when the credentials lack the scope and ``require``. Without the scope it is
+    skipped: the result then says so, with the warning to give."""
+    try:
+        check = upper.compare_releases(lower)
+    except PromotionsApiError as exc:
+        if not exc.missing_scope:
+            raise
+        scope = exc.missing_scope if isinstance(exc.missing_scope, str) else RELEASE_SCOPE
+        if require:
+            raise PromotionError('Release check: %s. It is required (require_release_check), so nothing was locked: '
+                                 'grant %s to the service accounts of both environments, then run again.'
+                                 % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False) from None
+        warning = ('Release check skipped: the credentials lack the scope %s, so a deferred release upgrade that this '
+                   'promotion would also apply cannot be seen. Grant %s to the service accounts of both environments '
+                   'to check it.' % (scope, scope))
+        return dict(skipped=True, missing_scope=scope, warning=warning)
+    check['skipped'] = False
+    if check['upgrade'] and not allow_upgrade:
+        raise PromotionError(states.release_upgrade_message(check), release_check=check, real_run=False)
+    return check
 
 
 def lock_description(lock):
@@ -99,11 +138,13 @@ class Promotions:
         return dry
 
     def real_run_finished_under(self, promotion_id, operation='promotion'):
-        """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one."""
+        """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one and the status
+        says it completed (a real run that failed is tried again, after a dry run)."""
         report = self.last_report()
         if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
             return False
-        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report))
+        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report)) and \
+            self.status().status == states.STATUS_READY
 
     def release(self):
         return self.client.get(RELEASE_PATH)
@@ -161,8 +202,8 @@ class Promotions:
                 else:
                     lock = self.lock_state()
             except PromotionError as exc:
-                exc.result.update(promotion_id=promotion_id, changed=changed)
-                raise
+                # A new copy: an API error's result is made afresh on each read. The lock taken is named.
+                raise PromotionError(str(exc), exc.result, promotion_id=promotion_id, changed=changed) from None
             return self._lock_result(changed, lock, promotion_id, waiter)
 
     def keep_or_lock(self, record_path=None, promotion_id=None, on_locked=None, **options):
@@ -185,6 +226,43 @@ class Promotions:
         if record_path:
             result['record'] = written[-1] if written else record if result['resumed'] else None
         return result
+
+    def release_after_run(self, promotion_id, run_result, record_path=None, lock_timeout=900):
+        """The release of the task's own lock after a run, whatever its outcome: unless the API forbids it (a
+        blocking error) or the run still goes on. Returns the fields to add to the run's result (``lock_released``,
+        and ``unlock_error`` when it failed); a failed release is told, never raised over the run's own outcome."""
+        status = run_result.get('status')
+        if run_result.get('blocking_error') or run_result.get('blocked') or status == states.STATUS_RUNNING:
+            return dict(lock_released=False)
+        tenant_url = self.client.base_url
+        try:
+            self.ensure_unlocked(promotion_id=promotion_id, wait=True, wait_timeout=lock_timeout)
+        except PromotionError as exc:
+            if exc.result.get('holder') not in (None, promotion_id):
+                # Ours is gone (the tenant released it after the run) and another promotion has locked since.
+                forget_lock_record(record_path, tenant_url, promotion_id)
+                return dict(lock_released=True)
+            return dict(lock_released=False, unlock_error=str(exc), blocked=exc.result.get('blocked', False))
+        if not self.check_mode:
+            forget_lock_record(record_path, tenant_url, promotion_id)
+        return dict(lock_released=True)
+
+    def release_interrupted_lock(self, record_path, lock_timeout=900):
+        """Before anything is locked the task was refused (the release check): the lock an interrupted run recorded
+        at ``record_path`` is released, so that no lock this playbook took is left behind, and the record goes with
+        it. Returns the fields to add to the failure: the lock still held, when it could not be released."""
+        tenant_url = self.client.base_url
+        recorded = read_lock_record(record_path, tenant_url) if record_path else None
+        if not recorded:
+            return {}
+        try:
+            self.ensure_unlocked(promotion_id=recorded['promotion_id'], wait=True, wait_timeout=lock_timeout)
+        except PromotionError as exc:
+            if exc.result.get('holder') in (None, recorded['promotion_id']):
+                return dict(unlock_error=str(exc), promotion_id=recorded['promotion_id'])
+        if not self.check_mode:
+            forget_lock_record(record_path, tenant_url, recorded['promotion_id'])
+        return {}
 
     def _start_lock(self, waiter, wait_for_release):
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
@@ -420,8 +498,13 @@ class Promotions:
                 return False
             if seen_running[0] or (status.failed and not status.same_state(before)):
                 return True
-            if self.last_report_id() != previous_report:
-                return True
+            try:
+                if self.last_report_id() != previous_report:
+                    return True
+            except PromotionsApiError as exc:
+                if not exc.transient:
+                    raise  # a transient one is sat out like a failed status read
+
             if waiter.clock() - waiter.start > STALE_STATUS_GRACE:
                 raise PromotionError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
                                      'Run the task again to wait for it, or check the tenant.'

@@ -98,7 +98,8 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import RELEASE_SCOPE, PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE
 
 
 def main():

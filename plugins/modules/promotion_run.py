@@ -216,8 +216,17 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+outcome:
+  description:
+    - How the task ended, in the role's words. V(promoted), V(nothing_to_promote) (the dry run found nothing, or the
+      promotion changed nothing), V(dry_run_only), V(rolled_back), V(nothing_to_roll_back); in check mode
+      V(would_promote), V(would_roll_back) or V(nothing_to_promote); V(failed) on any failure.
+  returned: always, but for a refused combination of options
+  type: str
+  sample: promoted
 status:
-  description: Last status of the run (V(READY) when it completed, V(ERROR) when it failed; V(IN_PROGRESS) is reported as V(RUNNING)).
+  description: Last status of the run (V(READY) when it completed, V(ERROR) when it failed; V(IN_PROGRESS) is reported as
+    V(RUNNING)). Always a string, also on failure.
   returned: always
   type: str
   sample: READY
@@ -325,18 +334,54 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import RELEASE_SCOPE, PromotionModule
-from ansible_collections.idcloud.promotions.plugins.module_utils._report import render_markdown, report_facts
-from ansible_collections.idcloud.promotions.plugins.module_utils._states import release_upgrade_message
+import functools
 
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import render_markdown, report_facts
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, check_release, run_body
+
+ARGUMENT_SPEC = dict(
+    operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
+    dry_run=dict(type='bool', default=False),
+    dry_run_first=dict(type='bool', default=False),
+    skip_if_unchanged=dict(type='bool', default=True),
+    ignore_encrypted_secrets=dict(type='bool', default=False),
+    unlock_after=dict(type='bool', default=False),
+    lock=dict(type='bool', default=False),
+    lock_timeout=dict(type='int', default=900),
+    wait_for_release=dict(type='bool', default=False),
+    record=dict(type='path'),
+    promoter=dict(type='str'),
+    description=dict(type='str'),
+    ticket_reference=dict(type='str'),
+    promotion_id=dict(type='str'),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=3600),
+    report_dest=dict(type='list', elements='path', default=[]),
+    dry_run_report_dest=dict(type='list', elements='path', default=[]),
+    allow_release_upgrade=dict(type='bool', default=False),
+    require_release_check=dict(type='bool', default=False),
+)
 # What a dry run made first returns of itself.
 DRY_RUN_FIELDS = ('status', 'message', 'missing_esvs', 'encrypted_secrets', 'report', 'summary', 'changes', 'empty',
                   'report_files')
 
 
+def refused_combination(params):
+    """Why these options cannot go together, or None."""
+    if params['dry_run'] and params['dry_run_first']:
+        return 'dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.'
+    if params['operation'] == 'rollback' and (params['dry_run'] or params['dry_run_first']):
+        return 'A rollback has no dry run; read the provisional_rollback report with promotion_report instead.'
+    if params['dry_run_first'] and not params['wait']:
+        return 'dry_run_first needs wait: true, since the promotion starts only once the dry run has passed.'
+    return None
+
+
 def run_result(module, outcome_run, report_dest):
-    """The module's return values from ``Promotions.run``, with the report written where asked."""
+    """The module's return values from ``Promotions.run``, with the report written where asked, and whether the run
+    passed."""
     status = outcome_run['status']
     report = outcome_run['report']
     kind = 'rollback' if module.params['operation'] == 'rollback' else 'promotion'
@@ -357,182 +402,129 @@ def run_result(module, outcome_run, report_dest):
     return result, outcome is None or outcome.ok
 
 
-def main():
-    module = PromotionModule(
-        argument_spec=dict(
-            operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
-            dry_run=dict(type='bool', default=False),
-            dry_run_first=dict(type='bool', default=False),
-            skip_if_unchanged=dict(type='bool', default=True),
-            ignore_encrypted_secrets=dict(type='bool', default=False),
-            unlock_after=dict(type='bool', default=False),
-            lock=dict(type='bool', default=False),
-            lock_timeout=dict(type='int', default=900),
-            wait_for_release=dict(type='bool', default=False),
-            record=dict(type='path'),
-            promoter=dict(type='str'),
-            description=dict(type='str'),
-            ticket_reference=dict(type='str'),
-            promotion_id=dict(type='str'),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=3600),
-            report_dest=dict(type='list', elements='path', default=[]),
-            dry_run_report_dest=dict(type='list', elements='path', default=[]),
-            allow_release_upgrade=dict(type='bool', default=False),
-            require_release_check=dict(type='bool', default=False),
-        ),
-        lower_connection=True,
-    )
+def outcome_of(params, result, check_mode):
+    """The run's outcome in the role's words: promoted, nothing_to_promote, dry_run_only, rolled_back,
+    nothing_to_roll_back, would_promote, would_roll_back (``failed`` is set on failures)."""
+    rollback = params['operation'] == 'rollback'
+    if check_mode:
+        if not result['changed']:
+            return 'nothing_to_roll_back' if rollback else 'nothing_to_promote'
+        return 'would_roll_back' if rollback else 'would_promote'
+    if params['dry_run']:
+        return 'dry_run_only'
+    if result['real_run'] and (result['changed'] or not result['empty']):
+        return 'rolled_back' if rollback else 'promoted'
+    return 'nothing_to_roll_back' if rollback else 'nothing_to_promote'
+
+
+def flat_status(fields):
+    """A failure's ``status`` as a string, as on success: a status read by the service comes as a dict."""
+    status = fields.get('status')
+    if isinstance(status, dict):
+        fields.update(status=status.get('status'), message=status.get('message'), blocking_error=status.get('blocking_error'),
+                      missing_esvs=status.get('missing_esvs', []), encrypted_secrets=status.get('encrypted_secrets', []))
+    return fields
+
+
+def release_check(module):
+    """With the lower environment known, before anything is locked: the release check (see ``check_release``)."""
     params = module.params
-    if params['dry_run'] and params['dry_run_first']:
-        module.fail_json(msg='dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.')
-    if params['operation'] == 'rollback' and (params['dry_run'] or params['dry_run_first']):
-        module.fail_json(msg='A rollback has no dry run; read the provisional_rollback report with promotion_report instead.')
-    if params['dry_run_first'] and not params['wait']:
-        module.fail_json(msg='dry_run_first needs wait: true, since the promotion starts only once the dry run has passed.')
-    body = dict(unlockEnvironmentsAfterPromotion=params['unlock_after'])
-    if params['operation'] == 'promote':
-        body['ignoreEncryptedSecrets'] = params['ignore_encrypted_secrets']
-    for option, field in (('promoter', 'promoter'), ('description', 'promotionDescription'),
-                          ('ticket_reference', 'zendeskTicketReference')):
-        if params[option]:
-            body[field] = params[option]
+    if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
+        return None
+    check = check_release(module.promotions(scope=RELEASE_SCOPE), module.lower_promotions(scope=RELEASE_SCOPE),
+                          params['allow_release_upgrade'], params['require_release_check'])
+    if check.get('warning'):
+        module.warn(check['warning'])
+    return check
+
+
+def take_lock(module, promotions):
+    """With O(lock): the lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run).
+    Returns its id and whether it was resumed."""
+    params = module.params
+    if not params['lock']:
+        return params['promotion_id'], False
+    locked = promotions.keep_or_lock(params['record'], params['promotion_id'], wait=True, wait_timeout=params['lock_timeout'],
+                                     wait_for_release=params['wait_for_release'])
+    return locked['promotion_id'], locked['resumed']
+
+
+def run(module, promotions, lock_id):
+    """The run this task is about, after the dry run made first when asked: the result and whether it passed."""
+    params = module.params
+    body = run_body(params['unlock_after'], params['ignore_encrypted_secrets'] if params['operation'] == 'promote' else None,
+                    params['promoter'], params['description'], params['ticket_reference'])
+    if params['dry_run_first']:
+        dry, real = promotions.promote_after_dry_run(
+            body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
+            ignore_encrypted_secrets=params['ignore_encrypted_secrets'], skip_if_unchanged=params['skip_if_unchanged'])
+    else:
+        dry, real = None, promotions.run(
+            operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id, wait=params['wait'],
+            wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
+    dry_fields = None
+    if dry is not None:
+        dry_result, passed = run_result(module, dry, params['dry_run_report_dest'])
+        dry_fields = {key: dry_result[key] for key in DRY_RUN_FIELDS}
+        if real is None:
+            result = dict(dry_result, real_run=False, dry_run_result=dry_fields)
+            if passed:
+                result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
+            return result, passed
+    result, passed = run_result(module, real, params['report_dest'])
+    result.update(real_run=not module.check_mode and real['dry_run'] is False, dry_run_result=dry_fields)
+    if dry_fields:
+        result['report_files'] = dry_fields['report_files'] + result['report_files']
+    return result, passed
+
+
+def unlock(module, promotions, lock_id, result):
+    """With O(unlock_after): the release of this task's own lock (never one merely found in place)."""
+    params = module.params
+    if params['unlock_after'] and params['wait'] and not module.check_mode and lock_id:
+        result.update(promotions.release_after_run(lock_id, result, params['record'], params['lock_timeout']))
+
+
+def promote(module):
+    """release check -> lock -> run -> unlock. Every failure names the lock this task holds, so that the caller can
+    release it if this task could not."""
+    params = module.params
     promotions = module.promotions()
-    held = dict(promotion_id=params['promotion_id'], resumed=False)  # the lock this task works under
+    try:
+        check = release_check(module)
+    except PromotionsApiError:
+        raise  # the check could not be made: an interrupted run's lock stays, for a rerun to resume
+    except PromotionError as refused:
+        # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
+        refused.result.update(promotions.release_interrupted_lock(params['record'] if params['lock'] else None,
+                                                                  params['lock_timeout']), outcome='failed')
+        unlock(module, promotions, params['promotion_id'], refused.result)
+        raise
+    lock_id = params['promotion_id']
+    try:
+        lock_id, resumed = take_lock(module, promotions)
+        module.failure_facts['promotion_id'] = lock_id  # named by any failure from now on, unexpected ones too
+        result, passed = run(module, promotions, lock_id)
+    except PromotionError as exc:
+        failure = PromotionError(str(exc), flat_status(dict(exc.result)), outcome='failed')
+        failure.result.setdefault('promotion_id', lock_id)
+        unlock(module, promotions, failure.result['promotion_id'] if params['lock'] else lock_id, failure.result)
+        raise failure from None
+    result.update(resumed=resumed, outcome=outcome_of(params, result, module.check_mode) if passed else 'failed')
+    if check is not None:
+        result['release_check'] = check
+    unlock(module, promotions, lock_id, result)
+    if not passed:
+        raise PromotionError(result.pop('msg'), result)
+    return result
 
-    def hold(promotion_id):
-        held['promotion_id'] = promotion_id
-        if promotion_id:
-            module.failure_facts['promotion_id'] = promotion_id  # named by any failure from now on
 
-    def take_lock():
-        """lock: take the lock, or keep the one of O(promotion_id) or of the record of an interrupted run."""
-        locked = promotions.keep_or_lock(params['record'], params['promotion_id'], on_locked=hold, wait=True,
-                                         wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
-        hold(locked['promotion_id'])
-        held['resumed'] = locked['resumed']
-
-    def runs():
-        """The results of the dry run made first (None without one) and of the run this task is about."""
-        if params['dry_run_first']:
-            dry, real = promotions.promote_after_dry_run(
-                body=body, promotion_id=held['promotion_id'], wait_timeout=params['wait_timeout'],
-                ignore_encrypted_secrets=params['ignore_encrypted_secrets'], skip_if_unchanged=params['skip_if_unchanged'])
-        else:
-            dry, real = None, promotions.run(
-                operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=held['promotion_id'],
-                wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
-        if dry is None:
-            dry_fields = None
-        else:
-            dry_result, passed = run_result(module, dry, params['dry_run_report_dest'])
-            dry_fields = {key: dry_result[key] for key in DRY_RUN_FIELDS}
-            if real is None:
-                result = dict(dry_result, real_run=False, dry_run_result=dry_fields)
-                if passed:
-                    result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
-                return result, passed
-        result, passed = run_result(module, real, params['report_dest'])
-        result['real_run'] = not module.check_mode and real['dry_run'] is False
-        result['dry_run_result'] = dry_fields
-        if dry_fields:
-            result['report_files'] = dry_fields['report_files'] + result['report_files']
-        return result, passed
-
-    def release(result):
-        """unlock_after: release our lock (that of promotion_id, or the one taken with lock; never one merely found
-        in place), unless the API forbids it (a blocking error) or the run still goes on. A release that fails is
-        told, never raised over the run's own outcome."""
-        lock_id = held['promotion_id']
-        if not params['unlock_after'] or not params['wait'] or module.check_mode or not lock_id:
-            return
-        status = result.get('status')
-        status = status if isinstance(status, dict) else dict(status=status, blocking_error=result.get('blocking_error'))
-        if status.get('blocking_error') or result.get('blocked') or status.get('status') == 'RUNNING':
-            result['lock_released'] = False
-            return
-        try:
-            promotions.ensure_unlocked(promotion_id=lock_id, wait=True, wait_timeout=params['lock_timeout'])
-        except PromotionError as exc:
-            fields = exc.result
-            if fields.get('holder') not in (None, lock_id):
-                # Ours is gone (the tenant released it after the run) and another promotion has locked since.
-                result['lock_released'] = True
-                module.forget_lock_record(params['record'], lock_id)
-                return
-            result.update(lock_released=False, unlock_error=str(exc), blocked=fields.get('blocked', False))
-            return
-        result['lock_released'] = True
-        module.forget_lock_record(params['record'], lock_id)
-
-    def release_check():
-        """With the lower environment known: refuse a promotion that would also upgrade this environment's release.
-        An account without the release scope (the seed's procedure grants only the promotion scope) skips the check
-        with a warning, unless require_release_check."""
-        if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
-            return None
-        try:
-            check = module.promotions(scope=RELEASE_SCOPE).compare_releases(module.lower_promotions(scope=RELEASE_SCOPE))
-        except PromotionsApiError as exc:
-            if not exc.missing_scope:
-                raise
-            scope = exc.missing_scope if isinstance(exc.missing_scope, str) else RELEASE_SCOPE
-            if params['require_release_check']:
-                raise PromotionError('Release check: %s. It is required (require_release_check), so nothing was locked: '
-                                     'grant %s to the service accounts of both environments, then run again.'
-                                     % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False)
-            warning = ('Release check skipped: the credentials lack the scope %s, so a deferred release upgrade that this '
-                       'promotion would also apply cannot be seen. Grant %s to the service accounts of both environments '
-                       'to check it.' % (scope, scope))
-            module.warn(warning)
-            return dict(skipped=True, missing_scope=scope, warning=warning)
-        check['skipped'] = False
-        if check['upgrade'] and not params['allow_release_upgrade']:
-            raise PromotionError(release_upgrade_message(check), release_check=check, real_run=False)
-        return check
-
-    def forget_interrupted_lock(failure):
-        """The release check refused before the lock: an interrupted run's lock named in the record is released (a
-        lock this playbook took is never left behind) and the record goes with it."""
-        recorded = module.read_lock_record(params['record']) if params['lock'] and params['record'] else None
-        if not recorded:
-            return
-        try:
-            promotions.ensure_unlocked(promotion_id=recorded['promotion_id'], wait=True, wait_timeout=params['lock_timeout'])
-        except PromotionError as exc:
-            if exc.result.get('holder') in (None, recorded['promotion_id']):
-                failure.result['unlock_error'] = str(exc)
-                failure.result['promotion_id'] = recorded['promotion_id']  # still held: named, so it can be released
-                return
-        module.forget_lock_record(params['record'], recorded['promotion_id'])
-
-    def step():
-        try:
-            try:
-                check = release_check()
-            except PromotionsApiError:
-                raise  # the check could not be made: an interrupted run's lock stays, for a rerun to resume
-            except PromotionError as refused:
-                forget_interrupted_lock(refused)
-                raise
-            if params['lock']:
-                take_lock()
-            result, passed = runs()
-        except PromotionError as exc:
-            failure = PromotionError(str(exc), exc.result)
-            # The failure names the lock this task holds, so that the caller can release it if this could not.
-            failure.result.setdefault('promotion_id', held['promotion_id'])
-            release(failure.result)
-            raise failure
-        result['resumed'] = held['resumed']
-        if check is not None:
-            result['release_check'] = check
-        release(result)
-        if not passed:
-            raise PromotionError(result.pop('msg'), result=result)
-        return result
-
-    module.run(step)
+def main():
+    module = PromotionModule(argument_spec=ARGUMENT_SPEC, lower_connection=True)
+    refused = refused_combination(module.params)
+    if refused:
+        module.fail_json(msg=refused)
+    module.run(functools.partial(promote, module))
 
 
 if __name__ == '__main__':

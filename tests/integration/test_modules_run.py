@@ -153,7 +153,7 @@ def test_timeout_then_rerun_attaches_to_the_running_promotion(simulator, playboo
         first = playbook(promotion_play(sim, tenant, 'staging', [
             lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', wait_timeout=1)]))
         timed_out = first.failure('Promote')
-        assert 'Timed out' in timed_out['msg'] and timed_out['status']['status'] == 'RUNNING'
+        assert 'Timed out' in timed_out['msg'] and timed_out['status'] == 'RUNNING'
         promotion_id = first.task('Lock')['result']['promotion_id']
         second = playbook(promotion_play(sim, tenant, 'staging', [
             lock_task(promotion_id=promotion_id), run_task(name='Promote', promotion_id=promotion_id, wait_timeout=120),

@@ -1082,10 +1082,7 @@ def test_promote_after_dry_run_in_check_mode_predicts_the_promotion_only():
     assert dry is None and (real['changed'], real['dry_run']) == (True, False) and tenant.writes == []
 
 
-# What looked wrong in _service.py: each test states the behaviour wanted, and fails today.
-@pytest.mark.xfail(strict=True, reason='ensure_locked adds promotion_id and changed to exc.result, but PromotionsApiError.result is a '
-                                       'property that builds a new dict on each read: the update is lost, so a non-transient read '
-                                       'failure after POST /lock fails the task without the id of the lock it took')
+# Faults a first version of these tests found in _service.py, now mended.
 def test_a_read_failure_after_the_lock_was_taken_still_tells_the_new_lock():
     tenant = Tenant()
     tenant.script('GET', s.LOCK_STATE_PATH, None, api_error(403, 'Forbidden'))
@@ -1094,9 +1091,6 @@ def test_a_read_failure_after_the_lock_was_taken_still_tells_the_new_lock():
     assert (error.result.get('promotion_id'), error.result.get('changed')) == (NEW, True)
 
 
-@pytest.mark.xfail(strict=True, reason='_wait_run reads GET /report inside the done test, outside the Waiter\'s tolerate: a transient '
-                                       'failure of that read (while the status does not show the run yet) fails the step instead of '
-                                       'being sat out like one of GET /promote')
 def test_a_transient_report_read_failure_while_waiting_is_sat_out():
     tenant = locked()
     tenant.run_shows_after = 10
@@ -1105,9 +1099,6 @@ def test_a_transient_report_read_failure_while_waiting_is_sat_out():
     assert result['outcome'].ok and len(tenant.writes) == 1
 
 
-@pytest.mark.xfail(strict=True, reason='promote_after_dry_run skips the dry run whenever the last report is a real one of this lock '
-                                       '(real_run_finished_under ignores the status), so after a real promotion that failed it starts '
-                                       'the promotion again with no dry run first')
 def test_a_failed_real_promotion_under_the_lock_gets_a_dry_run_before_it_is_tried_again():
     tenant = locked(status=dict(ENCRYPTED, promotionId=OURS, type='promotion'), reports=[report(dry=False)])
     dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS, ignore_encrypted_secrets=True)
