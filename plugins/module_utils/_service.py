@@ -227,7 +227,7 @@ class Promotions:
             result['record'] = written[-1] if written else record if result['resumed'] else None
         return result
 
-    def release_after_run(self, promotion_id, run_result, record_path=None, lock_timeout=900):
+    def unlock_after_run(self, promotion_id, run_result, record_path=None, lock_timeout=900):
         """The release of the task's own lock after a run, whatever its outcome: unless the API forbids it (a
         blocking error) or the run still goes on. Returns the fields to add to the run's result (``lock_released``,
         and ``unlock_error`` when it failed); a failed release is told, never raised over the run's own outcome."""
@@ -247,7 +247,7 @@ class Promotions:
             forget_lock_record(record_path, tenant_url, promotion_id)
         return dict(lock_released=True)
 
-    def release_interrupted_lock(self, record_path, lock_timeout=900):
+    def unlock_interrupted_lock(self, record_path, lock_timeout=900):
         """Before anything is locked the task was refused (the release check): the lock an interrupted run recorded
         at ``record_path`` is released, so that no lock this playbook took is left behind, and the record goes with
         it. Returns the fields to add to the failure: the lock still held, when it could not be released."""

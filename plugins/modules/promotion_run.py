@@ -482,7 +482,7 @@ def unlock(module, promotions, lock_id, result):
     """With O(unlock_after): the release of this task's own lock (never one merely found in place)."""
     params = module.params
     if params['unlock_after'] and params['wait'] and not module.check_mode and lock_id:
-        result.update(promotions.release_after_run(lock_id, result, params['record'], params['lock_timeout']))
+        result.update(promotions.unlock_after_run(lock_id, result, params['record'], params['lock_timeout']))
 
 
 def promote(module):
@@ -496,7 +496,7 @@ def promote(module):
         raise  # the check could not be made: an interrupted run's lock stays, for a rerun to resume
     except PromotionError as refused:
         # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
-        refused.result.update(promotions.release_interrupted_lock(params['record'] if params['lock'] else None,
+        refused.result.update(promotions.unlock_interrupted_lock(params['record'] if params['lock'] else None,
                                                                   params['lock_timeout']), outcome='failed')
         unlock(module, promotions, params['promotion_id'], refused.result)
         raise
