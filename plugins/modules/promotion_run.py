@@ -496,8 +496,8 @@ def promote(module):
         raise  # the check could not be made: an interrupted run's lock stays, for a rerun to resume
     except PromotionError as refused:
         # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
-        refused.result.update(promotions.unlock_interrupted_lock(params['record'] if params['lock'] else None,
-                                                                  params['lock_timeout']), outcome='failed')
+        record = params['record'] if params['lock'] else None
+        refused.result.update(promotions.unlock_interrupted_lock(record, params['lock_timeout']), outcome='failed')
         unlock(module, promotions, params['promotion_id'], refused.result)
         raise
     lock_id = params['promotion_id']
