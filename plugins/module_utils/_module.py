@@ -18,7 +18,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._auth import CR
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import REQUESTS_IMPORT_ERROR, PromotionsClient, checked_url
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import (
-    check_writable, forget_lock_record, read_lock_record, write_file, write_report,
+    check_writable, forget_lock_record, read_lock_record, write_report,
 )
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
 
@@ -164,9 +164,6 @@ class PromotionModule(AnsibleModule):
 
     def write_report(self, dest, report, fmt=None, dry_run=None):
         return write_report(dest, report, fmt, dry_run, self.check_mode)
-
-    def write_file(self, dest, text):
-        return write_file(dest, text, self.check_mode)
 
     def run(self, step):
         """Run ``step()`` (which returns the result dict) and exit, turning every expected failure
