@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_bytes, to_native
@@ -22,7 +23,7 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def write_if_changed(path, text):
+def write_if_changed(path: str, text: str) -> bool:
     """Write ``text`` to ``path`` (owner-only, atomically); False when it already held it."""
     content = to_bytes(text)
     if file_holds(path, content):
@@ -35,7 +36,7 @@ class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
 
-    def run(self, tmp=None, task_vars=None):
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         files = [('summary.json', json.dumps(args['rows'], indent=2, sort_keys=True) + '\n')]

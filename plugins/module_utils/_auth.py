@@ -13,6 +13,7 @@ import base64
 import json
 import time
 import uuid
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import DEFAULT_RETRY_WINDOW, TOKEN_PATH, backoff
@@ -25,6 +26,9 @@ try:
 except ImportError as exc:  # guarded: the module reports missing_required_lib
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
+if TYPE_CHECKING:
+    from ansible_collections.idcloud.promotions.plugins.module_utils._client import PromotionsClient
+
 JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 # The token endpoint refuses assertions that expire more than a few minutes ahead.
 ASSERTION_LIFETIME = 150
@@ -33,16 +37,16 @@ ASSERTION_LIFETIME = 150
 TOKEN_RENEW_MARGIN = 30
 
 
-def b64url(data):
+def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
 
 
-def b64url_int(value):
+def b64url_int(value: str) -> int:
     padded = value + '=' * (-len(value) % 4)
     return int.from_bytes(base64.urlsafe_b64decode(padded.encode('ascii')), 'big')
 
 
-def load_private_key(key, option='service_account_key'):
+def load_private_key(key: str | dict[str, Any] | None, option: str = 'service_account_key') -> rsa.RSAPrivateKey:
     """A service-account key as the vendor hands it out (a JWK, as JSON text or already parsed)
     or as PEM. Returns a ``cryptography`` RSA private key; a ConfigurationError names ``option``."""
     if CRYPTOGRAPHY_IMPORT_ERROR is not None:
@@ -66,7 +70,7 @@ def load_private_key(key, option='service_account_key'):
     raise ConfigurationError('%s must be the private JWK (JSON) or a PEM private key' % option)
 
 
-def _key_from_jwk(jwk, option):
+def _key_from_jwk(jwk: object, option: str) -> rsa.RSAPrivateKey:
     if not isinstance(jwk, dict) or jwk.get('kty') != 'RSA':
         raise ConfigurationError('%s must be an RSA JWK (kty RSA)' % option)
     if 'd' not in jwk:
@@ -84,7 +88,7 @@ def _key_from_jwk(jwk, option):
         raise ConfigurationError('%s is not a usable RSA JWK (%s)' % (option, exc))
 
 
-def token_audience(tenant_url):
+def token_audience(tenant_url: str) -> str:
     """The token URL as the assertion's audience, in the documented form with an explicit port."""
     parts = urlsplit(tenant_url)
     netloc = parts.netloc
@@ -93,7 +97,7 @@ def token_audience(tenant_url):
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip('/') + TOKEN_PATH, '', ''))
 
 
-def signed_assertion(private_key, account_id, audience, now=None):
+def signed_assertion(private_key: rsa.RSAPrivateKey, account_id: str, audience: str, now: float | None = None) -> str:
     now = int(time.time() if now is None else now)
     header = {'alg': 'RS256', 'typ': 'JWT'}
     claims = {'iss': account_id, 'sub': account_id, 'aud': audience, 'iat': now,
@@ -109,13 +113,13 @@ class StaticToken:
 
     renewable = False
 
-    def __init__(self, token):
+    def __init__(self, token: str | None) -> None:
         # A token pasted from a file or a vault block often ends in a newline, which no header may hold.
         self.token = (token or '').strip()
         if not self.token or any(character.isspace() for character in self.token):
             raise ConfigurationError('access_token must be a single token, without spaces or line breaks inside')
 
-    def bearer(self, client, force_renew=False):  # pylint: disable=unused-argument
+    def bearer(self, client: PromotionsClient, force_renew: bool = False) -> str:  # pylint: disable=unused-argument
         return self.token
 
 
@@ -124,20 +128,20 @@ class ServiceAccountToken:
 
     renewable = True
 
-    def __init__(self, account_id, key, scope, key_option='service_account_key'):
+    def __init__(self, account_id: str, key: str | dict[str, Any] | None, scope: str, key_option: str = 'service_account_key') -> None:
         self.account_id = account_id
         self.private_key = load_private_key(key, key_option)
         self.scope = scope
-        self.token = None
+        self.token: str | None = None
         self.expires_at = 0.0
         self.renew_at = 0.0
 
-    def bearer(self, client, force_renew=False):
+    def bearer(self, client: PromotionsClient, force_renew: bool = False) -> str:
         if force_renew or self.token is None or time.time() > self.renew_at:
             self._renew(client)
         return self.token
 
-    def _renew(self, client):
+    def _renew(self, client: PromotionsClient) -> None:
         # Each attempt signs a fresh assertion: the token endpoint refuses a jti it has seen, so a request that
         # failed on the way cannot simply be sent again. Transient failures are tried again while the step has time.
         deadline = client.deadline or time.monotonic() + DEFAULT_RETRY_WINDOW
@@ -168,7 +172,7 @@ class ServiceAccountToken:
         self.renew_at = self.expires_at - min(TOKEN_RENEW_MARGIN, lifetime / 5)
 
 
-def token_error(exc, scope):
+def token_error(exc: PromotionsApiError, scope: str) -> PromotionsApiError:
     """A refused token request, said in terms of what to fix: a scope the account lacks, or the account itself."""
     if exc.reason == 'invalid_scope':
         exc.missing_scope = scope

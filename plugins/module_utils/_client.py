@@ -14,6 +14,8 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import TRANSIENT_STATUSES, ConfigurationError, PromotionsApiError
@@ -26,6 +28,11 @@ try:
 except ImportError as exc:  # guarded: the module reports missing_required_lib
     REQUESTS_IMPORT_ERROR = exc
     Retry = object  # pylint: disable=invalid-name
+
+if TYPE_CHECKING:
+    from urllib3.response import BaseHTTPResponse
+
+    from ansible_collections.idcloud.promotions.plugins.module_utils._auth import ServiceAccountToken, StaticToken
 
 USER_AGENT = 'idcloud.promotions'
 TOKEN_PATH = '/am/oauth2/access_token'
@@ -43,30 +50,30 @@ class DeadlineRetry(Retry):
     failure is tried again, with backoff, for as long as the step it belongs to has time. A Retry-After is
     honoured, but never past the deadline."""
 
-    def __init__(self, *args, **kwargs):
-        self.deadline = kwargs.pop('deadline')
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.deadline: float = kwargs.pop('deadline')
         super(DeadlineRetry, self).__init__(*args, **kwargs)
 
-    def new(self, **kwargs):
+    def new(self, **kwargs: Any) -> DeadlineRetry:
         kwargs.setdefault('deadline', self.deadline)
         return super(DeadlineRetry, self).new(**kwargs)
 
-    def remaining(self):
+    def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
 
-    def is_exhausted(self):
+    def is_exhausted(self) -> bool:
         # Out of tries once the pause before the next one would end at the deadline or past it.
         return super(DeadlineRetry, self).is_exhausted() or self.remaining() <= self.get_backoff_time()
 
-    def get_backoff_time(self):
+    def get_backoff_time(self) -> float:
         return min(super(DeadlineRetry, self).get_backoff_time(), self.remaining())
 
-    def get_retry_after(self, response):
+    def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
         seconds = super(DeadlineRetry, self).get_retry_after(response)
         return None if seconds is None else min(seconds, self.remaining())
 
 
-def build_retry(deadline, methods=SAFE_METHODS, backoff_factor=BACKOFF_FACTOR):
+def build_retry(deadline: float, methods: Iterable[str] = SAFE_METHODS, backoff_factor: float = BACKOFF_FACTOR) -> DeadlineRetry:
     """Transport retries until ``deadline``: reads are retried on errors and transient statuses; writes only when
     the connection never opened (nothing was sent). A write that got no clear answer comes back to the caller,
     which re-reads the state instead of sending it again."""
@@ -76,7 +83,7 @@ def build_retry(deadline, methods=SAFE_METHODS, backoff_factor=BACKOFF_FACTOR):
         backoff_max=BACKOFF_MAX, backoff_jitter=backoff_factor, respect_retry_after_header=True, raise_on_status=False)
 
 
-def backoff(attempt):
+def backoff(attempt: int) -> float:
     """Seconds to pause before try ``attempt`` + 1 of something done by hand (a token request, a re-read)."""
     return min(BACKOFF_MAX, BACKOFF_FACTOR * 2 ** attempt)
 
@@ -84,8 +91,9 @@ def backoff(attempt):
 class PromotionsClient:
     """One session against one environment (``base_url``), shared by every request of a module run."""
 
-    def __init__(self, base_url, auth, api_version='protocol=1.0,resource=1.0', validate_certs=True, ca_path=None,
-                 timeout=30, transaction_id=None, backoff_factor=BACKOFF_FACTOR):
+    def __init__(self, base_url: str, auth: StaticToken | ServiceAccountToken, api_version: str = 'protocol=1.0,resource=1.0',
+                 validate_certs: bool = True, ca_path: str | None = None, timeout: float = 30, transaction_id: str | None = None,
+                 backoff_factor: float = BACKOFF_FACTOR) -> None:
         if REQUESTS_IMPORT_ERROR is not None:
             raise ConfigurationError('the requests library is needed')
         self.base_url = checked_url(base_url)
@@ -96,19 +104,19 @@ class PromotionsClient:
         self.transaction_id = transaction_id or str(uuid.uuid4())
         self.request_count = 0
         # The end (time.monotonic()) of the step under way; without one, each request gets DEFAULT_RETRY_WINDOW.
-        self.deadline = None
+        self.deadline: float | None = None
         self.session = requests.Session()
         # Given with every request: a session-wide verify loses to REQUESTS_CA_BUNDLE in the environment.
-        self.verify = (ca_path or True) if validate_certs else False
+        self.verify: str | bool = (ca_path or True) if validate_certs else False
         self.session.headers.update({'User-Agent': USER_AGENT, 'Accept': 'application/json'})
         self.adapter = HTTPAdapter()
         self.session.mount('https://', self.adapter)
 
-    def close(self):
+    def close(self) -> None:
         self.session.close()
 
     @contextlib.contextmanager
-    def deadline_in(self, seconds):
+    def deadline_in(self, seconds: float) -> Iterator[None]:
         """Every request sent meanwhile, its retries and its own timeout, ends within ``seconds`` from now."""
         previous, self.deadline = self.deadline, time.monotonic() + max(0.0, seconds)
         try:
@@ -116,22 +124,23 @@ class PromotionsClient:
         finally:
             self.deadline = previous
 
-    def remaining(self, deadline=None):
+    def remaining(self, deadline: float | None = None) -> float:
         """Seconds left until ``deadline``, or the step's deadline, or a fresh DEFAULT_RETRY_WINDOW."""
         deadline = deadline or self.deadline
         return DEFAULT_RETRY_WINDOW if deadline is None else max(0.0, deadline - time.monotonic())
 
     # The verbs the promotion code uses.
-    def get(self, path, params=None):
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self.send('GET', path, params=params)
 
-    def post(self, path, body=None):
+    def post(self, path: str, body: Any = None) -> Any:
         return self.send('POST', path, json_body=body if body is not None else {})
 
-    def delete(self, path):
+    def delete(self, path: str) -> Any:
         return self.send('DELETE', path)
 
-    def send(self, method, path, params=None, json_body=None, data=None, authenticated=True):
+    def send(self, method: str, path: str, params: dict[str, Any] | None = None, json_body: Any = None, data: dict[str, Any] | None = None,
+             authenticated: bool = True) -> Any:
         """Send one request and return the parsed JSON body (None for an empty body).
 
         Transient failures of a read (no answer, a reset, 429 and 5xx from the tenant or a proxy, an answer cut
@@ -157,7 +166,7 @@ class PromotionsClient:
                 time.sleep(backoff(attempt))
                 attempt += 1
 
-    def _headers(self, method, authenticated, force_renew):
+    def _headers(self, method: str, authenticated: bool, force_renew: bool) -> dict[str, str]:
         headers = {'Accept-API-Version': self.api_version}
         if method in ('POST', 'PUT', 'PATCH'):
             headers['Content-Type'] = 'application/json'
@@ -167,7 +176,8 @@ class PromotionsClient:
         headers['X-ForgeRock-TransactionId'] = '%s/%d' % (self.transaction_id, self.request_count)
         return headers
 
-    def _transmit(self, method, path, params, json_body, data, headers, deadline):
+    def _transmit(self, method: str, path: str, params: dict[str, Any] | None, json_body: Any, data: dict[str, Any] | None,
+                  headers: dict[str, str], deadline: float) -> requests.Response:
         if data is not None:
             headers = dict(headers, **{'Content-Type': 'application/x-www-form-urlencoded'})
         left = self.remaining(deadline)
@@ -192,7 +202,7 @@ class PromotionsClient:
                 'no answer from %s (%s); check tenant_url, the network and any proxy' % (self.base_url, _describe_transport(exc)),
                 method=method, path=path, transaction_id=self.transaction_id, transport_error=True)
 
-    def _parse(self, method, path, response, headers):
+    def _parse(self, method: str, path: str, response: requests.Response, headers: dict[str, str]) -> Any:
         transaction_id = headers.get('X-ForgeRock-TransactionId', self.transaction_id)
         text = response.text
         body = None
@@ -212,7 +222,7 @@ class PromotionsClient:
         raise error_from_response(response, body, method, path, transaction_id)
 
 
-def checked_url(url, option='tenant_url'):
+def checked_url(url: str, option: str = 'tenant_url') -> str:
     """``url`` without its trailing slash, or ConfigurationError naming ``option`` when it is not an https:// URL."""
     try:
         parts = urlsplit(url or '')
@@ -227,7 +237,7 @@ def checked_url(url, option='tenant_url'):
     return url.rstrip('/')
 
 
-def error_from_response(response, body, method, path, transaction_id):
+def error_from_response(response: requests.Response, body: Any, method: str, path: str, transaction_id: str | None) -> PromotionsApiError:
     """A Common REST error body (``{code, reason, message}``), an OAuth error, or anything else a proxy sends."""
     status = response.status_code
     code = reason = None
@@ -250,14 +260,14 @@ def error_from_response(response, body, method, path, transaction_id):
                               retry_after=_seconds(response.headers.get('Retry-After')), missing_scope=missing_scope)
 
 
-def _seconds(value):
+def _seconds(value: str | None) -> float | None:
     try:
         return max(0.0, float(value))
     except (TypeError, ValueError):
         return None  # absent, or an HTTP date: the caller's own pause applies
 
 
-def _hint(status, response, path):
+def _hint(status: int, response: requests.Response, path: str) -> str:
     if status == 401 and path == TOKEN_PATH:
         return ''
     if status == 401:
@@ -271,22 +281,22 @@ def _hint(status, response, path):
     return ''
 
 
-def _strip_markup(text):
+def _strip_markup(text: str | None) -> str:
     return re.sub(r'\s+', ' ', re.sub(r'<[^>]*>', ' ', text or '')).strip()
 
 
-def _ssl_reason(exc):
+def _ssl_reason(exc: BaseException) -> str:
     match = re.search(r'\[SSL: [^\]]+\][^\'"()]*', str(exc))
     return match.group(0).strip() if match else _first_line(exc)
 
 
-def _first_line(exc):
+def _first_line(exc: BaseException) -> str:
     """The start of an exception's text, with anything that looks like a bearer token masked."""
     text = BEARER.sub('Bearer ********', str(exc))
     return text.splitlines()[0][:200] if text else exc.__class__.__name__
 
 
-def _describe_transport(exc):
+def _describe_transport(exc: BaseException) -> str:
     if isinstance(exc, requests.exceptions.Timeout):
         return 'timed out'
     if isinstance(exc, requests.exceptions.RetryError):

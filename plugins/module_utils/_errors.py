@@ -8,6 +8,8 @@ What goes wrong, as one exception family: modules catch PromotionError once.
 
 from __future__ import annotations
 
+from typing import Any
+
 # Proxies and gateways in front of a tenant answer these while the tenant is fine.
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 
@@ -16,12 +18,12 @@ class PromotionError(Exception):
     """A failure that a module reports as its task's failure: ``message`` says what happened and what to do next,
     ``result`` holds the fields returned with it (the lock held, the status seen, ...)."""
 
-    def __init__(self, message, result=None, **fields):
+    def __init__(self, message: str, result: dict[str, Any] | None = None, **fields: Any) -> None:
         super().__init__(message)
         self.message = message
         self.result = dict(result or {}, **fields)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 
@@ -32,8 +34,10 @@ class ConfigurationError(PromotionError):
 class PromotionsApiError(PromotionError):
     """One failure of a call to the tenant, with what is needed to act on it and to quote it to support."""
 
-    def __init__(self, message, status=None, code=None, reason=None, method=None, path=None,
-                 transaction_id=None, body=None, transport_error=False, retry_after=None, missing_scope=None):
+    def __init__(self, message: str, status: int | None = None, code: int | str | None = None, reason: str | None = None,
+                 method: str | None = None, path: str | None = None, transaction_id: str | None = None,
+                 body: dict[str, Any] | list[Any] | None = None, transport_error: bool = False, retry_after: float | None = None,
+                 missing_scope: str | bool | None = None) -> None:
         Exception.__init__(self, message)  # pylint: disable=non-parent-init-called
         self.message = message
         self.status = status
@@ -51,31 +55,31 @@ class PromotionsApiError(PromotionError):
         self.missing_scope = missing_scope
 
     @property
-    def refused(self):
+    def refused(self) -> bool:
         """The tenant (or a proxy) turned the request away before doing anything with it."""
         return self.status in (429, 503)
 
     @property
-    def transient(self):
+    def transient(self) -> bool:
         """Worth another try later: no answer, a truncated one, or a busy tenant or proxy. A write
         that failed so may still have been carried out, so the caller re-reads before sending it again."""
         return self.transport_error or self.status in TRANSIENT_STATUSES
 
     @property
-    def result(self):
+    def result(self) -> dict[str, Any]:
         """The fields a failed task returns: the error as the tenant gave it, and the scope it lacked."""
-        fields = dict(error=self.to_dict())
+        fields: dict[str, Any] = dict(error=self.to_dict())
         if self.missing_scope:
             fields['missing_scope'] = self.missing_scope
         return fields
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return dict(
             status=self.status, code=self.code, reason=self.reason, message=self.message,
             method=self.method, path=self.path, transaction_id=self.transaction_id,
         )
 
-    def __str__(self):
+    def __str__(self) -> str:
         where = '%s %s' % (self.method, self.path) if self.method else 'the request'
         if self.status:
             text = '%s answered HTTP %s: %s' % (where, self.status, self.message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 CHANGE_KINDS = ('added', 'modified', 'deleted')
 # Both date forms seen: 2022-04-19T17:32:05Z and, in report names and older tenants, 2022-01-27T15-23+00Z.
@@ -21,7 +22,7 @@ ISO_DATE = re.compile(r'^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|z|[+-
 DRY_RUN_IN_NAME = re.compile(r'(?:^|_)dryrun=(true|false)(?:_|$)', re.IGNORECASE)
 
 
-def report_dry_run(report, listing=None):
+def report_dry_run(report: dict[str, Any] | None, listing: dict[str, Any] | list[Any] | None = None) -> bool | None:
     """Whether ``report`` is a dry run's, by every sign the tenant gives: the report's own ``dryRun``, the
     ``dryrun=`` part of its ``reportName``, and the ``dryRun`` of its item in the ``GET /reports`` ``listing``.
     None when none of them says (the caller then goes by what it started itself, or assumes no promotion)."""
@@ -40,7 +41,7 @@ def report_dry_run(report, listing=None):
     return None
 
 
-def normalize_date(value):
+def normalize_date(value: Any) -> Any:
     """An ISO 8601 UTC string (``2022-04-19T17:32:05Z``) for either date form; anything else unchanged."""
     if not isinstance(value, str):
         return value
@@ -56,10 +57,10 @@ def normalize_date(value):
     return (parsed - parsed.utcoffset()).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
-def change_rows(report):
+def change_rows(report: dict[str, Any] | None) -> list[dict[str, Any]]:
     """One row per changed thing: ``{area, config_item, change, name, realm}``, whichever shape the
     entries come in (plain names, or ``{name, realm, uid}`` objects)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     sections = (report or {}).get('report') or {}
     if not isinstance(sections, dict):
         return rows
@@ -82,13 +83,13 @@ def change_rows(report):
     return rows
 
 
-def _counts():
+def _counts() -> dict[str, int]:
     return dict((kind, 0) for kind in CHANGE_KINDS + ('total',))
 
 
-def summarize(rows):
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts of added, modified, deleted and total, overall, per area and per config item."""
-    summary = _counts()
+    summary: dict[str, Any] = _counts()
     summary.update(areas={}, config_items={})
     for row in rows:
         item_key = '%s / %s' % (row['area'], row['config_item'])
@@ -99,13 +100,13 @@ def summarize(rows):
     return summary
 
 
-def report_facts(report):
+def report_facts(report: dict[str, Any] | None) -> dict[str, Any]:
     """What the modules return about one report: ``summary``, ``changes`` and ``empty``."""
     rows = change_rows(report)
     return dict(summary=summarize(rows), changes=rows, empty=not rows)
 
 
-def describe_listing(reports):
+def describe_listing(reports: dict[str, Any] | list[Any] | None) -> list[dict[str, Any]]:
     """The ``GET /reports`` list, oldest first, dates in one form. A Common REST query answer
     (``{"result": [...]}``) is read the same way."""
     if isinstance(reports, dict):
@@ -114,15 +115,15 @@ def describe_listing(reports):
     return sorted(items, key=lambda item: item.get('createdDate') or '')
 
 
-def render_json(document):
+def render_json(document: Any) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + '\n'
 
 
-def _cell(value):
+def _cell(value: Any) -> str:
     return str(value if value is not None else '').replace('|', '\\|').replace('\n', ' ')
 
 
-def render_markdown(report, title=None, dry_run=None):
+def render_markdown(report: dict[str, Any] | None, title: str | None = None, dry_run: bool | None = None) -> str:
     """A report as a person pastes it into a change ticket: what it is, a summary table, then the
     changes by area and config item. ``dry_run`` is what the caller knows of the run when the report
     itself does not say."""
@@ -172,7 +173,7 @@ def render_markdown(report, title=None, dry_run=None):
     return '\n'.join(lines)
 
 
-def render_listing_markdown(reports):
+def render_listing_markdown(reports: dict[str, Any] | list[Any] | None) -> str:
     lines = ['# Promotion reports', '', '| Created | Type | Dry run | Report id | Promotion id |', '| --- | --- | --- | --- | --- |']
     columns = ('createdDate', 'type', 'dryRun', 'reportId', 'promotionId')
     for item in describe_listing(reports):
@@ -181,14 +182,14 @@ def render_listing_markdown(reports):
     return '\n'.join(lines)
 
 
-def render(document, fmt, dry_run=None):
+def render(document: dict[str, Any] | list[Any] | None, fmt: str, dry_run: bool | None = None) -> str:
     """JSON or Markdown text of a report, or of the list of reports."""
     if fmt != 'markdown':
         return render_json(document)
     return render_listing_markdown(document) if isinstance(document, list) else render_markdown(document, dry_run=dry_run)
 
 
-def format_for_path(path, default='json'):
+def format_for_path(path: str | None, default: str = 'json') -> str:
     lowered = (path or '').lower()
     if lowered.endswith(('.md', '.markdown')):
         return 'markdown'

@@ -10,9 +10,11 @@ poll delays that keep the lag after a change small and the request count low.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 
-def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):
+def poll_delay(seconds_in_state: float, first: float = 0.25, ratio: float = 0.1, cap: float = 15.0) -> float:
     """Seconds to sleep before the next look. A state just entered is looked at again soon, one
     that has lasted a while less often: the lag after a change stays near ``ratio`` of the time
     the state lasted, and a ten-minute restart costs tens of requests, not thousands."""
@@ -20,7 +22,7 @@ def poll_delay(seconds_in_state, first=0.25, ratio=0.1, cap=15.0):
 
 
 class WaitTimeout(Exception):
-    def __init__(self, last, elapsed, error=None):
+    def __init__(self, last: Any, elapsed: float, error: Exception | None = None) -> None:
         super(WaitTimeout, self).__init__('still waiting after %.0f s' % elapsed)
         self.last = last  # the last value read, None if no read succeeded
         self.elapsed = elapsed
@@ -33,24 +35,27 @@ class Waiter:
     was made. Failures for which ``tolerate(exc)`` is true (a busy tenant, a lost answer) count as
     no news until the deadline. Clock and sleep are injectable for the tests."""
 
-    def __init__(self, timeout, clock=time.monotonic, sleep=time.sleep, wall=time.time):
+    def __init__(self, timeout: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+                 wall: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.sleep = sleep
         self.wall = wall
         self.start = clock()
         self.deadline = self.start + timeout
-        self.history = []
+        self.history: list[dict[str, Any]] = []
 
-    def remaining(self):
+    def remaining(self) -> float:
         return max(0.0, self.deadline - self.clock())
 
-    def pause(self, seconds):
+    def pause(self, seconds: float) -> None:
         """Sleep ``seconds`` (less if the deadline is nearer); WaitTimeout once it has passed."""
         if self.clock() >= self.deadline:
             raise WaitTimeout(None, self.clock() - self.start)
         self.sleep(min(seconds, self.remaining()))
 
-    def until(self, read, done, key=lambda value: value, describe=lambda value: {}, tolerate=lambda exc: False):
+    def until(self, read: Callable[[], Any], done: Callable[[Any], bool], key: Callable[[Any], Any] = lambda value: value,
+              describe: Callable[[Any], dict[str, Any]] = lambda value: {},
+              tolerate: Callable[[Exception], bool] = lambda exc: False) -> tuple[Any, float]:
         value, error = None, None
         last_key = object()
         changed_at = self.clock()
@@ -73,5 +78,5 @@ class Waiter:
                 raise WaitTimeout(value, now - self.start, error)
             self.sleep(min(poll_delay(now - changed_at), self.deadline - now))
 
-    def _stamp(self):
+    def _stamp(self) -> str:
         return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.wall()))
