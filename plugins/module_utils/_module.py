@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
+from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
@@ -53,10 +55,20 @@ LOWER_CONNECTION_ARGUMENT_SPEC = dict(
 )
 
 
+def flat_status(fields: dict[str, Any]) -> dict[str, Any]:
+    """A failure's fields with ``status`` as a string, as on success: the service names a status it read as a dict."""
+    status = fields.get('status')
+    if isinstance(status, dict):
+        fields.update(status=status.get('status'), message=status.get('message'), blocking_error=status.get('blocking_error'),
+                      missing_esvs=status.get('missing_esvs', []), encrypted_secrets=status.get('encrypted_secrets', []))
+    return fields
+
+
 class PromotionModule(AnsibleModule):
     """An AnsibleModule with the connection options, and a ``Promotions`` of the environment they name."""
 
-    def __init__(self, argument_spec, supports_check_mode=True, lower_connection=False, **kwargs):
+    def __init__(self, argument_spec: dict[str, Any], supports_check_mode: bool = True, lower_connection: bool = False,
+                 **kwargs: Any) -> None:
         spec = dict(CONNECTION_ARGUMENT_SPEC)
         together, exclusive = [('service_account_id', 'service_account_key')], [('access_token', 'service_account_id')]
         if lower_connection:
@@ -66,7 +78,7 @@ class PromotionModule(AnsibleModule):
         spec.update(argument_spec)
         # Returned with every failure: the lock a module holds, so that the caller can release it whatever failed.
         # Set first, since the argument checks of AnsibleModule may already fail.
-        self.failure_facts = {}
+        self.failure_facts: dict[str, Any] = {}
         super().__init__(
             argument_spec=spec, supports_check_mode=supports_check_mode,
             required_one_of=[('access_token', 'service_account_id')] + kwargs.pop('required_one_of', []),
@@ -75,14 +87,14 @@ class PromotionModule(AnsibleModule):
             **kwargs)
         self.started = time.monotonic()
         self.client = None  # the first one made; its transaction id is the run's
-        self.clients = []
+        self.clients: list[PromotionsClient] = []
         if REQUESTS_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
         if self.params['service_account_id'] and CRYPTOGRAPHY_IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
         self._check_options()
 
-    def _check_options(self):
+    def _check_options(self) -> None:
         """Refuse, before any request, what cannot work: a URL that is not https, a timeout that is not positive,
         a file that cannot be written, a lock record that is not this environment's."""
         params = self.params
@@ -102,11 +114,12 @@ class PromotionModule(AnsibleModule):
         except ConfigurationError as exc:
             self.fail_json(msg=str(exc))
 
-    def promotions(self, **connection):
+    def promotions(self, **connection: Any) -> Promotions:
         """The promotions API of the environment the connection options name; ``connection``
         overrides some of them (another environment of the same run, under the same transaction id)."""
         params = dict(self.params, **connection)
         try:
+            auth: StaticToken | ServiceAccountToken
             if params['access_token']:
                 auth = StaticToken(params['access_token'])
             else:
@@ -125,7 +138,7 @@ class PromotionModule(AnsibleModule):
         self.clients.append(client)
         return Promotions(client, check_mode=self.check_mode)
 
-    def lower_promotions(self, **connection):
+    def lower_promotions(self, **connection: Any) -> Promotions | None:
         """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the
         run's transaction id; ``connection`` overrides some of its options."""
         params = self.params
@@ -141,37 +154,37 @@ class PromotionModule(AnsibleModule):
         return self.promotions(**options)
 
     # The lock record of this module's environment (see _files).
-    def read_lock_record(self, path):
+    def read_lock_record(self, path: str) -> dict[str, Any] | None:
         return read_lock_record(path, self.params['tenant_url'])
 
-    def forget_lock_record(self, path, promotion_id=None):
+    def forget_lock_record(self, path: str | None, promotion_id: str | None = None) -> None:
         if not self.check_mode:
             forget_lock_record(path, self.params['tenant_url'], promotion_id)
 
-    def fail_json(self, msg, **kwargs):  # pylint: disable=arguments-differ
+    def fail_json(self, msg: str, **kwargs: Any) -> None:  # pylint: disable=arguments-differ
         super().fail_json(msg=msg, **dict(self.failure_facts, **kwargs))
 
-    def elapsed(self):
+    def elapsed(self) -> float:
         return round(time.monotonic() - self.started, 2)
 
-    def common_result(self):
+    def common_result(self) -> dict[str, Any]:
         return dict(transaction_id=self.client.transaction_id if self.client else self.params['transaction_id'],
                     elapsed=self.elapsed())
 
-    def exit_result(self, **result):
+    def exit_result(self, **result: Any) -> None:
         result.update(self.common_result())
         self.exit_json(**result)
 
-    def write_report(self, dest, report, fmt=None, dry_run=None):
+    def write_report(self, dest: str, report: Any, fmt: str | None = None, dry_run: bool | None = None) -> bool:
         return write_report(dest, report, fmt, dry_run, self.check_mode)
 
-    def run(self, step):
+    def run(self, step: Callable[[], dict[str, Any]]) -> None:
         """Run ``step()`` (which returns the result dict) and exit, turning every expected failure
         into a task failure with its cause and next step, never a traceback."""
         try:
             result = step()
         except PromotionError as exc:
-            fields = dict(exc.result)
+            fields = flat_status(dict(exc.result))
             fields.update(self.common_result())
             self.fail_json(msg=str(exc), **fields)
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a message, never a bare traceback

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
-from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows, report_dry_run
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows, render_markdown, report_dry_run, report_facts
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
+
+if TYPE_CHECKING:
+    from ansible_collections.idcloud.promotions.plugins.module_utils._client import PromotionsClient
 
 PREFIX = '/environment/promotion'
 LOCK_STATE_PATH = PREFIX + '/lock/state'
@@ -46,12 +51,16 @@ LAST_LOOK = 2.0
 RELEASE_SCOPE = 'fr:idc:release:*'
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
+# What a dry run made first returns of itself, under ``dry_run_result``.
+DRY_RUN_FIELDS = ('status', 'message', 'missing_esvs', 'encrypted_secrets', 'report', 'summary', 'changes', 'empty',
+                  'report_files')
 
 
-def run_body(unlock_after=False, ignore_encrypted_secrets=None, promoter=None, description=None, ticket_reference=None):
+def run_body(unlock_after: bool = False, ignore_encrypted_secrets: bool | None = None, promoter: str | None = None,
+             description: str | None = None, ticket_reference: str | None = None) -> dict[str, Any]:
     """The body of POST /promote or /rollback from named fields (``ignore_encrypted_secrets`` None for a rollback,
     which has no such flag); empty text fields are left out. ``dryRun`` is added per run."""
-    body = dict(unlockEnvironmentsAfterPromotion=bool(unlock_after))
+    body: dict[str, Any] = dict(unlockEnvironmentsAfterPromotion=bool(unlock_after))
     if ignore_encrypted_secrets is not None:
         body['ignoreEncryptedSecrets'] = bool(ignore_encrypted_secrets)
     for field, value in (('promoter', promoter), ('promotionDescription', description), ('zendeskTicketReference', ticket_reference)):
@@ -60,7 +69,7 @@ def run_body(unlock_after=False, ignore_encrypted_secrets=None, promoter=None, d
     return body
 
 
-def check_release(upper, lower, allow_upgrade=False, require=False):
+def check_release(upper: Promotions, lower: Promotions | None, allow_upgrade: bool = False, require: bool = False) -> dict[str, Any]:
     """The release check before a promotion: ``upper`` and ``lower`` are ``Promotions`` whose tokens ask for the
     release scope. Raises PromotionError when the promotion would also upgrade the upper environment's release
     (unless ``allow_upgrade``), or when the credentials lack the scope and ``require``. Without the scope it is
@@ -85,38 +94,77 @@ def check_release(upper, lower, allow_upgrade=False, require=False):
     return check
 
 
-def lock_description(lock):
+def run_fields(run: dict[str, Any], operation: str, report_files: Sequence[str] = (), diff: bool = False) -> tuple[dict[str, Any], bool]:
+    """The return values of one ``Promotions.run`` result (``report_files``: where its report was written), and whether
+    the run passed. ``status`` is the status word; with ``diff``, the report is the diff's ``prepared`` text."""
+    status, report = run['status'], run['report']
+    result = dict(changed=run['changed'], promotion_id=run['promotion_id'], attached=run['attached'], history=run['history'],
+                  status=status.status, message=status.message, type=status.type or ('rollback' if operation == 'rollback' else 'promotion'),
+                  blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
+                  encrypted_secrets=status.encrypted_secrets, report=report, report_files=list(report_files))
+    result.update(report_facts(report))
+    if report is not None and diff:
+        result['diff'] = dict(prepared=render_markdown(report, dry_run=run['dry_run']))
+    if run['outcome'] is not None:
+        result['msg'] = run['outcome'].message
+    return result, run['outcome'] is None or run['outcome'].ok
+
+
+def task_result(operation: str, dry: dict[str, Any] | None, real: dict[str, Any] | None, dry_run: bool = False, check_mode: bool = False,
+                dry_report_files: Sequence[str] = (), report_files: Sequence[str] = (), diff: bool = False) -> tuple[dict[str, Any], bool]:
+    """promotion_run's return values from the dry run made first (``dry``, or None) and the run the task is about
+    (``real``, None when the dry run stopped it), with the ``outcome`` in the role's words; and whether it passed."""
+    dry_fields = None
+    if dry is not None:
+        dry_result, passed = run_fields(dry, operation, dry_report_files, diff)
+        dry_fields = {key: dry_result[key] for key in DRY_RUN_FIELDS}
+        if real is None:
+            result = dict(dry_result, real_run=False, dry_run_result=dry_fields)
+            if passed:
+                result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
+    if real is not None:
+        result, passed = run_fields(real, operation, report_files, diff)
+        result.update(real_run=not check_mode and real['dry_run'] is False, dry_run_result=dry_fields)
+        if dry_fields:
+            result['report_files'] = dry_fields['report_files'] + result['report_files']
+    result['outcome'] = states.outcome_name(operation, check_mode, dry_run, result['real_run'], result['changed'],
+                                            result['empty']) if passed else 'failed'
+    return result, passed
+
+
+def lock_description(lock: states.LockState) -> dict[str, Any]:
     return {'result': lock.result, 'promotion_id': lock.promotion_id, 'description': lock.description}
 
 
 class Promotions:
     """The promotions API of one (upper) environment."""
 
-    def __init__(self, client, check_mode=False, waiter_factory=Waiter, sleep=time.sleep):
+    def __init__(self, client: PromotionsClient, check_mode: bool = False, waiter_factory: Callable[[float], Waiter] = Waiter,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
         self.sleep = sleep
 
     @contextlib.contextmanager
-    def _step(self, timeout):
+    def _step(self, timeout: float) -> Iterator[Waiter]:
         """A step's Waiter; while the step lasts every request, with its retries, ends within the step's time."""
         waiter = self.waiter_factory(timeout)
         with self.client.deadline_in(waiter.remaining() + LAST_LOOK):
             yield waiter
 
     # Reads.
-    def lock_state(self):
+    def lock_state(self) -> states.LockState:
         return states.LockState(self.client.get(LOCK_STATE_PATH))
 
-    def status(self):
+    def status(self) -> states.Status:
         return states.Status(self.client.get(PROMOTE_PATH))
 
-    def report(self, which='last', report_id=None):
+    def report(self, which: str = 'last', report_id: str | None = None) -> Any:
         path = '%s/%s' % (REPORT_PATH, quote(report_id, safe='')) if report_id else REPORT_PATHS[which]
         return self.client.get(path)
 
-    def last_report(self):
+    def last_report(self) -> dict[str, Any] | None:
         """The newest report, None when there is none yet."""
         try:
             body = self.client.get(REPORT_PATH)
@@ -126,10 +174,10 @@ class Promotions:
             raise
         return body if isinstance(body, dict) else None
 
-    def last_report_id(self):
+    def last_report_id(self) -> str | None:
         return (self.last_report() or {}).get('reportId')
 
-    def report_is_dry_run(self, report):
+    def report_is_dry_run(self, report: Any) -> bool | None:
         """Whether ``report`` is a dry run's, by the report itself or, when it does not say (the seed's shape
         without a usable ``reportName``), by its item in ``GET /reports``; None when nothing says."""
         dry = report_dry_run(report)
@@ -137,7 +185,7 @@ class Promotions:
             dry = report_dry_run(report, self.client.get(REPORTS_PATH))
         return dry
 
-    def real_run_finished_under(self, promotion_id, operation='promotion'):
+    def real_run_finished_under(self, promotion_id: str | None, operation: str = 'promotion') -> bool:
         """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one and the status
         says it completed (a real run that failed is tried again, after a dry run)."""
         report = self.last_report()
@@ -146,10 +194,10 @@ class Promotions:
         return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report)) and \
             self.status().status == states.STATUS_READY
 
-    def release(self):
+    def release(self) -> Any:
         return self.client.get(RELEASE_PATH)
 
-    def compare_releases(self, lower=None):
+    def compare_releases(self, lower: Promotions | None = None) -> dict[str, Any]:
         """This environment's release and, with the ``lower`` environment's ``Promotions``, whether a
         promotion from there would also upgrade this one (``upgrade``; None when either does not say)."""
         body = self.release() or {}
@@ -161,9 +209,11 @@ class Promotions:
         return result
 
     # Lock.
-    def ensure_locked(self, promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False, on_locked=None):
-        """Hold the lock: keep ours (``promotion_id``) or take a new one. ``on_locked(id)`` is called
-        as soon as a new lock's id is known, before waiting for it, so that it is never lost."""
+    def ensure_locked(self, promotion_id: str | None = None, wait: bool = True, wait_timeout: float = 900,
+                      wait_for_release: bool = False, record_path: str | None = None) -> dict[str, Any]:
+        """Hold the lock: keep ours (``promotion_id``) or take a new one. A new lock's id is written to the lock
+        record at ``record_path`` as soon as it is known, before waiting for it, so that it is never lost; the
+        result's ``record`` is what was written there (None when nothing was)."""
         with self._step(wait_timeout) as waiter:
             lock = self.lock_state()
             step = states.plan_lock(lock, promotion_id)
@@ -177,14 +227,14 @@ class Promotions:
                                      lock=lock.body)
             if step == states.HELD:
                 raise PromotionError(states.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
-            changed = False
+            changed, record = False, None
             if step == states.LOCK:
                 if self.check_mode:
                     return self._lock_result(True, lock, None, waiter)
                 promotion_id = self._start_lock(waiter, wait_for_release)
                 changed = True
-                if on_locked is not None:
-                    on_locked(promotion_id)
+                if record_path:
+                    record = write_lock_record(record_path, promotion_id, self.client.base_url, self.client.transaction_id)
             else:
                 promotion_id = lock.promotion_id
             try:
@@ -204,30 +254,23 @@ class Promotions:
             except PromotionError as exc:
                 # A new copy: an API error's result is made afresh on each read. The lock taken is named.
                 raise PromotionError(str(exc), exc.result, promotion_id=promotion_id, changed=changed) from None
-            return self._lock_result(changed, lock, promotion_id, waiter)
+            return dict(self._lock_result(changed, lock, promotion_id, waiter), record=record)
 
-    def keep_or_lock(self, record_path=None, promotion_id=None, on_locked=None, **options):
+    def keep_or_lock(self, record_path: str | None = None, promotion_id: str | None = None, **options: Any) -> dict[str, Any]:
         """``ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the record at
         ``record_path`` (an interrupted run's), and recording a new lock there as soon as its id is known. The result
         tells whether the recorded lock was kept (``resumed``) and, with a record, what it holds."""
-        tenant_url = self.client.base_url
-        record = read_lock_record(record_path, tenant_url) if record_path else None
-        written = []
-
-        def locked(new_id):
-            if on_locked is not None:
-                on_locked(new_id)
-            if record_path:
-                written.append(write_lock_record(record_path, new_id, tenant_url, self.client.transaction_id))
-
-        result = self.ensure_locked(promotion_id=promotion_id or (record or {}).get('promotion_id'), on_locked=locked,
+        record = read_lock_record(record_path, self.client.base_url) if record_path else None
+        result = self.ensure_locked(promotion_id=promotion_id or (record or {}).get('promotion_id'), record_path=record_path,
                                     **options)
-        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == record.get('promotion_id')
+        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == (record or {}).get('promotion_id')
+        written = result.pop('record', None)
         if record_path:
-            result['record'] = written[-1] if written else record if result['resumed'] else None
+            result['record'] = written or (record if result['resumed'] else None)
         return result
 
-    def unlock_after_run(self, promotion_id, run_result, record_path=None, lock_timeout=900):
+    def unlock_after_run(self, promotion_id: str, run_result: dict[str, Any], record_path: str | None = None,
+                         lock_timeout: float = 900) -> dict[str, Any]:
         """The release of the task's own lock after a run, whatever its outcome: unless the API forbids it (a
         blocking error) or the run still goes on. Returns the fields to add to the run's result (``lock_released``,
         and ``unlock_error`` when it failed); a failed release is told, never raised over the run's own outcome."""
@@ -247,7 +290,7 @@ class Promotions:
             forget_lock_record(record_path, tenant_url, promotion_id)
         return dict(lock_released=True)
 
-    def unlock_interrupted_lock(self, record_path, lock_timeout=900):
+    def unlock_interrupted_lock(self, record_path: str | None, lock_timeout: float = 900) -> dict[str, Any]:
         """Before anything is locked the task was refused (the release check): the lock an interrupted run recorded
         at ``record_path`` is released, so that no lock this playbook took is left behind, and the record goes with
         it. Returns the fields to add to the failure: the lock still held, when it could not be released."""
@@ -264,10 +307,10 @@ class Promotions:
             forget_lock_record(record_path, tenant_url, recorded['promotion_id'])
         return {}
 
-    def _start_lock(self, waiter, wait_for_release):
+    def _start_lock(self, waiter: Waiter, wait_for_release: bool) -> str:
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
         waited out when ``wait_for_release``."""
-        def reconcile():
+        def reconcile() -> str | None:
             # There was no lock before our request: one there now is the one we asked for.
             lock = self.lock_state()
             return lock.promotion_id if lock.result in (states.LOCKING, states.LOCKED) and lock.promotion_id else None
@@ -294,7 +337,8 @@ class Promotions:
                 return body
             return (body or {}).get('promotionId') or self.lock_state().promotion_id
 
-    def ensure_unlocked(self, promotion_id=None, force=False, wait=True, wait_timeout=900):
+    def ensure_unlocked(self, promotion_id: str | None = None, force: bool = False, wait: bool = True,
+                        wait_timeout: float = 900) -> dict[str, Any]:
         with self._step(wait_timeout) as waiter:
             lock = self.lock_state()
             step = states.plan_unlock(lock, promotion_id, force)
@@ -321,8 +365,8 @@ class Promotions:
                                      % (lock.result, lock.description or 'no description'), lock=lock.body, changed=True)
             return self._lock_result(True, lock, released, waiter)
 
-    def _start_unlock(self, waiter, promotion_id):
-        def reconcile():
+    def _start_unlock(self, waiter: Waiter, promotion_id: str) -> None:
+        def reconcile() -> bool | None:
             lock = self.lock_state()
             if lock.result in (states.UNLOCKING, states.UNLOCKED):
                 return True  # our DELETE went through; its answer was lost
@@ -358,7 +402,7 @@ class Promotions:
                 else:
                     self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
 
-    def _write(self, send, reconcile):
+    def _write(self, send: Callable[[], Any], reconcile: Callable[[], Any]) -> Any:
         """Send a write (lock, unlock, start a run). A write refused by a busy tenant (429, 503) is
         sent again after the pause it asks for. One whose fate is unknown (no answer, 502, 504) is
         not: ``reconcile()`` reads the state and returns what the write would have given had it gone
@@ -380,14 +424,14 @@ class Promotions:
                 self.sleep(pause)
         raise AssertionError('unreachable')  # pragma: no cover
 
-    def _pause(self, waiter, what):
+    def _pause(self, waiter: Waiter, what: str) -> None:
         try:
             waiter.pause(poll_delay(waiter.clock() - waiter.start))
         except WaitTimeout as exc:
             raise PromotionError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
                                  % (exc.elapsed, what), history=waiter.history)
 
-    def _wait_lock(self, waiter, done, what):
+    def _wait_lock(self, waiter: Waiter, done: Callable[[states.LockState], bool], what: str) -> states.LockState:
         try:
             lock, _elapsed = waiter.until(self.lock_state, done, key=lambda state: (state.result, state.promotion_id),
                                           describe=lock_description, tolerate=transient)
@@ -401,13 +445,13 @@ class Promotions:
                                  lock=last.body, history=waiter.history)
         return lock
 
-    def _lock_result(self, changed, lock, promotion_id, waiter):
+    def _lock_result(self, changed: bool, lock: states.LockState, promotion_id: str | None, waiter: Waiter) -> dict[str, Any]:
         return dict(changed=changed, promotion_id=promotion_id, state=lock.result, lock=lock.body,
                     history=waiter.history)
 
     # Promotion and rollback.
-    def run(self, operation='promote', dry_run=False, body=None, promotion_id=None, wait=True, wait_timeout=3600,
-            ignore_encrypted_secrets=False):
+    def run(self, operation: str = 'promote', dry_run: bool = False, body: dict[str, Any] | None = None, promotion_id: str | None = None,
+            wait: bool = True, wait_timeout: float = 3600, ignore_encrypted_secrets: bool = False) -> dict[str, Any]:
         kind = 'rollback' if operation == 'rollback' else 'promotion'
         with self._step(wait_timeout) as waiter:
             lock = self.lock_state()
@@ -454,12 +498,14 @@ class Promotions:
                                 ignore_encrypted_secrets)
             report_empty = None if report is None else not change_rows(report)
             # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
-            outcome = states.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets)
+            outcome = states.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets, promotion_id,
+                                     self.client.transaction_id)
             return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
                         history=waiter.history, report=report, attached=decision == states.ATTACH, dry_run=ran_dry)
 
-    def promote_after_dry_run(self, body=None, promotion_id=None, wait_timeout=3600, ignore_encrypted_secrets=False,
-                              skip_if_unchanged=True):
+    def promote_after_dry_run(self, body: dict[str, Any] | None = None, promotion_id: str | None = None, wait_timeout: float = 3600,
+                              ignore_encrypted_secrets: bool = False, skip_if_unchanged: bool = True
+                              ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
         """A dry run, then the promotion when the dry run passed and (with ``skip_if_unchanged``)
         found something to promote, both within one ``wait_timeout``. Returns ``(dry, real)``, two
         ``run`` results: ``dry`` is None when no dry run was needed (check mode, or the real
@@ -487,10 +533,33 @@ class Promotions:
             real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
             return dry, real
 
-    def _wait_run(self, waiter, kind, decision, before, previous_report, promotion_id):
+    def predict(self, operation: str = 'promote', dry_run: bool = False, promotion_id: str | None = None,
+                lower: Promotions | None = None) -> dict[str, Any]:
+        """Check mode: what ``run`` would do, sending nothing, from the plan and the preview report (the ``lower``
+        environment's provisional report for a promotion, this environment's provisional-rollback report for a
+        rollback). A run whose preview shows nothing to change would change nothing; a promotion whose preview
+        shows missing ESVs fails, as its dry run would."""
+        if not self.check_mode:
+            raise ValueError('predict is for check mode')
+        predicted = self.run(operation, dry_run, promotion_id=promotion_id)
+        if operation == 'rollback':
+            report = self.report('provisional_rollback')
+        else:
+            report = lower.report('provisional') if lower is not None else None
+        if not isinstance(report, dict):
+            return predicted
+        predicted.update(report=report, dry_run=True, changed=predicted['changed'] and bool(change_rows(report)))
+        missing = list(report.get('missingESVs') or []) if operation != 'rollback' else []
+        if missing:
+            raise PromotionError(states.missing_esvs_preview_message(missing), missing_esvs=missing, report=report,
+                                 real_run=False, changed=False)
+        return predicted
+
+    def _wait_run(self, waiter: Waiter, kind: str, decision: str, before: states.Status, previous_report: str | None,
+                  promotion_id: str | None) -> states.Status:
         seen_running = [decision == states.ATTACH]
 
-        def finished(status):
+        def finished(status: states.Status) -> bool:
             # Ended once seen running, or once it shows by its own report or error; a status that merely
             # differs from the one before proves nothing (idle statuses change too).
             if status.running:
@@ -525,13 +594,13 @@ class Promotions:
                                  status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
         return status
 
-    def _start_run(self, kind, dry_run, body, before, previous_report):
+    def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous_report: str | None) -> None:
         path = ROLLBACK_PATH if kind == 'rollback' else PROMOTE_PATH
         payload = dict(body or {})
         if kind == 'promotion':
             payload['dryRun'] = bool(dry_run)
 
-        def reconcile():
+        def reconcile() -> bool | None:
             # Started or not? Only an unchanged status and no new report say it was not.
             now = self.status()
             started = now.running or not now.same_state(before) or self.last_report_id() != previous_report
@@ -552,6 +621,6 @@ class Promotions:
                                  error=exc.to_dict(), status=status.as_dict())
 
 
-def transient(exc):
+def transient(exc: BaseException) -> bool:
     """A failure a wait may sit out: the next look may well succeed."""
     return isinstance(exc, PromotionsApiError) and exc.transient

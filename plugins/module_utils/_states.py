@@ -9,6 +9,8 @@ functions that decide the next step, and their messages. Pure: no I/O, every rul
 
 from __future__ import annotations
 
+from typing import Any
+
 UNLOCKED, LOCKING, LOCKED, UNLOCKING, LOCK_ERROR = 'unlocked', 'locking', 'locked', 'unlocking', 'error'
 # Run statuses. Older tenants say IN_PROGRESS where newer ones say RUNNING.
 STATUS_UNLOCKED, STATUS_READY, STATUS_RUNNING, STATUS_ERROR = 'UNLOCKED', 'READY', 'RUNNING', 'ERROR'
@@ -21,15 +23,15 @@ SUPPORT_TICKET = ("raise a support ticket (How Do I...? > Identity Cloud > Confi
 class LockState:
     """The body of ``GET /environment/promotion/lock/state``."""
 
-    def __init__(self, body):
+    def __init__(self, body: Any) -> None:
         body = body if isinstance(body, dict) else {}
-        self.body = body
+        self.body: dict[str, Any] = body
         self.result = (body.get('result') or '').lower()
         self.description = body.get('description') or ''
         self.promotion_id = body.get('promotionId') or self._env_promotion_id(body)
 
     @staticmethod
-    def _env_promotion_id(body):
+    def _env_promotion_id(body: dict[str, Any]) -> str | None:
         for side in ('upperEnv', 'lowerEnv'):
             env = body.get(side)
             if isinstance(env, dict) and env.get('promotionId'):
@@ -37,13 +39,13 @@ class LockState:
         return None
 
     @property
-    def settled(self):
+    def settled(self) -> bool:
         return self.result in (UNLOCKED, LOCKED, LOCK_ERROR)
 
-    def held_by(self, promotion_id):
+    def held_by(self, promotion_id: str | None) -> bool:
         return bool(promotion_id) and self.promotion_id == promotion_id and self.result in (LOCKING, LOCKED)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return 'LockState(%s, %s)' % (self.result, self.promotion_id)
 
 
@@ -52,7 +54,7 @@ class LockState:
 DONE, WAIT, LOCK, UNLOCK, HELD, FAIL = 'done', 'wait', 'lock', 'unlock', 'held', 'fail'
 
 
-def plan_lock(lock, promotion_id=None):
+def plan_lock(lock: LockState, promotion_id: str | None = None) -> str:
     """Next step towards 'locked by us'. ``promotion_id`` is the lock we believe we hold, if any."""
     if lock.result == LOCK_ERROR:
         return FAIL
@@ -65,7 +67,7 @@ def plan_lock(lock, promotion_id=None):
     return HELD
 
 
-def plan_unlock(lock, promotion_id=None, force=False):
+def plan_unlock(lock: LockState, promotion_id: str | None = None, force: bool = False) -> str:
     """Next step towards 'unlocked'. Only our own lock is released, or any lock with ``force``;
     a lock without a promotion id (the vendor's maintenance lock) never is."""
     if lock.result == LOCK_ERROR:
@@ -81,7 +83,7 @@ def plan_unlock(lock, promotion_id=None, force=False):
     return HELD
 
 
-def held_message(lock, promotion_id=None, action='lock'):
+def held_message(lock: LockState, promotion_id: str | None = None, action: str = 'lock') -> str:
     holder = lock.promotion_id
     if not holder:
         return ('The environments are locked without a promotion id (%s): most likely the vendor\'s maintenance lock. '
@@ -89,14 +91,14 @@ def held_message(lock, promotion_id=None, action='lock'):
                 % (lock.description or lock.result))
     mine = ' (not %s, the lock this task was given)' % promotion_id if promotion_id else ''
     if action == 'lock':
-        return ('The environments are already locked for promotion %s%s. If a colleague is promoting, wait for them '
+        return ('The environments are already locked for promotion %s: another promotion holds them%s. If a colleague is promoting, wait for them '
                 '(wait_for_release: true). If the lock was left behind and nobody is promoting, release it with '
                 'promotion_lock state=unlocked promotion_id=%s force=true, then run again.' % (holder, mine, holder))
     return ('The environments are locked for promotion %s%s, which this task does not own. Give promotion_id: %s if it '
             'is yours, or force: true to release a lock that was left behind.' % (holder, mine, holder))
 
 
-def conflict_message(message, lock):
+def conflict_message(message: str | None, lock: LockState) -> str:
     """A lock refused with a 409, explained from the lock state read right after, not from the
     409's wording, which differs between tenants."""
     message = (message or 'Conflict').rstrip('.')
@@ -106,7 +108,7 @@ def conflict_message(message, lock):
             'Wait for it (wait_for_release: true) and run again.' % (message, lock.result or 'unknown'))
 
 
-def blocked_message(promotion_id=None, transaction_id=None):
+def blocked_message(promotion_id: str | None = None, transaction_id: str | None = None) -> str:
     quoted = ', quoting promotion id %s' % promotion_id if promotion_id else ''
     if transaction_id:
         quoted += '%s transaction id %s' % (' and' if quoted else ', quoting', transaction_id)
@@ -117,9 +119,9 @@ def blocked_message(promotion_id=None, transaction_id=None):
 class Status:
     """The body of ``GET /environment/promotion/promote``: the state of the current or last run."""
 
-    def __init__(self, body):
+    def __init__(self, body: Any) -> None:
         body = body if isinstance(body, dict) else {}
-        self.body = body
+        self.body: dict[str, Any] = body
         raw = (body.get('status') or '').upper()
         self.status = STATUS_ALIASES.get(raw, raw)
         self.message = body.get('message') or ''
@@ -132,23 +134,23 @@ class Status:
         self.encrypted_secrets = list(body.get('encryptedSecrets') or [])
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self.status == STATUS_RUNNING
 
     @property
-    def failed(self):
+    def failed(self) -> bool:
         return self.status == STATUS_ERROR
 
     @property
-    def no_change(self):
+    def no_change(self) -> bool:
         return NO_CHANGE_MARK in self.message
 
-    def same_state(self, other):
+    def same_state(self, other: Status | None) -> bool:
         """Same status, message and kind of run. The time stamp is left out: some tenants stamp an
         idle status with the time it was read."""
         return other is not None and (self.status, self.message, self.type) == (other.status, other.message, other.type)
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         return dict(status=self.status, message=self.message, type=self.type, blocking_error=self.blocking_error,
                     promotion_id=self.promotion_id, missing_esvs=self.missing_esvs,
                     encrypted_secrets=self.encrypted_secrets, timestamp=self.timestamp)
@@ -157,7 +159,8 @@ class Status:
 START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
-def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=None, last_report_dry=None):
+def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str | None, dry_run: bool = False,
+             last_report: Any = None, last_report_dry: bool | None = None) -> tuple[str, str | None]:
     """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
     going under our lock (a playbook interrupted and run again), see it COMPLETED (the same real
     run already finished under our lock), or FAIL with a reason. ``last_report_dry`` is whether the
@@ -184,14 +187,14 @@ def plan_run(status, operation, lock, promotion_id, dry_run=False, last_report=N
     return START, None
 
 
-def release_upgrade(upper_release, lower_release):
+def release_upgrade(upper_release: dict[str, Any] | None, lower_release: dict[str, Any] | None) -> bool | None:
     """Would a promotion bring the upper environment to another release (the lower one's)? During a deferred
     production upgrade the first promotion into production also upgrades it. None when either does not say."""
     versions = (lower_release or {}).get('currentVersion'), (upper_release or {}).get('currentVersion')
     return versions[0] != versions[1] if all(versions) else None
 
 
-def release_upgrade_message(check):
+def release_upgrade_message(check: dict[str, Any]) -> str:
     """Why a promotion is refused, from ``compare_releases``."""
     return ('Release check: the lower environment runs %s and this one %s%s; this promotion would also upgrade it (a '
             'deferred release upgrade). Set allow_release_upgrade to promote anyway.'
@@ -199,7 +202,7 @@ def release_upgrade_message(check):
                ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
 
 
-def finished_under(report, operation, promotion_id, dry_run):
+def finished_under(report: Any, operation: str, promotion_id: str | None, dry_run: bool | None) -> bool:
     """The report is that of a real run of ``operation`` made under the lock ``promotion_id``. ``dry_run`` is
     whether the report is a dry run's; when nobody can tell (None) it is not taken for a real run, so that a
     promotion that did not happen is never reported."""
@@ -207,7 +210,7 @@ def finished_under(report, operation, promotion_id, dry_run):
         dry_run is False and (report.get('type') or operation) == operation
 
 
-def not_locked_message(lock, promotion_id=None):
+def not_locked_message(lock: LockState, promotion_id: str | None = None) -> str:
     if lock.result in (LOCKING, UNLOCKING):
         return ('The environments are %s; a promotion needs them locked. Wait for the lock (promotion_lock with wait: true) '
                 'and run again.' % lock.result)
@@ -215,11 +218,17 @@ def not_locked_message(lock, promotion_id=None):
             'promotion_id.' % (lock.result or 'unknown', ' for %s' % lock.promotion_id if lock.promotion_id else ''))
 
 
+def missing_esvs_preview_message(missing: list[str]) -> str:
+    return ('The promotion would stop on missing ESVs %s: the lower environment\'s configuration references ESVs the '
+            'upper environment lacks. Create them in the upper environment, then run again.' % ', '.join(missing))
+
+
 class Outcome:
     """How a finished run went: ``ok``, ``changed`` and, when not ok, a message naming the cause
     and the next step."""
 
-    def __init__(self, status, operation, dry_run, report_empty=None, ignore_encrypted_secrets=False):
+    def __init__(self, status: Status, operation: str, dry_run: bool, report_empty: bool | None = None,
+                 ignore_encrypted_secrets: bool = False, promotion_id: str | None = None, transaction_id: str | None = None) -> None:
         self.status = status
         self.ok = status.status == STATUS_READY
         kind = 'dry run' if dry_run else operation
@@ -231,11 +240,11 @@ class Outcome:
         self.changed = False
         if status.blocking_error:
             self.message = 'The %s failed with a blocking error (%s). %s' % (
-                kind, status.message or 'no message', blocked_message(status.promotion_id))
+                kind, status.message or 'no message', blocked_message(status.promotion_id or promotion_id, transaction_id))
         elif status.missing_esvs:
-            self.message = ('The %s stopped: the lower environment\'s configuration references ESVs the upper environment '
-                            'lacks: %s. ESVs cannot change while the environments are locked: release the lock, create '
-                            'them in the upper environment, then lock and run again.' % (kind, ', '.join(status.missing_esvs)))
+            self.message = ('The %s stopped on missing ESVs %s: the lower environment\'s configuration references ESVs the '
+                            'upper environment lacks. ESVs cannot change while the environments are locked: release the lock, '
+                            'create them in the upper environment, then lock and run again.' % (kind, ', '.join(status.missing_esvs)))
         elif status.encrypted_secrets:
             hint = '' if ignore_encrypted_secrets else (' If they are there on purpose, run again with '
                                                         'ignore_encrypted_secrets: true.')
@@ -245,3 +254,16 @@ class Outcome:
         else:
             self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (
                 kind, status.status or 'an unknown state', status.message or 'no message')
+
+
+def outcome_name(operation: str, check_mode: bool, dry_run: bool, real_run: bool, changed: bool, empty: bool) -> str:
+    """A run that passed, in the role's words: promoted, rolled_back, dry_run_only, nothing_to_promote,
+    nothing_to_roll_back, would_promote, would_roll_back (a failed run is ``failed``)."""
+    rollback = operation == 'rollback'
+    if check_mode and changed:
+        return 'would_roll_back' if rollback else 'would_promote'
+    if dry_run and not check_mode:
+        return 'dry_run_only'
+    if real_run and (changed or not empty):
+        return 'rolled_back' if rollback else 'promoted'
+    return 'nothing_to_roll_back' if rollback else 'nothing_to_promote'

@@ -165,46 +165,54 @@ transaction_id:
 '''
 
 
+from typing import Any
+
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
+
+ARGUMENT_SPEC = dict(
+    state=dict(type='str', choices=['locked', 'unlocked'], default='locked'),
+    promotion_id=dict(type='str'),
+    force=dict(type='bool', default=False),
+    wait=dict(type='bool', default=True),
+    wait_timeout=dict(type='int', default=900),
+    wait_for_release=dict(type='bool', default=False),
+    record=dict(type='path'),
+)
 
 
-def main():
-    module = PromotionModule(
-        argument_spec=dict(
-            state=dict(type='str', choices=['locked', 'unlocked'], default='locked'),
-            promotion_id=dict(type='str'),
-            force=dict(type='bool', default=False),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=900),
-            wait_for_release=dict(type='bool', default=False),
-            record=dict(type='path'),
-        ),
-    )
+def lock(module: PromotionModule, promotions: Promotions) -> dict[str, Any]:
+    """Locked: the lock kept (that of O(promotion_id), or of O(record)) or taken, and recorded."""
+    params = module.params
+    return promotions.keep_or_lock(params['record'], params['promotion_id'], wait=params['wait'],
+                                   wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
+
+
+def unlock(module: PromotionModule, promotions: Promotions) -> dict[str, Any]:
+    """Unlocked: the lock of O(promotion_id) (or of O(record)) released, or any lock with O(force); the record goes."""
     params = module.params
     path = params['record']
+    promotion_id = params['promotion_id'] or ((module.read_lock_record(path) or {}).get('promotion_id') if path else None)
+    try:
+        result = promotions.ensure_unlocked(promotion_id=promotion_id, force=params['force'], wait=params['wait'],
+                                            wait_timeout=params['wait_timeout'])
+    except PromotionError as exc:
+        if promotion_id and exc.result.get('holder') not in (None, promotion_id):
+            module.forget_lock_record(path)  # our lock is gone; someone else's is in place now
+        raise
+    result['resumed'] = False
+    if path:
+        module.forget_lock_record(path)
+        result['record'] = None
+    return result
+
+
+def main() -> None:
+    module = PromotionModule(argument_spec=ARGUMENT_SPEC)
+    step = lock if module.params['state'] == 'locked' else unlock
     promotions = module.promotions()
-
-    def lock():
-        return promotions.keep_or_lock(path, params['promotion_id'], wait=params['wait'],
-                                       wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
-
-    def unlock():
-        promotion_id = params['promotion_id'] or ((module.read_lock_record(path) or {}).get('promotion_id') if path else None)
-        try:
-            result = promotions.ensure_unlocked(promotion_id=promotion_id, force=params['force'], wait=params['wait'],
-                                                wait_timeout=params['wait_timeout'])
-        except PromotionError as exc:
-            if promotion_id and exc.result.get('holder') not in (None, promotion_id):
-                module.forget_lock_record(path)  # our lock is gone; someone else's is in place now
-            raise
-        result['resumed'] = False
-        if path:
-            module.forget_lock_record(path)
-            result['record'] = None
-        return result
-
-    module.run(lock if params['state'] == 'locked' else unlock)
+    module.run(lambda: step(module, promotions))
 
 
 if __name__ == '__main__':

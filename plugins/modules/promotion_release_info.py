@@ -102,7 +102,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._module import 
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE
 
 
-def main():
+def main() -> None:
     module = PromotionModule(
         argument_spec=dict(
             scope=dict(type='str', default=RELEASE_SCOPE),

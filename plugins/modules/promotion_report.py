@@ -19,6 +19,7 @@ extends_documentation_fragment:
   - idcloud.promotions.attributes
   - idcloud.promotions.attributes.action_group
   - idcloud.promotions.connection
+  - idcloud.promotions.connection.lower
 attributes:
   check_mode:
     support: full
@@ -32,8 +33,9 @@ options:
       - Which report to read.
       - V(last), the report of the most recent promotion, dry run or rollback (or the one named by O(report_id)).
       - V(list), the list of all reports.
-      - V(provisional), what promoting the environment into its upper environment would change. This report is
-        served by the B(lower) environment only, so point O(tenant_url) and the credentials at the lower environment.
+      - V(provisional), what promoting the lower environment into this one (O(tenant_url)) would change. The lower
+        environment serves this report, so it is read from O(lower_tenant_url), with the O(lower_access_token) or
+        O(lower_service_account_id) credentials; they are required for it.
       - V(provisional_rollback), what a rollback of the last promotion would revert, from the upper environment.
     type: str
     choices: [last, list, provisional, provisional_rollback]
@@ -54,11 +56,14 @@ options:
 '''
 
 EXAMPLES = r'''
-- name: What would a promotion of dev into staging change? (asked of dev, the lower environment)
+- name: What would a promotion of dev into staging change? (dev, the lower environment, serves the report)
   idcloud.promotions.promotion_report:
-    tenant_url: https://openam-acme-dev.forgeblocks.com
-    service_account_id: "{{ dev_sa_id }}"
-    service_account_key: "{{ dev_sa_jwk }}"
+    tenant_url: https://openam-acme-staging.forgeblocks.com
+    service_account_id: "{{ staging_sa_id }}"
+    service_account_key: "{{ staging_sa_jwk }}"
+    lower_tenant_url: https://openam-acme-dev.forgeblocks.com
+    lower_service_account_id: "{{ dev_sa_id }}"
+    lower_service_account_key: "{{ dev_sa_jwk }}"
     report: provisional
   register: preview
 
@@ -119,44 +124,62 @@ transaction_id:
   type: str
 '''
 
+from typing import Any
+
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import describe_listing, report_facts
 
+ARGUMENT_SPEC = dict(
+    report=dict(type='str', choices=['last', 'list', 'provisional', 'provisional_rollback'], default='last'),
+    report_id=dict(type='str'),
+    dest=dict(type='path'),
+    format=dict(type='str', choices=['json', 'markdown']),
+)
 
-def main():
-    module = PromotionModule(
-        argument_spec=dict(
-            report=dict(type='str', choices=['last', 'list', 'provisional', 'provisional_rollback'], default='last'),
-            report_id=dict(type='str'),
-            dest=dict(type='path'),
-            format=dict(type='str', choices=['json', 'markdown']),
-        ),
-    )
-    params = module.params
+
+def refused_combination(params: dict[str, Any]) -> str | None:
+    """Why these options cannot go together, or None."""
     if params['report_id'] and params['report'] != 'last':
-        module.fail_json(msg='report_id goes with report=last only.')
-    promotions = module.promotions()
+        return 'report_id goes with report=last only.'
+    if params['report'] == 'provisional' and not params['lower_tenant_url']:
+        return ('report=provisional is served by the lower environment: give lower_tenant_url and its credentials '
+                '(tenant_url is the environment promoted into).')
+    return None
 
-    def step():
-        try:
-            document = promotions.report(params['report'], params['report_id'])
-        except PromotionsApiError as exc:
-            if exc.status == 404 and params['report_id']:
-                raise PromotionError('report_id %s: the tenant has no report with this id (%s). The ids it has are listed '
-                                     'by report: list.' % (params['report_id'], exc.message), error=exc.to_dict())
-            raise
-        result = dict(changed=False, report=document)
-        if params['report'] == 'list':
-            result['reports'] = describe_listing(document)
-        else:
-            result.update(report_facts(document))
-        if params['dest']:
-            result['changed'] = module.write_report(params['dest'], document, params['format'])
-            result['dest'] = params['dest']
-        return result
 
-    module.run(step)
+def read(module: PromotionModule) -> Any:
+    """The report asked for: the provisional one from the lower environment, the others from this one."""
+    params = module.params
+    promotions = module.lower_promotions() if params['report'] == 'provisional' else module.promotions()
+    try:
+        return promotions.report(params['report'], params['report_id'])
+    except PromotionsApiError as exc:
+        if exc.status == 404 and params['report_id']:
+            raise PromotionError('report_id %s: the tenant has no report with this id (%s). The ids it has are listed '
+                                 'by report: list.' % (params['report_id'], exc.message), error=exc.to_dict()) from None
+        raise
+
+
+def report_result(module: PromotionModule, document: Any) -> dict[str, Any]:
+    """The return values for ``document``, written to O(dest) when given."""
+    params = module.params
+    result = dict(changed=False, report=document)
+    if params['report'] == 'list':
+        result['reports'] = describe_listing(document)
+    else:
+        result.update(report_facts(document))
+    if params['dest']:
+        result.update(changed=module.write_report(params['dest'], document, params['format']), dest=params['dest'])
+    return result
+
+
+def main() -> None:
+    module = PromotionModule(argument_spec=ARGUMENT_SPEC, lower_connection=True)
+    refused = refused_combination(module.params)
+    if refused:
+        module.fail_json(msg=refused)
+    module.run(lambda: report_result(module, read(module)))
 
 
 if __name__ == '__main__':

@@ -335,11 +335,11 @@ transaction_id:
 '''
 
 import functools
+from typing import Any
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
-from ansible_collections.idcloud.promotions.plugins.module_utils._report import render_markdown, report_facts
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, check_release, run_body
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions, check_release, run_body, task_result
 
 ARGUMENT_SPEC = dict(
     operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
@@ -363,12 +363,9 @@ ARGUMENT_SPEC = dict(
     allow_release_upgrade=dict(type='bool', default=False),
     require_release_check=dict(type='bool', default=False),
 )
-# What a dry run made first returns of itself.
-DRY_RUN_FIELDS = ('status', 'message', 'missing_esvs', 'encrypted_secrets', 'report', 'summary', 'changes', 'empty',
-                  'report_files')
 
 
-def refused_combination(params):
+def refused_combination(params: dict[str, Any]) -> str | None:
     """Why these options cannot go together, or None."""
     if params['dry_run'] and params['dry_run_first']:
         return 'dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.'
@@ -379,54 +376,7 @@ def refused_combination(params):
     return None
 
 
-def run_result(module, outcome_run, report_dest):
-    """The module's return values from ``Promotions.run``, with the report written where asked, and whether the run
-    passed."""
-    status = outcome_run['status']
-    report = outcome_run['report']
-    kind = 'rollback' if module.params['operation'] == 'rollback' else 'promotion'
-    result = dict(changed=outcome_run['changed'], promotion_id=outcome_run['promotion_id'], attached=outcome_run['attached'],
-                  history=outcome_run['history'], status=status.status, message=status.message, type=status.type or kind,
-                  blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
-                  encrypted_secrets=status.encrypted_secrets, report=report, report_files=[])
-    result.update(report_facts(report))
-    if report is not None:
-        for dest in report_dest:
-            module.write_report(dest, report, dry_run=outcome_run['dry_run'])
-            result['report_files'].append(dest)
-        if module._diff:  # pylint: disable=protected-access
-            result['diff'] = dict(prepared=render_markdown(report, dry_run=outcome_run['dry_run']))
-    outcome = outcome_run['outcome']
-    if outcome is not None:
-        result['msg'] = outcome.message
-    return result, outcome is None or outcome.ok
-
-
-def outcome_of(params, result, check_mode):
-    """The run's outcome in the role's words: promoted, nothing_to_promote, dry_run_only, rolled_back,
-    nothing_to_roll_back, would_promote, would_roll_back (``failed`` is set on failures)."""
-    rollback = params['operation'] == 'rollback'
-    if check_mode:
-        if not result['changed']:
-            return 'nothing_to_roll_back' if rollback else 'nothing_to_promote'
-        return 'would_roll_back' if rollback else 'would_promote'
-    if params['dry_run']:
-        return 'dry_run_only'
-    if result['real_run'] and (result['changed'] or not result['empty']):
-        return 'rolled_back' if rollback else 'promoted'
-    return 'nothing_to_roll_back' if rollback else 'nothing_to_promote'
-
-
-def flat_status(fields):
-    """A failure's ``status`` as a string, as on success: a status read by the service comes as a dict."""
-    status = fields.get('status')
-    if isinstance(status, dict):
-        fields.update(status=status.get('status'), message=status.get('message'), blocking_error=status.get('blocking_error'),
-                      missing_esvs=status.get('missing_esvs', []), encrypted_secrets=status.get('encrypted_secrets', []))
-    return fields
-
-
-def release_check(module):
+def release_check(module: PromotionModule) -> dict[str, Any] | None:
     """With the lower environment known, before anything is locked: the release check (see ``check_release``)."""
     params = module.params
     if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
@@ -438,7 +388,7 @@ def release_check(module):
     return check
 
 
-def take_lock(module, promotions):
+def take_lock(module: PromotionModule, promotions: Promotions) -> tuple[str | None, bool]:
     """With O(lock): the lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run).
     Returns its id and whether it was resumed."""
     params = module.params
@@ -449,12 +399,24 @@ def take_lock(module, promotions):
     return locked['promotion_id'], locked['resumed']
 
 
-def run(module, promotions, lock_id):
-    """The run this task is about, after the dry run made first when asked: the result and whether it passed."""
+def saved_reports(module: PromotionModule, run: dict[str, Any] | None, dests: list[str]) -> list[str]:
+    """The report of ``run`` written to each of ``dests`` (nothing in check mode); the paths it has."""
+    if run is None or run['report'] is None:
+        return []
+    for dest in dests:
+        module.write_report(dest, run['report'], dry_run=run['dry_run'])
+    return list(dests)
+
+
+def run(module: PromotionModule, promotions: Promotions, lock_id: str | None) -> tuple[dict[str, Any], bool]:
+    """The run this task is about, after the dry run made first when asked (in check mode, its prediction):
+    the result and whether it passed."""
     params = module.params
     body = run_body(params['unlock_after'], params['ignore_encrypted_secrets'] if params['operation'] == 'promote' else None,
                     params['promoter'], params['description'], params['ticket_reference'])
-    if params['dry_run_first']:
+    if module.check_mode:
+        dry, real = None, promotions.predict(params['operation'], params['dry_run'], lock_id, module.lower_promotions())
+    elif params['dry_run_first']:
         dry, real = promotions.promote_after_dry_run(
             body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
             ignore_encrypted_secrets=params['ignore_encrypted_secrets'], skip_if_unchanged=params['skip_if_unchanged'])
@@ -462,30 +424,19 @@ def run(module, promotions, lock_id):
         dry, real = None, promotions.run(
             operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id, wait=params['wait'],
             wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
-    dry_fields = None
-    if dry is not None:
-        dry_result, passed = run_result(module, dry, params['dry_run_report_dest'])
-        dry_fields = {key: dry_result[key] for key in DRY_RUN_FIELDS}
-        if real is None:
-            result = dict(dry_result, real_run=False, dry_run_result=dry_fields)
-            if passed:
-                result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
-            return result, passed
-    result, passed = run_result(module, real, params['report_dest'])
-    result.update(real_run=not module.check_mode and real['dry_run'] is False, dry_run_result=dry_fields)
-    if dry_fields:
-        result['report_files'] = dry_fields['report_files'] + result['report_files']
-    return result, passed
+    return task_result(params['operation'], dry, real, params['dry_run'], module.check_mode,
+                       saved_reports(module, dry, params['dry_run_report_dest']), saved_reports(module, real, params['report_dest']),
+                       module._diff)  # pylint: disable=protected-access
 
 
-def unlock(module, promotions, lock_id, result):
+def unlock(module: PromotionModule, promotions: Promotions, lock_id: str | None, result: dict[str, Any]) -> None:
     """With O(unlock_after): the release of this task's own lock (never one merely found in place)."""
     params = module.params
     if params['unlock_after'] and params['wait'] and not module.check_mode and lock_id:
         result.update(promotions.unlock_after_run(lock_id, result, params['record'], params['lock_timeout']))
 
 
-def promote(module):
+def promote(module: PromotionModule) -> dict[str, Any]:
     """release check -> lock -> run -> unlock. Every failure names the lock this task holds, so that the caller can
     release it if this task could not."""
     params = module.params
@@ -506,11 +457,11 @@ def promote(module):
         module.failure_facts['promotion_id'] = lock_id  # named by any failure from now on, unexpected ones too
         result, passed = run(module, promotions, lock_id)
     except PromotionError as exc:
-        failure = PromotionError(str(exc), flat_status(dict(exc.result)), outcome='failed')
+        failure = PromotionError(str(exc), exc.result, outcome='failed')
         failure.result.setdefault('promotion_id', lock_id)
         unlock(module, promotions, failure.result['promotion_id'] if params['lock'] else lock_id, failure.result)
         raise failure from None
-    result.update(resumed=resumed, outcome=outcome_of(params, result, module.check_mode) if passed else 'failed')
+    result['resumed'] = resumed
     if check is not None:
         result['release_check'] = check
     unlock(module, promotions, lock_id, result)
@@ -519,7 +470,7 @@ def promote(module):
     return result
 
 
-def main():
+def main() -> None:
     module = PromotionModule(argument_spec=ARGUMENT_SPEC, lower_connection=True)
     refused = refused_combination(module.params)
     if refused:

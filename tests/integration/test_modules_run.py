@@ -198,7 +198,10 @@ def test_reports_last_list_provisional_and_files_rewritten_only_on_change(simula
     def report_task(name, **options):
         return {'name': name, 'idcloud.promotions.promotion_report': options, 'register': name.lower().replace(' ', '_')}
 
-    provisional = playbook(promotion_play(sim, tenant, 'dev', [report_task('Provisional', report='provisional')]))
+    def lower(env):  # the provisional report is served by the lower environment
+        return dict(lower_tenant_url=sim.url(tenant, env), lower_access_token=sim.credentials(tenant, env)['access_token'])
+
+    provisional = playbook(promotion_play(sim, tenant, 'staging', [report_task('Provisional', report='provisional', **lower('dev'))]))
     assert provisional.rc == 0, provisional.output()
     pending = provisional.task('Provisional')['result']
     assert pending['empty'] is False and ('AMConfig', 'Onboarding') in {(r['area'], r['name']) for r in pending['changes']}
@@ -217,7 +220,7 @@ def test_reports_last_list_provisional_and_files_rewritten_only_on_change(simula
     assert listing and listing[-1]['reportId'] == run.task('Last')['result']['report']['reportId']
     assert (tmp_path / 'list.md').read_text().startswith('# Promotion reports')
 
-    wrong_env = playbook(promotion_play(sim, tenant, 'prod', [report_task('Provisional', report='provisional')]))
+    wrong_env = playbook(promotion_play(sim, tenant, 'prod', [report_task('Provisional', report='provisional', **lower('prod'))]))
     assert wrong_env.rc != 0 and wrong_env.failure('Provisional')['error']['status'] in (400, 404)
 
 

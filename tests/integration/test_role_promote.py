@@ -59,7 +59,7 @@ def test_check_mode_locks_nothing_writes_nothing(simulator, tmp_path):
     assert sim.env_state(tenant, 'staging')['lock'] is None and config(sim, tenant, 'staging') == before
     assert not (tmp_path / 'reports').exists()
     assert 'would promote' in checked.stdout and 'added: IDMConfig / Email > Templates: Welcome back' in checked.stdout
-    assert checked.changed() == 0
+    assert checked.changed('t2-staging') == 1  # check mode says what a real run would change: this promotion
 
 
 def test_dry_run_only_saves_the_report_and_unlocks(simulator, tmp_path):

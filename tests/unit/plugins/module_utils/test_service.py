@@ -269,11 +269,15 @@ def failure(call, *args, **kwargs):
 
 
 # ensure_locked
-def test_unlocked_is_locked_and_the_new_id_is_told_before_the_wait():
+def test_unlocked_is_locked_and_the_new_id_is_recorded_before_the_wait(tmp_path):
     tenant = Tenant()
+    path = str(tmp_path / 'lock.json')
     seen = []
-    result = promotions(tenant).ensure_locked(on_locked=lambda new: seen.append((new, tenant.lock, tenant.count('GET', s.LOCK_STATE_PATH))))
-    assert seen == [(NEW, 'locking', 1)]  # only the first read was made: nothing waited yet
+    tenant.script('GET', s.LOCK_STATE_PATH, None, lambda *call: seen.append((recorded(path)['promotion_id'], tenant.lock,
+                                                                              tenant.count('GET', s.LOCK_STATE_PATH))) or tenant._lock_body())
+    result = promotions(tenant).ensure_locked(record_path=path)
+    assert seen == [(NEW, 'locking', 2)]  # on disk at the first read of the wait, while still locking
+    assert result['record']['promotion_id'] == NEW
     assert tenant.writes == [('POST', s.LOCK_PATH, None)]
     assert (result['changed'], result['promotion_id'], result['state']) == (True, NEW, 'locked')
     assert result['lock']['promotionId'] == NEW
@@ -288,12 +292,11 @@ def test_each_step_bounds_its_requests_by_its_own_deadline():
     assert tenant.deadline is None  # restored once the step is over
 
 
-def test_our_lock_is_kept_and_nothing_is_sent():
+def test_our_lock_is_kept_and_nothing_is_sent(tmp_path):
     tenant = locked()
-    called = []
-    result = promotions(tenant).ensure_locked(promotion_id=OURS, on_locked=called.append)
+    result = promotions(tenant).ensure_locked(promotion_id=OURS, record_path=str(tmp_path / 'lock.json'))
     assert (result['changed'], result['promotion_id'], result['state']) == (False, OURS, 'locked')
-    assert tenant.writes == [] and called == []
+    assert tenant.writes == [] and result['record'] is None and not (tmp_path / 'lock.json').exists()
 
 
 def test_our_lock_still_locking_is_waited_for_not_taken_again():
@@ -432,13 +435,13 @@ def test_a_500_on_the_lock_request_names_the_support_ticket():
 
 
 @pytest.mark.parametrize('error', [lost(), api_error(502), api_error(504)], ids=['no answer', '502', '504'])
-def test_a_lock_request_whose_answer_was_lost_is_not_sent_again_when_it_happened(error):
+def test_a_lock_request_whose_answer_was_lost_is_not_sent_again_when_it_happened(error, tmp_path):
     tenant = Tenant()
     tenant.script('POST', s.LOCK_PATH, tenant.happened_then(error))
-    seen = []
-    result = promotions(tenant).ensure_locked(on_locked=seen.append)
+    result = promotions(tenant).ensure_locked(record_path=str(tmp_path / 'lock.json'))
     assert tenant.writes == [('POST', s.LOCK_PATH, None)]
-    assert (result['changed'], result['promotion_id'], result['state']) == (True, NEW, 'locked') and seen == [NEW]
+    assert (result['changed'], result['promotion_id'], result['state']) == (True, NEW, 'locked')
+    assert recorded(str(tmp_path / 'lock.json'))['promotion_id'] == NEW
 
 
 def test_a_lock_request_whose_answer_was_lost_is_sent_again_when_it_did_not_happen():
@@ -503,10 +506,8 @@ def test_keep_or_lock_without_a_record_locks_and_records_the_new_lock(tmp_path):
     tenant = Tenant()
     on_disk = []
     tenant.script('GET', s.LOCK_STATE_PATH, None, lambda *call: on_disk.append(recorded(path)) or tenant._lock_body())
-    told = []
-    result = promotions(tenant).keep_or_lock(path, on_locked=told.append)
+    result = promotions(tenant).keep_or_lock(path)
     assert on_disk[0]['promotion_id'] == NEW  # recorded as soon as the id was known, while still locking
-    assert told == [NEW]
     assert (result['changed'], result['resumed'], result['promotion_id']) == (True, False, NEW)
     assert result['record']['promotion_id'] == NEW and result['record']['transaction_id'] == TXN
     assert recorded(path)['tenant_url'] == URL
