@@ -273,8 +273,12 @@ def test_unlocked_is_locked_and_the_new_id_is_recorded_before_the_wait(tmp_path)
     tenant = Tenant()
     path = str(tmp_path / 'lock.json')
     seen = []
-    tenant.script('GET', s.LOCK_STATE_PATH, None, lambda *call: seen.append((recorded(path)['promotion_id'], tenant.lock,
-                                                                              tenant.count('GET', s.LOCK_STATE_PATH))) or tenant._lock_body())
+
+    def first_wait_read(*call):
+        seen.append((recorded(path)['promotion_id'], tenant.lock, tenant.count('GET', s.LOCK_STATE_PATH)))
+        return tenant._lock_body()
+
+    tenant.script('GET', s.LOCK_STATE_PATH, None, first_wait_read)
     result = promotions(tenant).ensure_locked(record_path=path)
     assert seen == [(NEW, 'locking', 2)]  # on disk at the first read of the wait, while still locking
     assert result['record']['promotion_id'] == NEW
