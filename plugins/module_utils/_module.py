@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Internal to this collection: not a public API.
 
-The AnsibleModule adapter every module shares: the connection options, the checks made before any request, the
+What every module shares, wherever its task runs: the connection options, the checks made before any request, the
 service built from the options, and one way of turning a failure into a task failure that says what to do next.
+``PromotionTask`` is one task's run; ``run_module`` runs it as an Ansible module, and the action plugins run the same
+``TaskSpec`` in Ansible's worker process when the task runs on the controller.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -64,79 +67,99 @@ def flat_status(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-class PromotionModule(AnsibleModule):
-    """An AnsibleModule with the connection options, and a ``Promotions`` of the environment they name."""
+@dataclass
+class TaskSpec:
+    """What a module is: its own options, the step it runs (``step(task)`` returns the result), whether it also
+    reads the lower environment, and which combinations of options it refuses (``refused(params)``: why, or None)."""
 
-    def __init__(self, argument_spec: dict[str, Any], supports_check_mode: bool = True, lower_connection: bool = False,
-                 **kwargs: Any) -> None:
+    argument_spec: dict[str, Any]
+    step: Callable[[PromotionTask], dict[str, Any]]
+    lower_connection: bool = False
+    refused: Callable[[dict[str, Any]], str | None] | None = None
+
+    def full_argument_spec(self) -> dict[str, Any]:
         spec = dict(CONNECTION_ARGUMENT_SPEC)
-        together, exclusive = [('service_account_id', 'service_account_key')], [('access_token', 'service_account_id')]
-        if lower_connection:
+        if self.lower_connection:
             spec.update(LOWER_CONNECTION_ARGUMENT_SPEC)
+        spec.update(self.argument_spec)
+        return spec
+
+    def constraints(self) -> dict[str, list[Any]]:
+        """The options that go together or exclude each other, as AnsibleModule and ArgumentSpecValidator take them."""
+        together, exclusive = [('service_account_id', 'service_account_key')], [('access_token', 'service_account_id')]
+        if self.lower_connection:
             together.append(('lower_service_account_id', 'lower_service_account_key'))
             exclusive.append(('lower_access_token', 'lower_service_account_id'))
-        spec.update(argument_spec)
-        # Returned with every failure: the lock a module holds, so that the caller can release it whatever failed.
-        # Set first, since the argument checks of AnsibleModule may already fail.
-        self.failure_facts: dict[str, Any] = {}
-        super().__init__(
-            argument_spec=spec, supports_check_mode=supports_check_mode,
-            required_one_of=[('access_token', 'service_account_id')] + kwargs.pop('required_one_of', []),
-            required_together=together + kwargs.pop('required_together', []),
-            mutually_exclusive=exclusive + kwargs.pop('mutually_exclusive', []),
-            **kwargs)
-        self.started = time.monotonic()
-        self.client = None  # the first one made; its transaction id is the run's
-        self.clients: list[PromotionsClient] = []
-        if REQUESTS_IMPORT_ERROR is not None:
-            self.fail_json(msg=missing_required_lib('requests'), exception=str(REQUESTS_IMPORT_ERROR))
-        if self.params['service_account_id'] and CRYPTOGRAPHY_IMPORT_ERROR is not None:
-            self.fail_json(msg=missing_required_lib('cryptography'), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
-        self._check_options()
+        return dict(required_one_of=[('access_token', 'service_account_id')], required_together=together,
+                    mutually_exclusive=exclusive)
 
-    def _check_options(self) -> None:
+
+def missing_library(params: dict[str, Any]) -> tuple[str, str] | None:
+    """The Python library these options need and this host lacks: (message, error), or None."""
+    if REQUESTS_IMPORT_ERROR is not None:
+        return missing_required_lib('requests'), str(REQUESTS_IMPORT_ERROR)
+    if params.get('service_account_id') and CRYPTOGRAPHY_IMPORT_ERROR is not None:
+        return missing_required_lib('cryptography'), str(CRYPTOGRAPHY_IMPORT_ERROR)
+    return None
+
+
+class PromotionTask:
+    """One task's run: its validated options, check and diff mode, the ``Promotions`` of the environments they
+    name, warnings, and ``progress`` (a callable taking a line, or None) for the lines shown while it waits."""
+
+    def __init__(self, params: dict[str, Any], check_mode: bool = False, diff: bool = False,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self.progress = progress
+        self.warnings: list[str] = []
+        # Returned with every failure: the lock a task holds, so that the caller can release it whatever failed.
+        self.failure_facts: dict[str, Any] = {}
+        self.started = time.monotonic()
+        self.client: PromotionsClient | None = None  # the first one made; its transaction id is the run's
+        self.clients: list[PromotionsClient] = []
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def check_options(self) -> None:
         """Refuse, before any request, what cannot work: a URL that is not https, a timeout that is not positive,
         a file that cannot be written, a lock record that is not this environment's."""
         params = self.params
-        try:
-            for option in ('tenant_url', 'lower_tenant_url'):
-                if params.get(option):
-                    checked_url(params[option], option)
-            for option in POSITIVE_OPTIONS:
-                if option in params and params[option] is not None and params[option] <= 0:
-                    raise ConfigurationError('%s must be a positive number of seconds, not %s' % (option, params[option]))
-            for option in DESTINATION_OPTIONS:
-                value = params.get(option)
-                for path in value if isinstance(value, list) else [value] if value else []:
-                    check_writable(path, option)
-            if params.get('record'):
-                self.read_lock_record(params['record'])
-        except ConfigurationError as exc:
-            self.fail_json(msg=str(exc))
+        for option in ('tenant_url', 'lower_tenant_url'):
+            if params.get(option):
+                checked_url(params[option], option)
+        for option in POSITIVE_OPTIONS:
+            if option in params and params[option] is not None and params[option] <= 0:
+                raise ConfigurationError('%s must be a positive number of seconds, not %s' % (option, params[option]))
+        for option in DESTINATION_OPTIONS:
+            value = params.get(option)
+            for path in value if isinstance(value, list) else [value] if value else []:
+                check_writable(path, option)
+        if params.get('record'):
+            self.read_lock_record(params['record'])
 
     def promotions(self, **connection: Any) -> Promotions:
         """The promotions API of the environment the connection options name; ``connection``
         overrides some of them (another environment of the same run, under the same transaction id)."""
         params = dict(self.params, **connection)
-        try:
-            auth: StaticToken | ServiceAccountToken
-            if params['access_token']:
-                auth = StaticToken(params['access_token'])
-            else:
-                auth = ServiceAccountToken(params['service_account_id'], params['service_account_key'], params['scope'],
-                                           params.get('key_option', 'service_account_key'))
-            client = PromotionsClient(
-                params['tenant_url'], auth, api_version=params['api_version'], validate_certs=params['validate_certs'],
-                ca_path=params['ca_path'], timeout=params['request_timeout'],
-                transaction_id=self.client.transaction_id if self.client else params['transaction_id'])
-        except ConfigurationError as exc:
-            self.fail_json(msg=str(exc))
+        auth: StaticToken | ServiceAccountToken
+        if params['access_token']:
+            auth = StaticToken(params['access_token'])
+        else:
+            auth = ServiceAccountToken(params['service_account_id'], params['service_account_key'], params['scope'],
+                                       params.get('key_option', 'service_account_key'))
+        client = PromotionsClient(
+            params['tenant_url'], auth, api_version=params['api_version'], validate_certs=params['validate_certs'],
+            ca_path=params['ca_path'], timeout=params['request_timeout'],
+            transaction_id=self.client.transaction_id if self.client else params['transaction_id'])
         if self.client is None:
             self.client = client
             if not params['validate_certs']:
                 self.warn('validate_certs is false: the tenant certificate is not verified.')
         self.clients.append(client)
-        return Promotions(client, check_mode=self.check_mode)
+        return Promotions(client, check_mode=self.check_mode, progress=self.progress)
 
     def lower_promotions(self, **connection: Any) -> Promotions | None:
         """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the
@@ -145,7 +168,7 @@ class PromotionModule(AnsibleModule):
         if not params.get('lower_tenant_url'):
             return None
         if not (params['lower_access_token'] or params['lower_service_account_id']):
-            self.fail_json(msg='lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
+            raise ConfigurationError('lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
         options = dict(tenant_url=params['lower_tenant_url'], access_token=params['lower_access_token'],
                        service_account_id=params['lower_service_account_id'],
                        service_account_key=params['lower_service_account_key'],
@@ -153,7 +176,7 @@ class PromotionModule(AnsibleModule):
         options.update(connection)
         return self.promotions(**options)
 
-    # The lock record of this module's environment (see _files).
+    # The lock record of this task's environment (see _files).
     def read_lock_record(self, path: str) -> dict[str, Any] | None:
         return read_lock_record(path, self.params['tenant_url'])
 
@@ -161,37 +184,56 @@ class PromotionModule(AnsibleModule):
         if not self.check_mode:
             forget_lock_record(path, self.params['tenant_url'], promotion_id)
 
-    def fail_json(self, msg: str, **kwargs: Any) -> None:  # pylint: disable=arguments-differ
-        super().fail_json(msg=msg, **dict(self.failure_facts, **kwargs))
-
-    def elapsed(self) -> float:
-        return round(time.monotonic() - self.started, 2)
-
-    def common_result(self) -> dict[str, Any]:
-        return dict(transaction_id=self.client.transaction_id if self.client else self.params['transaction_id'],
-                    elapsed=self.elapsed())
-
-    def exit_result(self, **result: Any) -> None:
-        result.update(self.common_result())
-        self.exit_json(**result)
-
     def write_report(self, dest: str, report: Any, fmt: str | None = None, dry_run: bool | None = None) -> bool:
         return write_report(dest, report, fmt, dry_run, self.check_mode)
 
-    def run(self, step: Callable[[], dict[str, Any]]) -> None:
-        """Run ``step()`` (which returns the result dict) and exit, turning every expected failure
-        into a task failure with its cause and next step, never a traceback."""
+    def common_result(self) -> dict[str, Any]:
+        return dict(transaction_id=self.client.transaction_id if self.client else self.params.get('transaction_id'),
+                    elapsed=round(time.monotonic() - self.started, 2))
+
+    def execute(self, step: Callable[[PromotionTask], dict[str, Any]]) -> dict[str, Any]:
+        """Run ``step(self)``, turning every failure into a result with ``failed`` and a message that says what
+        happened and what to do next, never a traceback (but for a bug, whose traceback goes in ``exception``)."""
         try:
-            result = step()
+            self.check_options()
+            result = step(self)
         except PromotionError as exc:
-            fields = flat_status(dict(exc.result))
-            fields.update(self.common_result())
-            self.fail_json(msg=str(exc), **fields)
+            result = dict(self.failure_facts, **flat_status(dict(exc.result)))
+            result.update(failed=True, msg=str(exc))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a message, never a bare traceback
-            self.fail_json(msg='Unexpected error (%s: %s). This is a bug of idcloud.promotions; please report it with '
-                               'the transaction id.' % (exc.__class__.__name__, exc), exception=traceback.format_exc(),
-                           **self.common_result())
+            result = dict(self.failure_facts, failed=True, exception=traceback.format_exc(),
+                          msg='Unexpected error (%s: %s). This is a bug of idcloud.promotions; please report it with '
+                              'the transaction id.' % (exc.__class__.__name__, exc))
         finally:
             for client in self.clients:
                 client.close()
-        self.exit_result(**result)
+        result.update(self.common_result())
+        return result
+
+
+def run_task(spec: TaskSpec, params: dict[str, Any], check_mode: bool = False, diff: bool = False,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The result of one task of the module ``spec`` with validated ``params``: ``failed`` set on failure, and the
+    warnings to give in ``warnings``."""
+    missing = missing_library(params)
+    if missing:
+        return dict(failed=True, msg=missing[0], exception=missing[1])
+    refused = spec.refused(params) if spec.refused else None
+    if refused:
+        return dict(failed=True, msg=refused)
+    task = PromotionTask(params, check_mode, diff, progress)
+    result = task.execute(spec.step)
+    if task.warnings:
+        result['warnings'] = task.warnings
+    return result
+
+
+def run_module(spec: TaskSpec) -> None:
+    """The module's main: its options checked by AnsibleModule, the task run, the result returned."""
+    module = AnsibleModule(argument_spec=spec.full_argument_spec(), supports_check_mode=True, **spec.constraints())
+    result = run_task(spec, module.params, module.check_mode, module._diff)  # pylint: disable=protected-access
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    if result.pop('failed', False):
+        module.fail_json(**result)
+    module.exit_json(**result)

@@ -121,7 +121,9 @@ def task_result(operation: str, dry: dict[str, Any] | None, real: dict[str, Any]
         if real is None:
             result = dict(dry_result, real_run=False, dry_run_result=dry_fields)
             if passed:
-                result['msg'] = 'The dry run found nothing to promote; the promotion was not started (no restart).'
+                result['msg'] = ('The provisional-rollback report shows nothing to roll back; the rollback was not started '
+                                 '(no restart).' if operation == 'rollback' else
+                                 'The dry run found nothing to promote; the promotion was not started (no restart).')
     if real is not None:
         result, passed = run_fields(real, operation, report_files, diff)
         result.update(real_run=not check_mode and real['dry_run'] is False, dry_run_result=dry_fields)
@@ -140,16 +142,18 @@ class Promotions:
     """The promotions API of one (upper) environment."""
 
     def __init__(self, client: PromotionsClient, check_mode: bool = False, waiter_factory: Callable[[float], Waiter] = Waiter,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] | None = None) -> None:
         self.client = client
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
         self.sleep = sleep
+        self.progress = progress  # takes the lines that say how a wait goes
 
     @contextlib.contextmanager
     def _step(self, timeout: float) -> Iterator[Waiter]:
         """A step's Waiter; while the step lasts every request, with its retries, ends within the step's time."""
         waiter = self.waiter_factory(timeout)
+        waiter.progress = self.progress
         with self.client.deadline_in(waiter.remaining() + LAST_LOOK):
             yield waiter
 
@@ -274,8 +278,10 @@ class Promotions:
         """The release of the task's own lock after a run, whatever its outcome: unless the API forbids it (a
         blocking error) or the run still goes on. Returns the fields to add to the run's result (``lock_released``,
         and ``unlock_error`` when it failed); a failed release is told, never raised over the run's own outcome."""
+        # A failure names the status it read as a dict (Status.as_dict), a result as its word.
         status = run_result.get('status')
-        if run_result.get('blocking_error') or run_result.get('blocked') or status == states.STATUS_RUNNING:
+        read = status if isinstance(status, dict) else dict(status=status, blocking_error=run_result.get('blocking_error'))
+        if read.get('blocking_error') or run_result.get('blocked') or read.get('status') == states.STATUS_RUNNING:
             return dict(lock_released=False)
         tenant_url = self.client.base_url
         try:
@@ -426,7 +432,8 @@ class Promotions:
 
     def _pause(self, waiter: Waiter, what: str) -> None:
         try:
-            waiter.pause(poll_delay(waiter.clock() - waiter.start))
+            waited = waiter.clock() - waiter.start
+            waiter.pause(poll_delay(waited, waited))
         except WaitTimeout as exc:
             raise PromotionError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
                                  % (exc.elapsed, what), history=waiter.history)
@@ -434,7 +441,7 @@ class Promotions:
     def _wait_lock(self, waiter: Waiter, done: Callable[[states.LockState], bool], what: str) -> states.LockState:
         try:
             lock, _elapsed = waiter.until(self.lock_state, done, key=lambda state: (state.result, state.promotion_id),
-                                          describe=lock_description, tolerate=transient)
+                                          describe=lock_description, tolerate=transient, topic='waiting for ' + what)
         except WaitTimeout as exc:
             last = exc.last or states.LockState(None)
             raise PromotionError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise wait_timeout, '
@@ -484,7 +491,9 @@ class Promotions:
                 return dict(changed=decision == states.START and not dry_run, promotion_id=promotion_id, status=self.status(),
                             outcome=None, history=waiter.history, report=None, attached=decision == states.ATTACH,
                             dry_run=dry_run if decision == states.START else None)
-            status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id)
+            topic = '%s %s' % ('attached to the' if decision == states.ATTACH else 'the',
+                               'dry run' if dry_run and decision == states.START else kind)
+            status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id, topic)
             report = self.last_report()
             if report is not None and report.get('reportId') == previous_report:
                 report = None  # the run left no report of its own
@@ -533,6 +542,26 @@ class Promotions:
             real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
             return dry, real
 
+    def rollback_after_preview(self, body: dict[str, Any] | None = None, promotion_id: str | None = None, wait_timeout: float = 3600,
+                               skip_if_unchanged: bool = True) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The rollback's counterpart of ``promote_after_dry_run``: a rollback has no dry run, so its preview is the
+        provisional-rollback report. Returns ``(preview, rollback)`` as there: ``preview`` is None when a rollback of
+        this lock is already under way or done (an interrupted run), ``rollback`` None when the preview shows nothing
+        to roll back and ``skip_if_unchanged``."""
+        with self._step(wait_timeout) as waiter:
+            lock_id = promotion_id or self.lock_state().promotion_id
+            preview = None
+            if not (self.status().running or self.real_run_finished_under(lock_id, 'rollback')):
+                preview = self.rollback_preview(lock_id)
+                if skip_if_unchanged and not change_rows(preview['report']):
+                    return preview, None
+            return preview, self.run('rollback', False, body, promotion_id, True, max(1, int(waiter.remaining())))
+
+    def rollback_preview(self, promotion_id: str | None = None) -> dict[str, Any]:
+        """The provisional-rollback report as a run result: what a rollback would revert, changing nothing."""
+        return dict(changed=False, promotion_id=promotion_id, status=self.status(), outcome=None, history=[],
+                    report=self.report('provisional_rollback'), attached=False, dry_run=True)
+
     def predict(self, operation: str = 'promote', dry_run: bool = False, promotion_id: str | None = None,
                 lower: Promotions | None = None) -> dict[str, Any]:
         """Check mode: what ``run`` would do, sending nothing, from the plan and the preview report (the ``lower``
@@ -556,7 +585,7 @@ class Promotions:
         return predicted
 
     def _wait_run(self, waiter: Waiter, kind: str, decision: str, before: states.Status, previous_report: str | None,
-                  promotion_id: str | None) -> states.Status:
+                  promotion_id: str | None, topic: str = '') -> states.Status:
         seen_running = [decision == states.ATTACH]
 
         def finished(status: states.Status) -> bool:
@@ -584,7 +613,7 @@ class Promotions:
         try:
             status, _elapsed = waiter.until(self.status, finished, key=lambda status: (status.status, status.message),
                                             describe=lambda status: dict(status=status.status, message=status.message),
-                                            tolerate=transient)
+                                            tolerate=transient, topic=topic)
         except WaitTimeout as exc:
             last = exc.last or states.Status(None)
             raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '

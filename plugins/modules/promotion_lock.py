@@ -168,7 +168,7 @@ transaction_id:
 from typing import Any
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
 
 ARGUMENT_SPEC = dict(
@@ -182,14 +182,14 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def lock(module: PromotionModule, promotions: Promotions) -> dict[str, Any]:
+def lock(module: PromotionTask, promotions: Promotions) -> dict[str, Any]:
     """Locked: the lock kept (that of O(promotion_id), or of O(record)) or taken, and recorded."""
     params = module.params
     return promotions.keep_or_lock(params['record'], params['promotion_id'], wait=params['wait'],
                                    wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
 
 
-def unlock(module: PromotionModule, promotions: Promotions) -> dict[str, Any]:
+def unlock(module: PromotionTask, promotions: Promotions) -> dict[str, Any]:
     """Unlocked: the lock of O(promotion_id) (or of O(record)) released, or any lock with O(force); the record goes."""
     params = module.params
     path = params['record']
@@ -208,11 +208,16 @@ def unlock(module: PromotionModule, promotions: Promotions) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    module = PromotionModule(argument_spec=ARGUMENT_SPEC)
+def lock_or_unlock(module: PromotionTask) -> dict[str, Any]:
     step = lock if module.params['state'] == 'locked' else unlock
-    promotions = module.promotions()
-    module.run(lambda: step(module, promotions))
+    return step(module, module.promotions())
+
+
+TASK = TaskSpec(ARGUMENT_SPEC, lock_or_unlock)
+
+
+def main() -> None:
+    run_module(TASK)
 
 
 if __name__ == '__main__':

@@ -98,19 +98,26 @@ transaction_id:
   type: str
 '''
 
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from typing import Any
+
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE
 
 
+ARGUMENT_SPEC = dict(
+    scope=dict(type='str', default=RELEASE_SCOPE),
+)
+
+
+def releases(module: PromotionTask) -> dict[str, Any]:
+    return dict(module.promotions().compare_releases(module.lower_promotions()), changed=False)
+
+
+TASK = TaskSpec(ARGUMENT_SPEC, releases, lower_connection=True)
+
+
 def main() -> None:
-    module = PromotionModule(
-        argument_spec=dict(
-            scope=dict(type='str', default=RELEASE_SCOPE),
-        ),
-        lower_connection=True,
-    )
-    upper, lower = module.promotions(), module.lower_promotions()
-    module.run(lambda: dict(upper.compare_releases(lower), changed=False))
+    run_module(TASK)
 
 
 if __name__ == '__main__':

@@ -127,7 +127,7 @@ transaction_id:
 from typing import Any
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import describe_listing, report_facts
 
 ARGUMENT_SPEC = dict(
@@ -148,7 +148,7 @@ def refused_combination(params: dict[str, Any]) -> str | None:
     return None
 
 
-def read(module: PromotionModule) -> Any:
+def read(module: PromotionTask) -> Any:
     """The report asked for: the provisional one from the lower environment, the others from this one."""
     params = module.params
     promotions = module.lower_promotions() if params['report'] == 'provisional' else module.promotions()
@@ -161,7 +161,7 @@ def read(module: PromotionModule) -> Any:
         raise
 
 
-def report_result(module: PromotionModule, document: Any) -> dict[str, Any]:
+def report_result(module: PromotionTask, document: Any) -> dict[str, Any]:
     """The return values for ``document``, written to O(dest) when given."""
     params = module.params
     result = dict(changed=False, report=document)
@@ -174,12 +174,12 @@ def report_result(module: PromotionModule, document: Any) -> dict[str, Any]:
     return result
 
 
+TASK = TaskSpec(ARGUMENT_SPEC, lambda module: report_result(module, read(module)), lower_connection=True,
+                refused=refused_combination)
+
+
 def main() -> None:
-    module = PromotionModule(argument_spec=ARGUMENT_SPEC, lower_connection=True)
-    refused = refused_combination(module.params)
-    if refused:
-        module.fail_json(msg=refused)
-    module.run(lambda: report_result(module, read(module)))
+    run_module(TASK)
 
 
 if __name__ == '__main__':

@@ -51,8 +51,8 @@ options:
   dry_run:
     description:
       - Run the promotion's checks and produce its report without changing anything or restarting services.
-      - Only for O(operation=promote); the preview of a rollback is the C(provisional_rollback) report of
-        M(idcloud.promotions.promotion_report).
+      - A rollback has no dry run; with O(operation=rollback), the provisional-rollback report (what a rollback would
+        revert) stands for it, and nothing is started.
     type: bool
     default: false
   dry_run_first:
@@ -62,7 +62,9 @@ options:
         promote. The dry run's report goes to O(dry_run_report_dest), its results to RV(dry_run_result).
       - O(wait_timeout) bounds both runs together. When the real promotion of an interrupted run is already under
         way or done under the same lock, no dry run is made and the module waits for (or reports) that promotion.
-      - Only for O(operation=promote), with O(wait=true); not with O(dry_run).
+      - With O(operation=rollback), the provisional-rollback report comes first instead of a dry run, and the rollback
+        starts only when it shows something to roll back (with O(skip_if_unchanged)).
+      - Only with O(wait=true); not with O(dry_run).
     type: bool
     default: false
   skip_if_unchanged:
@@ -169,6 +171,37 @@ options:
     type: list
     elements: path
     default: []
+  progress:
+    description:
+      - When the task runs on the controller (a local connection), show a line under the host's name at each change
+        of the lock state or of the run's status (the tenant's own phase message, such as C(Waiting for workloads to
+        restart)) and at least every 30 seconds while one lasts, with the time spent. The lines cost no request and
+        no wait.
+      - A task delegated to another host runs the module there, without these lines.
+    type: bool
+    default: true
+  run_id:
+    description:
+      - Names a run of many hosts, such as one of C(idcloud.promotions.promote); the same for every host of the run,
+        new for each run.
+      - The task records how it ended (its RV(outcome) and message), once it has, for the hosts that follow this one
+        (O(after)) and for O(max_fail_percentage). The records are files in Ansible's own temporary directory on the
+        controller, which goes when ansible-playbook ends.
+    type: str
+  after:
+    description:
+      - With O(run_id), the inventory host that must end well first (C(promoted), C(nothing_to_promote), C(dry_run_only),
+        C(rolled_back), C(nothing_to_roll_back), or what check mode predicts) when it is a host of the same play run.
+      - The task waits for that host's record before it does anything (at most twice O(lock_timeout) plus
+        O(wait_timeout)), and is skipped, with the reason, when that host did not end well.
+      - Run the play's hosts so that a host comes after the one it follows (the playbook orders them with the
+        P(idcloud.promotions.promotion_plan#filter) filter); then no number of forks can deadlock the run.
+    type: str
+  max_fail_percentage:
+    description:
+      - With O(run_id), skip the task, with the reason, when more than this percentage of the play's hosts have
+        recorded a failure by the time this host's turn comes.
+    type: float
 '''
 
 EXAMPLES = r'''
@@ -334,11 +367,10 @@ transaction_id:
   type: str
 '''
 
-import functools
 from typing import Any
 
-from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionModule
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions, check_release, run_body, task_result
 
 ARGUMENT_SPEC = dict(
@@ -362,6 +394,10 @@ ARGUMENT_SPEC = dict(
     dry_run_report_dest=dict(type='list', elements='path', default=[]),
     allow_release_upgrade=dict(type='bool', default=False),
     require_release_check=dict(type='bool', default=False),
+    progress=dict(type='bool', default=True),
+    run_id=dict(type='str'),
+    after=dict(type='str'),
+    max_fail_percentage=dict(type='float'),
 )
 
 
@@ -369,14 +405,12 @@ def refused_combination(params: dict[str, Any]) -> str | None:
     """Why these options cannot go together, or None."""
     if params['dry_run'] and params['dry_run_first']:
         return 'dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.'
-    if params['operation'] == 'rollback' and (params['dry_run'] or params['dry_run_first']):
-        return 'A rollback has no dry run; read the provisional_rollback report with promotion_report instead.'
     if params['dry_run_first'] and not params['wait']:
         return 'dry_run_first needs wait: true, since the promotion starts only once the dry run has passed.'
     return None
 
 
-def release_check(module: PromotionModule) -> dict[str, Any] | None:
+def release_check(module: PromotionTask) -> dict[str, Any] | None:
     """With the lower environment known, before anything is locked: the release check (see ``check_release``)."""
     params = module.params
     if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
@@ -388,7 +422,7 @@ def release_check(module: PromotionModule) -> dict[str, Any] | None:
     return check
 
 
-def take_lock(module: PromotionModule, promotions: Promotions) -> tuple[str | None, bool]:
+def take_lock(module: PromotionTask, promotions: Promotions) -> tuple[str | None, bool]:
     """With O(lock): the lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run).
     Returns its id and whether it was resumed."""
     params = module.params
@@ -399,7 +433,7 @@ def take_lock(module: PromotionModule, promotions: Promotions) -> tuple[str | No
     return locked['promotion_id'], locked['resumed']
 
 
-def saved_reports(module: PromotionModule, run: dict[str, Any] | None, dests: list[str]) -> list[str]:
+def saved_reports(module: PromotionTask, run: dict[str, Any] | None, dests: list[str]) -> list[str]:
     """The report of ``run`` written to each of ``dests`` (nothing in check mode); the paths it has."""
     if run is None or run['report'] is None:
         return []
@@ -408,7 +442,7 @@ def saved_reports(module: PromotionModule, run: dict[str, Any] | None, dests: li
     return list(dests)
 
 
-def run(module: PromotionModule, promotions: Promotions, lock_id: str | None) -> tuple[dict[str, Any], bool]:
+def run(module: PromotionTask, promotions: Promotions, lock_id: str | None) -> tuple[dict[str, Any], bool]:
     """The run this task is about, after the dry run made first when asked (in check mode, its prediction):
     the result and whether it passed."""
     params = module.params
@@ -416,6 +450,11 @@ def run(module: PromotionModule, promotions: Promotions, lock_id: str | None) ->
                     params['promoter'], params['description'], params['ticket_reference'])
     if module.check_mode:
         dry, real = None, promotions.predict(params['operation'], params['dry_run'], lock_id, module.lower_promotions())
+    elif params['operation'] == 'rollback' and params['dry_run']:
+        dry, real = None, promotions.rollback_preview(lock_id)
+    elif params['operation'] == 'rollback' and params['dry_run_first']:
+        dry, real = promotions.rollback_after_preview(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
+                                                      skip_if_unchanged=params['skip_if_unchanged'])
     elif params['dry_run_first']:
         dry, real = promotions.promote_after_dry_run(
             body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
@@ -426,25 +465,26 @@ def run(module: PromotionModule, promotions: Promotions, lock_id: str | None) ->
             wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
     return task_result(params['operation'], dry, real, params['dry_run'], module.check_mode,
                        saved_reports(module, dry, params['dry_run_report_dest']), saved_reports(module, real, params['report_dest']),
-                       module._diff)  # pylint: disable=protected-access
+                       module.diff)
 
 
-def unlock(module: PromotionModule, promotions: Promotions, lock_id: str | None, result: dict[str, Any]) -> None:
+def unlock(module: PromotionTask, promotions: Promotions, lock_id: str | None, result: dict[str, Any]) -> None:
     """With O(unlock_after): the release of this task's own lock (never one merely found in place)."""
     params = module.params
     if params['unlock_after'] and params['wait'] and not module.check_mode and lock_id:
         result.update(promotions.unlock_after_run(lock_id, result, params['record'], params['lock_timeout']))
 
 
-def promote(module: PromotionModule) -> dict[str, Any]:
+def promote(module: PromotionTask) -> dict[str, Any]:
     """release check -> lock -> run -> unlock. Every failure names the lock this task holds, so that the caller can
     release it if this task could not."""
     params = module.params
     promotions = module.promotions()
     try:
         check = release_check(module)
-    except PromotionsApiError:
-        raise  # the check could not be made: an interrupted run's lock stays, for a rerun to resume
+    except (PromotionsApiError, ConfigurationError) as exc:
+        # The check could not be made: an interrupted run's lock stays, for a rerun to resume.
+        raise PromotionError(str(exc), exc.result, outcome='failed') from None
     except PromotionError as refused:
         # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
         record = params['record'] if params['lock'] else None
@@ -470,12 +510,11 @@ def promote(module: PromotionModule) -> dict[str, Any]:
     return result
 
 
+TASK = TaskSpec(ARGUMENT_SPEC, promote, lower_connection=True, refused=refused_combination)
+
+
 def main() -> None:
-    module = PromotionModule(argument_spec=ARGUMENT_SPEC, lower_connection=True)
-    refused = refused_combination(module.params)
-    if refused:
-        module.fail_json(msg=refused)
-    module.run(functools.partial(promote, module))
+    run_module(TASK)
 
 
 if __name__ == '__main__':

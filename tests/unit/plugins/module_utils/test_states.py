@@ -156,7 +156,29 @@ def test_outcome_messages_name_cause_and_next_step():
 def test_poll_delay_starts_fast_and_is_capped():
     assert poll_delay(0) == 0.25
     assert poll_delay(30) == pytest.approx(3.0)
-    assert poll_delay(10000) == 15.0
+    assert poll_delay(10000) == 45.0
+
+
+def test_poll_delay_spaces_the_looks_of_a_long_wait_whatever_its_state_does():
+    # A state just entered, early in a wait: looked at again at once.
+    assert poll_delay(0, 10) == 0.25
+    # The same state change after ten minutes of waiting: a fifth of the time waited, within the cap.
+    assert poll_delay(0, 100) == pytest.approx(20.0)
+    assert poll_delay(0, 600) == 45.0
+    # A long state in a long wait: the larger of the two.
+    assert poll_delay(300, 100) == pytest.approx(30.0)
+
+
+def test_the_looks_of_a_ten_minute_promotion_stay_few():
+    # The field profile's real run: prepare 60 s, promote 120 s, restart 420 s; a look every poll_delay.
+    ends, now, looks, entered, state = [60, 180, 600], 0.0, 0, 0.0, 0
+    while now < ends[-1]:
+        looks += 1
+        current = next(index for index, end in enumerate(ends) if now < end)
+        if current != state:
+            state, entered = current, now
+        now += poll_delay(now - entered, now)
+    assert looks <= 60
 
 
 class FakeTime:
@@ -192,8 +214,9 @@ def test_waiter_ten_minute_wait_costs_tens_of_reads_and_little_lag():
 
     waiter = Waiter(3600, clock=fake.clock, sleep=fake.sleep)
     _value, elapsed = waiter.until(read, lambda state: state == 'done')
-    assert 20 <= len(reads) <= 120
-    assert elapsed - 600 <= 15
+    assert 10 <= len(reads) <= 60
+    # The lag after the end stays within a tenth of the wait (a look at least every 45 s).
+    assert elapsed - 600 <= 60
 
 
 def test_waiter_times_out_with_the_last_state_and_never_sleeps_past_the_deadline():
