@@ -74,7 +74,7 @@ def main(argv=None):
     try:
         print('== Inventory: %s (group promotion_targets, one host per upper environment)' % inventory)
         command = [ansible_playbook(), str(ROOT / 'playbooks' / 'promote.yml'), '-i', str(inventory),
-                   '-e', 'promote_report_dir=%s' % reports, '-e', 'promote_progress_interval=3',
+                   '-e', 'promote_report_dir=%s' % reports,
                    '-e', 'promote_description=make demo']
         print('== Running: %s' % ' '.join(command), flush=True)
         started = time.monotonic()

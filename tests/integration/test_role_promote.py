@@ -34,7 +34,9 @@ def test_happy_path_then_rerun_unchanged(simulator, tmp_path):
     assert writes_of(sim, tenant).count(PROMOTE_POST) == 2  # the dry run and the promotion
     assert first.changed('t1-staging') == 1  # the promotion; lock, unlock and reports are not changes
     assert 't1-staging: promoted (2 changes: 1 added, 1 modified, 0 deleted)' in first.stdout
-    assert role_task(first, 'Lock, dry run, checks, promotion and release of the lock')['ansible_job_id']  # async: progress lines
+    # Progress, live: the tenant's own phase messages, under the host's name.
+    assert 't1-staging: the dry run: RUNNING: Prepare config' in first.stdout
+    assert 't1-staging: the promotion: RUNNING: Waiting for workloads to restart' in first.stdout
     transactions = {entry['transaction_id'].split('/')[0] for entry in sim.request_log(tenant, 'staging')}
     assert len(transactions) == 1  # one transaction id for the whole run of the host
 

@@ -43,7 +43,7 @@ def write_inventory(path, hosts):
 
 
 def promote_vars(tmp_path, **extra):
-    values = dict(promote_report_dir=str(tmp_path / 'reports'), promote_progress_interval=1)
+    values = dict(promote_report_dir=str(tmp_path / 'reports'))
     values.update(extra)
     return values
 
