@@ -46,11 +46,23 @@ def b64url_int(value: str) -> int:
     return int.from_bytes(base64.urlsafe_b64decode(padded.encode('ascii')), 'big')
 
 
+# Keys loaded in this process: loading checks the key, which costs tens of milliseconds, and one task signs for
+# several clients of the same environment (the release check asks for a token of its own scope).
+_LOADED_KEYS: dict[str, rsa.RSAPrivateKey] = {}
+
+
 def load_private_key(key: str | dict[str, Any] | None, option: str = 'service_account_key') -> rsa.RSAPrivateKey:
     """A service-account key as the vendor hands it out (a JWK, as JSON text or already parsed)
     or as PEM. Returns a ``cryptography`` RSA private key; a ConfigurationError names ``option``."""
     if CRYPTOGRAPHY_IMPORT_ERROR is not None:
         raise ConfigurationError('the cryptography library is needed to sign service-account assertions')
+    cache_key = json.dumps(key, sort_keys=True)
+    if cache_key not in _LOADED_KEYS:
+        _LOADED_KEYS[cache_key] = _load_private_key(key, option)
+    return _LOADED_KEYS[cache_key]
+
+
+def _load_private_key(key: str | dict[str, Any] | None, option: str) -> rsa.RSAPrivateKey:
     if isinstance(key, dict):
         return _key_from_jwk(key, option)
     text = (key or '').strip()
