@@ -192,3 +192,24 @@ def test_a_record_of_another_tenant_url_is_refused_and_kept(simulator, playbook,
     assert 'is the lock record of https://elsewhere' in run.failure('Lock')['msg']
     assert record.exists() and writes(sim, tenant, 'staging') == []
     assert sim.env_state(tenant, 'staging')['lock'] is None
+
+
+def test_on_the_controller_in_ansibles_process_elsewhere_as_a_module_with_the_same_result(simulator, playbook):
+    # A task with an environment of its own runs the module itself (as one delegated to another host would): the
+    # same options, checks and results as the action that runs it in Ansible's worker process.
+    sim, tenant = simulator, 'tenant12'
+    in_process = lock_task(name='Lock here')
+    as_module = dict(lock_task(name='Lock as a module', register='again', promotion_id='{{ lock.promotion_id }}'),
+                     environment={'IDCLOUD_EXAMPLE': '1'})
+    unlock = dict(lock_task(name='Unlock as a module', register='unlock', state='unlocked', promotion_id='{{ lock.promotion_id }}'),
+                  environment={'IDCLOUD_EXAMPLE': '1'})
+    run = playbook(promotion_play(sim, tenant, 'staging', [in_process, as_module, unlock]), verbosity=3)
+    assert run.rc == 0, run.output()
+    output = run.output()
+    # The module was packed, put in place and started for the two tasks with an environment, and only for them.
+    assert 'AnsiballZ_promotion_lock.py' in output and output.count('PUT ') == 2
+    first, again = run.task('Lock here')['result'], run.task('Lock as a module')['result']
+    assert first['changed'] is True and again['changed'] is False and again['promotion_id'] == first['promotion_id']
+    assert set(first) - {'invocation'} == set(again) - {'invocation'}  # the same result fields either way
+    assert run.task('Unlock as a module')['result']['state'] == 'unlocked'
+    assert writes(sim, tenant, 'staging') == [('POST', '/environment/promotion/lock'), ('DELETE', '/environment/promotion/lock/{promotionId}')]
