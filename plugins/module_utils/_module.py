@@ -98,7 +98,7 @@ def missing_library(params: dict[str, Any]) -> tuple[str, str] | None:
     """The Python library these options need and this host lacks: (message, error), or None."""
     if REQUESTS_IMPORT_ERROR is not None:
         return missing_required_lib('requests'), str(REQUESTS_IMPORT_ERROR)
-    if params.get('service_account_id') and CRYPTOGRAPHY_IMPORT_ERROR is not None:
+    if (params.get('service_account_id') or params.get('lower_service_account_id')) and CRYPTOGRAPHY_IMPORT_ERROR is not None:
         return missing_required_lib('cryptography'), str(CRYPTOGRAPHY_IMPORT_ERROR)
     return None
 

@@ -206,8 +206,9 @@ def finished_under(report: Any, operation: str, promotion_id: str | None, dry_ru
     """The report is that of a real run of ``operation`` made under the lock ``promotion_id``. ``dry_run`` is
     whether the report is a dry run's; when nobody can tell (None) it is not taken for a real run, so that a
     promotion that did not happen is never reported."""
+    # A report that does not name its type is a promotion's: the seed's reports, which never do, are all promotions'.
     return isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and \
-        dry_run is False and (report.get('type') or operation) == operation
+        dry_run is False and (report.get('type') or 'promotion') == operation
 
 
 def not_locked_message(lock: LockState, promotion_id: str | None = None) -> str:

@@ -59,3 +59,74 @@ def test_lock_records_of_another_environment_or_corrupt_are_refused(tmp_path):
         f.read_lock_record(str(path), URL)
     f.forget_lock_record(str(path), URL)  # not ours to remove
     assert json.loads('"kept"') and path.exists()
+
+
+# The records of a run of many hosts.
+@pytest.mark.parametrize('outcome, reason', [('promoted', ''), ('failed', 'The dry run stopped on missing ESVs esv.smtp.host'),
+                                             ('skipped', 'acme-staging must be promoted first and failed: boom')])
+def test_a_run_record_is_read_back_as_written(tmp_path, outcome, reason):
+    run_dir = str(tmp_path / 'run')
+    f.write_run_record(run_dir, 'acme-prod', outcome, reason)
+    assert f.read_run_record(run_dir, 'acme-prod') == dict(host='acme-prod', outcome=outcome, reason=reason)
+    assert f.read_run_record(run_dir, 'acme-staging') is None  # another host's record is its own
+    path = f.run_record_path(run_dir, 'acme-prod')
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert [name for name in os.listdir(run_dir) if name.startswith('.idcloud-')] == []
+
+
+def test_a_run_record_is_replaced_by_the_next_one_of_the_same_host(tmp_path):
+    f.write_run_record(str(tmp_path), 'acme-prod', 'failed', 'first')
+    f.write_run_record(str(tmp_path), 'acme-prod', 'promoted')
+    assert f.read_run_record(str(tmp_path), 'acme-prod') == dict(host='acme-prod', outcome='promoted', reason='')
+
+
+@pytest.mark.parametrize('host', ['tenants/acme prod', '../escape', 'a b', 'a/b', 'prod:8443?x=1#y', 'é'])
+def test_a_host_name_of_any_characters_stays_one_file_in_the_run_directory(tmp_path, host):
+    run_dir = tmp_path / 'run'
+    path = f.run_record_path(str(run_dir), host)
+    assert os.path.dirname(path) == str(run_dir) and path.endswith('.json')
+    f.write_run_record(str(run_dir), host, 'promoted')
+    assert os.listdir(run_dir) == [os.path.basename(path)]
+    assert f.read_run_record(str(run_dir), host) == dict(host=host, outcome='promoted', reason='')
+    assert not (tmp_path / 'escape.json').exists()
+
+
+def test_host_names_that_differ_only_by_a_slash_or_a_space_get_records_of_their_own(tmp_path):
+    hosts = ['a/b', 'a b', 'a_b', 'a%2Fb']
+    paths = {f.run_record_path(str(tmp_path), host) for host in hosts}
+    assert len(paths) == len(hosts)
+    for number, host in enumerate(hosts):
+        f.write_run_record(str(tmp_path), host, 'promoted', str(number))
+    assert [f.read_run_record(str(tmp_path), host)['reason'] for host in hosts] == ['0', '1', '2', '3']
+
+
+def test_a_missing_record_or_run_directory_is_none(tmp_path):
+    assert f.read_run_record(str(tmp_path), 'acme-prod') is None
+    assert f.read_run_record(str(tmp_path / 'no-such-run'), 'acme-prod') is None
+
+
+@pytest.mark.parametrize('content', [b'{"host": "acme-prod", "outc', b'', b'\xff\xfe\x00garbage', b'["promoted"]', b'"promoted"', b'null'],
+                         ids=['truncated', 'empty', 'not text', 'a list', 'a string', 'null'])
+def test_a_corrupt_record_is_none(tmp_path, content):
+    with open(f.run_record_path(str(tmp_path), 'acme-prod'), 'wb') as stream:
+        stream.write(content)
+    assert f.read_run_record(str(tmp_path), 'acme-prod') is None
+
+
+def test_the_run_directory_is_made_owner_only(tmp_path):
+    run_dir = tmp_path / 'tmp' / 'idcloud-promotions-run-42'
+    previous = os.umask(0o022)
+    try:
+        f.write_run_record(str(run_dir), 'acme-prod', 'promoted')
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(run_dir).st_mode) == 0o700
+    assert f.read_run_record(str(run_dir), 'acme-prod')['outcome'] == 'promoted'
+
+
+def test_a_run_directory_already_there_is_used_as_it_is(tmp_path):
+    run_dir = tmp_path / 'run'
+    run_dir.mkdir(mode=0o700)
+    f.write_run_record(str(run_dir), 'acme-staging', 'promoted')
+    f.write_run_record(str(run_dir), 'acme-prod', 'failed', 'boom')
+    assert sorted(os.listdir(run_dir)) == ['acme-prod.json', 'acme-staging.json']

@@ -1109,3 +1109,182 @@ def test_a_failed_real_promotion_under_the_lock_gets_a_dry_run_before_it_is_trie
     dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS, ignore_encrypted_secrets=True)
     assert [body['dryRun'] for body in promote_calls(tenant)][:1] == [True]
     assert dry is not None
+
+
+# rollback_after_preview and rollback_preview
+PROVISIONAL_ROLLBACK = s.REPORT_PATHS['provisional_rollback']
+
+
+def rollback_preview_body(changes=None):
+    """The provisional-rollback report as the tenant sends it: what a rollback would revert."""
+    return dict(createdDate='2022-04-19T18:00:05Z', dryRun=True, type='provisional-rollback',
+                report=copy.deepcopy(CHANGES if changes is None else changes))
+
+
+def after_a_promotion():
+    """Our lock, and the promotion made under it: a rollback has something to revert."""
+    return locked(status=dict(COMPLETED, promotionId=OURS, type='promotion'), reports=[report(dry=False)])
+
+
+def rollback_calls(tenant):
+    return [body for method, path, body in tenant.writes if path == s.ROLLBACK_PATH]
+
+
+@pytest.mark.parametrize('changes', [{}, {'AMConfig': [], 'IDMConfig': []}], ids=['no sections', 'empty sections'])
+def test_an_empty_provisional_rollback_report_starts_no_rollback(changes):
+    tenant = after_a_promotion()
+    tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body(changes))
+    preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
+    assert rollback is None and tenant.writes == []
+    assert preview['report']['type'] == 'provisional-rollback' and preview['report']['report'] == changes
+    assert (preview['changed'], preview['dry_run'], preview['attached'], preview['outcome']) == (False, True, False, None)
+    assert preview['promotion_id'] == OURS and preview['status'].status == 'READY'
+    assert tenant.count('GET', PROVISIONAL_ROLLBACK) == 1
+
+
+def test_a_provisional_rollback_report_with_changes_starts_the_rollback():
+    tenant = after_a_promotion()
+    tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body())
+    tenant.run_end = dict(status='READY', message='Rollback completed')
+    body = dict(unlockEnvironmentsAfterPromotion=False, promoter='ops')
+    preview, rollback = promotions(tenant).rollback_after_preview(body=body, promotion_id=OURS)
+    assert tenant.writes == [('POST', s.ROLLBACK_PATH, body)]  # one rollback, no dry run flag, no promotion
+    assert preview['report']['report'] == CHANGES and preview['dry_run'] is True
+    assert (rollback['changed'], rollback['dry_run'], rollback['attached']) == (True, False, False)
+    assert rollback['outcome'].ok and 'rollback finished: Rollback completed' in rollback['outcome'].message
+    assert rollback['report']['reportId'] == 'report-2' and rollback['report']['type'] == 'rollback'
+    # The preview was read before the rollback was started.
+    preview_at = tenant.calls.index(('GET', PROVISIONAL_ROLLBACK, None))
+    assert preview_at < tenant.calls.index(('POST', s.ROLLBACK_PATH, body))
+
+
+def test_an_empty_provisional_rollback_report_is_rolled_back_anyway_without_skip_if_unchanged():
+    tenant = after_a_promotion()
+    tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body({}))
+    preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS, skip_if_unchanged=False)
+    assert preview['report']['report'] == {} and len(rollback_calls(tenant)) == 1 and rollback['outcome'].ok
+
+
+def test_a_rollback_running_under_the_lock_is_attached_to_without_a_preview():
+    tenant = after_a_promotion()
+    tenant.running(kind='rollback', seconds=40)
+    preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
+    assert preview is None and tenant.writes == []
+    assert tenant.count('GET', PROVISIONAL_ROLLBACK) == 0
+    assert (rollback['attached'], rollback['dry_run'], rollback['changed']) == (True, False, True) and rollback['outcome'].ok
+
+
+def test_a_rollback_already_finished_under_the_lock_is_reported_without_a_preview():
+    tenant = locked(status=dict(COMPLETED, promotionId=OURS, type='rollback'), reports=[report(), report(2, kind='rollback')])
+    preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
+    assert preview is None and tenant.writes == [] and tenant.count('GET', PROVISIONAL_ROLLBACK) == 0
+    assert rollback['changed'] is False and 'had already finished' in rollback['outcome'].message
+
+
+@pytest.mark.parametrize('shape', ['seed', 'bare'])
+def test_a_promotion_finished_under_the_lock_is_not_taken_for_a_finished_rollback(shape):
+    tenant = locked(status=dict(COMPLETED, promotionId=OURS), reports=[report(dry=False, shape=shape)])
+    tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body())
+    preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
+    assert preview is not None and preview['report']['report'] == CHANGES
+    assert len(rollback_calls(tenant)) == 1 and rollback['changed'] is True
+
+
+def test_the_lock_of_the_preview_is_read_when_none_is_given():
+    tenant = after_a_promotion()
+    tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body({}))
+    preview, rollback = promotions(tenant).rollback_after_preview()
+    assert rollback is None and preview['promotion_id'] == OURS
+
+
+def test_rollback_preview_changes_nothing_and_says_what_a_rollback_would_revert():
+    tenant = after_a_promotion()
+    tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body())
+    preview = promotions(tenant).rollback_preview(OURS)
+    assert tenant.writes == [] and [call[1] for call in tenant.calls] == [s.PROMOTE_PATH, PROVISIONAL_ROLLBACK]
+    assert preview == dict(changed=False, promotion_id=OURS, status=preview['status'], outcome=None, history=[],
+                           report=rollback_preview_body(), attached=False, dry_run=True)
+
+
+# The progress lines of a step's waits.
+def reporting(tenant, lines):
+    """``promotions(tenant)`` that hands its progress lines to ``lines``."""
+    quiet = promotions(tenant)
+    return s.Promotions(tenant, sleep=tenant.sleep, waiter_factory=quiet.waiter_factory, progress=lines.append)
+
+
+def with_phases(tenant):
+    """Each run started goes through the tenant's phases: 'Prepare config', then 'Promote configuration' after 10 s."""
+    def start(method, path, body):
+        answer = tenant._model(method, path, body)
+        tenant.at(10, lambda: tenant.status.update(message='Promote configuration'))
+        tenant.script(method, path, start)
+        return answer
+    return start
+
+
+def test_the_lines_of_a_dry_run_then_the_promotion_name_each_run_and_the_tenants_phases():
+    tenant = locked()
+    tenant.script('POST', s.PROMOTE_PATH, with_phases(tenant))
+    lines = []
+    dry, real = reporting(tenant, lines).promote_after_dry_run(promotion_id=OURS)
+    assert dry['outcome'].ok and real['outcome'].ok and len(promote_calls(tenant)) == 2
+    # One line at each phase, with the seconds since the run's wait began; the end is the result, not a line.
+    assert lines == ['the dry run: RUNNING: Prepare config (0 s)', 'the dry run: RUNNING: Promote configuration (10 s)',
+                     'the promotion: RUNNING: Prepare config (0 s)', 'the promotion: RUNNING: Promote configuration (10 s)']
+
+
+def test_the_lines_of_a_rollback_and_of_the_lock_waits_name_what_is_awaited():
+    tenant = Tenant()
+    lines = []
+    service = reporting(tenant, lines)
+    service.ensure_locked()
+    tenant.run_end = dict(status='READY', message='Rollback completed')
+    service.run('rollback', promotion_id=NEW)
+    service.ensure_unlocked(promotion_id=NEW)
+    assert lines == ['waiting for the lock: lock locking (Environment lock in progress) (0 s)',
+                     'the rollback: RUNNING: Prepare config (0 s)',
+                     'waiting for the unlock: lock unlocking (Environment unlock in progress) (0 s)']
+
+
+def test_a_run_attached_to_says_so_in_its_lines():
+    tenant = locked()
+    tenant.running(seconds=40)
+    lines = []
+    reporting(tenant, lines).run(promotion_id=OURS)
+    assert lines and all(line.startswith('attached to the promotion: RUNNING: Promote configuration (') for line in lines)
+
+
+def test_without_progress_the_steps_wait_as_before():
+    tenant = locked()
+    service = promotions(tenant)
+    assert service.progress is None
+    dry, real = service.promote_after_dry_run(promotion_id=OURS)
+    assert dry['outcome'].ok and real['changed'] is True
+
+
+# unlock_after_run: the status of a run's result as its word, or of a failure as a dict.
+@pytest.mark.parametrize('run_result', [
+    dict(status='RUNNING', blocking_error=False),
+    dict(status=dict(status='RUNNING', message='Prepare config', blocking_error=False)),
+    dict(status='ERROR', blocking_error=True),
+    dict(status=dict(status='ERROR', message='Failed to promote config', blocking_error=True)),
+    dict(status=dict(status='READY', blocking_error=False), blocked=True),
+], ids=['running', 'running as a dict', 'blocking error', 'blocking error as a dict', 'blocked'])
+def test_no_unlock_after_a_run_that_goes_on_or_is_blocked(run_result):
+    tenant = locked()
+    assert promotions(tenant).unlock_after_run(OURS, run_result) == dict(lock_released=False)
+    assert tenant.writes == [] and tenant.lock == 'locked'
+
+
+@pytest.mark.parametrize('run_result', [
+    dict(status='READY', blocking_error=False),
+    dict(status=dict(status='ERROR', message='Missing ESVs', blocking_error=False)),
+    dict(status=dict(status='READY', message='Promotion completed'), blocking_error=True),  # the dict is what was read
+], ids=['ready', 'error as a dict', 'dict wins'])
+def test_unlock_after_a_run_that_ended_releases_the_lock_and_its_record(tmp_path, run_result):
+    path = record_file(tmp_path)
+    tenant = locked()
+    assert promotions(tenant).unlock_after_run(OURS, run_result, record_path=path) == dict(lock_released=True)
+    assert tenant.writes == [('DELETE', '%s/%s' % (s.LOCK_PATH, OURS), None)] and tenant.lock == 'unlocked'
+    assert not (tmp_path / 'staging.lock.json').exists()

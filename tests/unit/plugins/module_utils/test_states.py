@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as p
-from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
+from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import PROGRESS_EVERY, WaitTimeout, Waiter, poll_delay, progress_text
 
 OURS = '8acd3a87-2272-450f-a3b3-1eb222108740'
 THEIRS = '791eb03a-7ec1-42ae-ae84-ed142cf52688'
@@ -329,3 +329,190 @@ def test_release_upgrade_message_names_both_releases_and_the_way_out():
                                              next_upgrade='2026-12-01T02:00:00Z'))
     assert '2025.9.0' in message and '2025.8.2' in message and '2026-12-01T02:00:00Z' in message
     assert 'allow_release_upgrade' in message
+
+
+# The turn of a host in a run of many hosts (plan_turn) and the failure policy (fail_policy_reason).
+@pytest.mark.parametrize('follows', [None, ''])
+def test_a_host_that_follows_nobody_goes_at_once(follows):
+    assert p.plan_turn(follows, None, False) == (p.GO, '')
+    assert p.plan_turn(follows, {'outcome': 'failed'}, True) == (p.GO, '')
+
+
+def test_a_host_waits_while_the_host_it_follows_has_not_ended():
+    assert p.plan_turn('acme-staging', None, True) == (p.WAIT, '')
+
+
+def test_a_host_is_skipped_when_the_host_it_follows_failed_before_its_task_started():
+    decision, reason = p.plan_turn('acme-staging', None, False)
+    assert decision == p.SKIP
+    assert reason == 'acme-staging must be promoted first and failed before its promotion started (see the output above)'
+
+
+@pytest.mark.parametrize('outcome', p.CHAIN_OUTCOMES)
+def test_a_host_goes_once_the_host_it_follows_ended_well(outcome):
+    record = dict(host='acme-staging', outcome=outcome, reason='')
+    assert p.plan_turn('acme-staging', record, True) == (p.GO, '')
+    assert p.plan_turn('acme-staging', record, False) == (p.GO, '')  # the record wins over the play's failed hosts
+
+
+@pytest.mark.parametrize('operation, check_mode, dry_run, real_run, changed, empty', [
+    (operation, check_mode, dry_run, real_run, changed, empty)
+    for operation in ('promote', 'rollback') for check_mode in (False, True) for dry_run in (False, True)
+    for real_run in (False, True) for changed in (False, True) for empty in (False, True)])
+def test_every_outcome_of_a_run_that_passed_lets_the_next_host_go(operation, check_mode, dry_run, real_run, changed, empty):
+    assert p.outcome_name(operation, check_mode, dry_run, real_run, changed, empty) in p.CHAIN_OUTCOMES
+
+
+@pytest.mark.parametrize('outcome', ['failed', 'skipped'])
+def test_a_host_is_skipped_with_the_reason_when_the_host_it_follows_did_not_end_well(outcome):
+    record = dict(host='acme-staging', outcome=outcome, reason='Missing ESVs esv.smtp.host')
+    assert p.plan_turn('acme-staging', record, True) == (
+        p.SKIP, 'acme-staging must be promoted first and %s: Missing ESVs esv.smtp.host' % outcome)
+
+
+@pytest.mark.parametrize('record', [dict(outcome='failed'), dict(outcome='failed', reason=''), dict(outcome='failed', reason=None)])
+def test_a_failure_without_a_reason_is_told_without_a_dangling_colon(record):
+    assert p.plan_turn('acme-staging', record, True) == (p.SKIP, 'acme-staging must be promoted first and failed')
+
+
+@pytest.mark.parametrize('record', [{}, dict(outcome=None, reason='stopped'), dict(outcome='', reason='stopped')])
+def test_a_record_without_an_outcome_counts_as_failed(record):
+    decision, reason = p.plan_turn('acme-staging', record, True)
+    assert decision == p.SKIP and reason.startswith('acme-staging must be promoted first and failed')
+
+
+@pytest.mark.parametrize('failed, hosts, limit', [
+    (1, 4, 25),  # exactly 25 % is not more than 25 %
+    (2, 4, 50),
+    (1, 3, 100 / 3.0),
+    (0, 4, 0),  # nobody failed: not more than 0 %
+    (4, 4, 100),
+    (3, 4, None),  # no policy
+    (0, 0, 0),  # no hosts
+])
+def test_the_failure_policy_lets_a_host_start_up_to_the_percentage(failed, hosts, limit):
+    assert p.fail_policy_reason(failed, hosts, limit) is None
+
+
+@pytest.mark.parametrize('failed, hosts, limit, words', [
+    (2, 4, 25, '2 of 4 hosts of the run failed, more than max_fail_percentage (25%)'),
+    (1, 4, 0, '1 of 4 hosts of the run failed, more than max_fail_percentage (0%)'),
+    (1, 3, 33, '1 of 3 hosts of the run failed, more than max_fail_percentage (33%)'),
+    (1, 8, 12.4, '1 of 8 hosts of the run failed, more than max_fail_percentage (12.4%)'),
+])
+def test_the_failure_policy_stops_a_host_past_the_percentage(failed, hosts, limit, words):
+    assert p.fail_policy_reason(failed, hosts, limit) == 'not started: ' + words
+
+
+# The Waiter's progress lines.
+def status_waiter(fake, lines, timeout=3600):
+    return Waiter(timeout, clock=fake.clock, sleep=fake.sleep, wall=lambda: 0, progress=lines.append if lines is not None else None)
+
+
+def scripted(fake, phases):
+    """A read that answers each (status, message) until its end time, then the last one."""
+    def read():
+        for end, state in phases:
+            if fake.now < end:
+                return state
+        return phases[-1][1]
+    return read
+
+
+def wait_for_ready(waiter, read, topic='the promotion'):
+    return waiter.until(read, lambda state: state[0] == 'READY', key=lambda state: state,
+                        describe=lambda state: dict(status=state[0], message=state[1]), topic=topic)
+
+
+def test_a_progress_line_at_each_new_state_but_the_final_one():
+    fake, lines = FakeTime(), []
+    read = scripted(fake, [(5, ('RUNNING', 'Prepare config')), (12, ('RUNNING', 'Promote configuration')),
+                           (float('inf'), ('READY', 'Promotion completed'))])
+    value, _elapsed = wait_for_ready(status_waiter(fake, lines), read)
+    assert value == ('READY', 'Promotion completed')
+    assert len(lines) == 2
+    assert lines[0] == 'the promotion: RUNNING: Prepare config (0 s)'
+    assert lines[1].startswith('the promotion: RUNNING: Promote configuration (') and '(5 s' in lines[1]
+    assert not any('READY' in line or 'Promotion completed' in line for line in lines)
+
+
+def test_a_state_that_lasts_gets_a_heartbeat_every_progress_every_seconds():
+    fake, lines, told = FakeTime(), [], []
+
+    def progress(line):
+        lines.append(line)
+        told.append(fake.now)
+
+    read = scripted(fake, [(200, ('RUNNING', 'Restart services')), (float('inf'), ('READY', 'Promotion completed'))])
+    wait_for_ready(Waiter(3600, clock=fake.clock, sleep=fake.sleep, wall=lambda: 0, progress=progress), read)
+    assert lines[0] == 'the promotion: RUNNING: Restart services (0 s)'
+    assert len(lines) >= 4  # 200 s in one state
+    gaps = [later - earlier for earlier, later in zip(told, told[1:])]
+    assert all(PROGRESS_EVERY <= gap <= PROGRESS_EVERY + 45 for gap in gaps)
+    for line, at in zip(lines[1:], told[1:]):
+        assert line == 'the promotion: RUNNING: Restart services (%.0f s, %.0f s in this state)' % (at, at)
+
+
+def test_no_heartbeat_before_progress_every_seconds_without_change():
+    fake, lines = FakeTime(), []
+    read = scripted(fake, [(PROGRESS_EVERY - 5, ('RUNNING', 'Prepare config')), (float('inf'), ('READY', 'Promotion completed'))])
+    wait_for_ready(status_waiter(fake, lines), read)
+    assert lines == ['the promotion: RUNNING: Prepare config (0 s)']
+
+
+def test_a_lock_wait_line_holds_the_lock_state_and_its_description():
+    fake, lines = FakeTime(), []
+    states = iter([dict(result='locking', description='Environment lock in progress')] * 3 + [dict(result='locked')])
+    waiter = status_waiter(fake, lines)
+    value, _elapsed = waiter.until(lambda: next(states), lambda state: state['result'] == 'locked', key=lambda state: state['result'],
+                                   describe=dict, topic='waiting for the lock')
+    assert value == dict(result='locked')
+    assert lines == ['waiting for the lock: lock locking (Environment lock in progress) (0 s)']
+
+
+def test_a_line_without_a_topic_or_a_message_says_so():
+    fake, lines = FakeTime(), []
+    read = scripted(fake, [(1, ('RUNNING', '')), (float('inf'), ('READY', ''))])
+    wait_for_ready(status_waiter(fake, lines), read, topic='')
+    assert lines == ['RUNNING: no message (0 s)']
+
+
+def test_the_elapsed_seconds_are_those_of_the_waiter_across_its_waits():
+    fake, lines = FakeTime(), []
+    waiter = status_waiter(fake, lines)
+    fake.now = 42.0
+    wait_for_ready(waiter, scripted(fake, [(50, ('RUNNING', 'Prepare config')), (float('inf'), ('READY', 'done'))]))
+    assert lines == ['the promotion: RUNNING: Prepare config (42 s)']
+
+
+def test_no_line_while_only_tolerated_failures_come_back():
+    fake, lines = FakeTime(), []
+
+    def busy():
+        raise Busy()
+
+    with pytest.raises(WaitTimeout):
+        status_waiter(fake, lines, timeout=100).until(busy, lambda state: True, tolerate=lambda exc: isinstance(exc, Busy))
+    assert lines == []
+
+
+def test_without_a_progress_callable_the_wait_goes_as_before():
+    fake = FakeTime()
+    read = scripted(fake, [(100, ('RUNNING', 'Prepare config')), (float('inf'), ('READY', 'Promotion completed'))])
+    waiter = status_waiter(fake, None)
+    assert waiter.progress is None
+    value, elapsed = wait_for_ready(waiter, read)
+    assert value[0] == 'READY' and elapsed >= 100
+    assert [entry['status'] for entry in waiter.history] == ['RUNNING', 'READY']
+
+
+@pytest.mark.parametrize('entry, text', [
+    (dict(status='RUNNING', message='Prepare config'), 'RUNNING: Prepare config'),
+    (dict(status='', message=None), 'unknown: no message'),
+    (dict(result='unlocking', description='Environment unlock in progress', promotion_id=OURS),
+     'lock unlocking (Environment unlock in progress)'),
+    (dict(result='locked', description=''), 'lock locked'),
+    (dict(), 'lock unknown'),
+])
+def test_progress_text_says_the_state_as_the_tenant_said_it(entry, text):
+    assert progress_text(entry) == text
