@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ansible import constants as C
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import read_run_record, write_run_record
@@ -54,7 +55,7 @@ class ActionModule(PromotionAction):
         follows = args.get('after') if args.get('after') in run_hosts and args.get('after') != host else None
         # The host followed may itself wait for a lock, run and wait for an unlock.
         bound = 2 * float(args.get('lock_timeout') or 900) + float(args.get('wait_timeout') or 3600)
-        progress = self.progress_line(task_vars)
+        progress = self.progress_line(task_vars) if boolean(args.get('progress', True), strict=False) else lambda line: None
         started = time.monotonic()
         told = started - TURN_PROGRESS_EVERY
         while True:
@@ -66,7 +67,7 @@ class ActionModule(PromotionAction):
                 return dict(failed=True, outcome='failed', msg='%s did not end within %.0f s (twice lock_timeout and wait_timeout); '
                                                                'this host was not started.' % (follows, bound))
             if now - told >= TURN_PROGRESS_EVERY:
-                progress('waiting for %s to be promoted first (%.0f s)' % (follows, now - started))
+                progress('waiting for %s to end first (%.0f s)' % (follows, now - started))
                 told = now
             time.sleep(TURN_POLL)
         if decision == states.GO:
