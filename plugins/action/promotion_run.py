@@ -53,19 +53,23 @@ class ActionModule(PromotionAction):
         run_hosts = list(task_vars.get('ansible_play_hosts_all') or [host])
         active = set(task_vars.get('ansible_play_hosts') or run_hosts)
         follows = args.get('after') if args.get('after') in run_hosts and args.get('after') != host else None
-        # The host followed may itself wait for a lock, run and wait for an unlock.
+        # Once its turn has come, the host followed may wait for a lock, run and wait for an unlock; before, it waits
+        # for its own turn, which the hosts before it bound in the same way.
         bound = 2 * float(args.get('lock_timeout') or 900) + float(args.get('wait_timeout') or 3600)
         progress = self.progress_line(task_vars) if boolean(args.get('progress', True), strict=False) else lambda line: None
         started = time.monotonic()
-        told = started - TURN_PROGRESS_EVERY
+        told, its_turn = started - TURN_PROGRESS_EVERY, None
         while True:
-            decision, reason = states.plan_turn(follows, read_run_record(run_dir, follows) if follows else None, follows in active)
+            record = read_run_record(run_dir, follows) if follows else None
+            decision, reason = states.plan_turn(follows, record, follows in active)
             if decision != states.WAIT:
                 break
             now = time.monotonic()
-            if now - started > bound:
-                return dict(failed=True, outcome='failed', msg='%s did not end within %.0f s (twice lock_timeout and wait_timeout); '
-                                                               'this host was not started.' % (follows, bound))
+            if its_turn is None and (record or {}).get('outcome') == states.STARTED:
+                its_turn = now
+            if its_turn is not None and now - its_turn > bound:
+                return dict(failed=True, outcome='failed', msg='%s did not end within %.0f s of its start (twice lock_timeout and '
+                                                               'wait_timeout); this host was not started.' % (follows, bound))
             if now - told >= TURN_PROGRESS_EVERY:
                 progress('waiting for %s to end first (%.0f s)' % (follows, now - started))
                 told = now
@@ -77,5 +81,6 @@ class ActionModule(PromotionAction):
             if reason is None:
                 if follows:
                     progress('%s has ended well; starting' % follows)
+                write_run_record(run_dir, host, states.STARTED)
                 return None
         return dict(skipped=True, changed=False, outcome='skipped', msg=reason, skip_reason=reason)

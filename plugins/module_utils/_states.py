@@ -277,13 +277,17 @@ CHAIN_OUTCOMES = ('promoted', 'nothing_to_promote', 'dry_run_only', 'rolled_back
                   'would_roll_back')
 
 
+# The record of a host whose turn has come and whose task goes on.
+STARTED = 'started'
+
+
 def plan_turn(follows: str | None, record: dict[str, Any] | None, follows_active: bool) -> tuple[str, str]:
     """Whether a host of a run may start: GO, WAIT (``follows``, the host it must follow, has not ended), or SKIP with
-    the reason. ``record`` is how that host's task ended (None until it has); ``follows_active`` is false once it has
-    failed before its task started."""
+    the reason. ``record`` is that host's record: STARTED while its task goes on, then how it ended (None before its
+    turn); ``follows_active`` is false once it has failed before its task started."""
     if not follows:
         return GO, ''
-    if record is None and follows_active:
+    if (record is None and follows_active) or (record or {}).get('outcome') == STARTED:
         return WAIT, ''
     if record is None:
         return SKIP, '%s must be promoted first and failed before its promotion started (see the output above)' % follows

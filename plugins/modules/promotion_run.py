@@ -192,8 +192,8 @@ options:
     description:
       - With O(run_id), the inventory host that must end well first (C(promoted), C(nothing_to_promote), C(dry_run_only),
         C(rolled_back), C(nothing_to_roll_back), or what check mode predicts) when it is a host of the same play run.
-      - The task waits for that host's record before it does anything (at most twice O(lock_timeout) plus
-        O(wait_timeout)), and is skipped, with the reason, when that host did not end well.
+      - The task waits for that host's record before it does anything (once that host has started, at most twice
+        O(lock_timeout) plus O(wait_timeout)), and is skipped, with the reason, when that host did not end well.
       - Run the play's hosts so that a host comes after the one it follows (the playbook orders them with the
         P(idcloud.promotions.promotion_plan#filter) filter); then no number of forks can deadlock the run.
     type: str

@@ -342,6 +342,12 @@ def test_a_host_waits_while_the_host_it_follows_has_not_ended():
     assert p.plan_turn('acme-staging', None, True) == (p.WAIT, '')
 
 
+def test_a_host_whose_turn_has_come_is_waited_for_until_it_ends_whatever_ansible_says_of_it():
+    started = {'host': 'acme-staging', 'outcome': p.STARTED, 'reason': ''}
+    assert p.plan_turn('acme-staging', started, True) == (p.WAIT, '')
+    assert p.plan_turn('acme-staging', started, False) == (p.WAIT, '')
+
+
 def test_a_host_is_skipped_when_the_host_it_follows_failed_before_its_task_started():
     decision, reason = p.plan_turn('acme-staging', None, False)
     assert decision == p.SKIP
