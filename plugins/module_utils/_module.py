@@ -159,7 +159,8 @@ class PromotionTask:
             if not params['validate_certs']:
                 self.warn('validate_certs is false: the tenant certificate is not verified.')
         self.clients.append(client)
-        return Promotions(client, check_mode=self.check_mode, progress=self.progress)
+        return Promotions(client, check_mode=self.check_mode, progress=self.progress,
+                          lock_timeout_option='lock_timeout' if 'lock_timeout' in self.params else 'wait_timeout')
 
     def lower_promotions(self, **connection: Any) -> Promotions | None:
         """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the

@@ -142,12 +142,15 @@ class Promotions:
     """The promotions API of one (upper) environment."""
 
     def __init__(self, client: PromotionsClient, check_mode: bool = False, waiter_factory: Callable[[float], Waiter] = Waiter,
-                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] | None = None,
+                 lock_timeout_option: str = 'wait_timeout') -> None:
         self.client = client
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
         self.sleep = sleep
         self.progress = progress  # takes the lines that say how a wait goes
+        # The option that bounds the lock steps, named in their timeouts' messages (promotion_run's lock_timeout).
+        self.lock_timeout_option = lock_timeout_option
 
     @contextlib.contextmanager
     def _step(self, timeout: float) -> Iterator[Waiter]:
@@ -435,8 +438,8 @@ class Promotions:
             waited = waiter.clock() - waiter.start
             waiter.pause(poll_delay(waited, waited))
         except WaitTimeout as exc:
-            raise PromotionError('Timed out after %.0f s waiting for %s. Raise wait_timeout, or try again later.'
-                                 % (exc.elapsed, what), history=waiter.history)
+            raise PromotionError('Timed out after %.0f s waiting for %s. Raise %s, or try again later.'
+                                 % (exc.elapsed, what, self.lock_timeout_option), history=waiter.history)
 
     def _wait_lock(self, waiter: Waiter, done: Callable[[states.LockState], bool], what: str) -> states.LockState:
         try:
@@ -444,11 +447,11 @@ class Promotions:
                                           describe=lock_description, tolerate=transient, topic='waiting for ' + what)
         except WaitTimeout as exc:
             last = exc.last or states.LockState(None)
-            raise PromotionError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise wait_timeout, '
+            raise PromotionError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise %s, '
                                  'or check who holds the lock.' % (
                                      exc.elapsed, what, last.result or 'unknown',
                                      ' (promotion %s)' % last.promotion_id if last.promotion_id else '',
-                                     '; last error: %s' % exc.error if exc.error else ''),
+                                     '; last error: %s' % exc.error if exc.error else '', self.lock_timeout_option),
                                  lock=last.body, history=waiter.history)
         return lock
 

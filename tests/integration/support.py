@@ -47,9 +47,10 @@ class PlaybookRun:
         return self.stdout + self.stderr
 
 
-def run_playbook(playbook, workdir, extra_vars=None, inventory=None, check=False, diff=False, verbosity=0,
-                 args=(), env=None, timeout=600):
-    """Run ``playbook`` (a path, or YAML text written to ``workdir``) with ansible-playbook as a real process."""
+def playbook_invocation(playbook, workdir, extra_vars=None, inventory=None, check=False, diff=False, verbosity=0,
+                        args=(), env=None):
+    """The ansible-playbook command line for ``playbook`` (a path, or YAML text written to ``workdir``), its
+    environment (every task result recorded), and the file the results are recorded in."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if isinstance(playbook, str) and '\n' in playbook:
@@ -79,6 +80,14 @@ def run_playbook(playbook, workdir, extra_vars=None, inventory=None, check=False
         'IDCLOUD_TEST_RESULTS': str(record),
     })
     environment.update(env or {})
+    return command, environment, record
+
+
+def run_playbook(playbook, workdir, extra_vars=None, inventory=None, check=False, diff=False, verbosity=0,
+                 args=(), env=None, timeout=600):
+    """Run ``playbook`` (a path, or YAML text written to ``workdir``) with ansible-playbook as a real process."""
+    command, environment, record = playbook_invocation(playbook, workdir, extra_vars, inventory, check, diff, verbosity,
+                                                       args, env)
     completed = subprocess.run(command, cwd=str(workdir), env=environment, capture_output=True, text=True,
                                timeout=timeout, check=False)
     return PlaybookRun(completed, record)

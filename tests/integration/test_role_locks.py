@@ -64,7 +64,7 @@ def test_interrupted_run_is_resumed(tmp_path):
                          extra_args=['--speed', '20', '--restart-seconds', '200']) as sim:
         sim.edit_config('acme', 'dev', 'am', 'OAuth2 Clients', 'add', 'partner-portal')
         inventory = write_inventory(tmp_path / 'inventory.yml', {'acme-staging': host_vars(sim, 'acme', 'staging')})
-        process = start_promote(tmp_path, inventory)
+        process, _record = start_promote(tmp_path, inventory)
         try:
             wait_for(lambda: sim.env_state('acme', 'staging')['status']['message'] == 'Waiting for workloads to restart',
                      timeout=120)

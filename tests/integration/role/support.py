@@ -7,11 +7,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-from tests.integration.support import CALLBACKS, run_playbook
+from tests.integration.support import playbook_invocation, run_playbook
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOKS = ROOT / 'playbooks'
@@ -48,10 +47,11 @@ def promote_vars(tmp_path, **extra):
     return values
 
 
-def run(tmp_path, inventory, playbook='promote.yml', check=False, **extra):
-    """ansible-playbook playbooks/<playbook> -i inventory -e promote_report_dir=<tmp>/reports ..."""
+def run(tmp_path, inventory, playbook='promote.yml', check=False, args=(), **extra):
+    """ansible-playbook playbooks/<playbook> -i inventory -e promote_report_dir=<tmp>/reports ... (``args``: more
+    command-line arguments, such as --forks)"""
     return run_playbook(PLAYBOOKS / playbook, tmp_path / 'run', inventory=inventory,
-                        extra_vars=promote_vars(tmp_path, **extra), check=check)
+                        extra_vars=promote_vars(tmp_path, **extra), check=check, args=args)
 
 
 def summary(tmp_path):
@@ -84,17 +84,16 @@ def config(sim, tenant, env):
     return sim.env_state(tenant, env)['config']
 
 
-def start_promote(tmp_path, inventory, **extra):
-    """Start promote.yml in a process group of its own (to kill it like Ctrl-C or a dead controller would)."""
+def start_promote(tmp_path, inventory, log_name='interrupted.log', args=(), **extra):
+    """Start promote.yml in a session (and process group) of its own, to kill it like Ctrl-C or a dead controller
+    would, its output going to ``log_name`` in the run's folder. Returns the process and the file of its results."""
     workdir = tmp_path / 'run'
-    workdir.mkdir(parents=True, exist_ok=True)
-    command = [str(Path(sys.executable).parent / 'ansible-playbook'), str(PLAYBOOKS / 'promote.yml'), '-i', str(inventory),
-               '-e', json.dumps(promote_vars(tmp_path, **extra))]
-    environment = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=str(CALLBACKS), ANSIBLE_NOCOLOR='1',
-                       ANSIBLE_LOCAL_TEMP=str(workdir / 'ansible-tmp'), ANSIBLE_RETRY_FILES_ENABLED='0')
-    log = open(workdir / 'interrupted.log', 'w')  # pylint: disable=consider-using-with
-    return subprocess.Popen(command, cwd=str(workdir), env=environment, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    command, environment, record = playbook_invocation(PLAYBOOKS / 'promote.yml', workdir, promote_vars(tmp_path, **extra),
+                                                       inventory, args=args)
+    with open(workdir / log_name, 'w', encoding='utf-8') as log:
+        process = subprocess.Popen(command, cwd=str(workdir), env=environment, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, record
 
 
 def kill_group(process):
