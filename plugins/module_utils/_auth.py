@@ -95,7 +95,13 @@ def _key_from_jwk(jwk: object, option: str) -> rsa.RSAPrivateKey:
         else:
             p, q = rsa.rsa_recover_prime_factors(n, e, d)
             dp, dq, qi = rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q)
-        return rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n)).private_key()
+        numbers = rsa.RSAPrivateNumbers(p, q, d, dp, dq, qi, rsa.RSAPublicNumbers(e, n))
+        try:
+            # The account's own key, from the user: its checks (tens of milliseconds, for each task) guard against
+            # keys from untrusted sources. A key that is wrong all the same signs assertions the tenant refuses.
+            return numbers.private_key(unsafe_skip_rsa_key_validation=True)
+        except TypeError:  # cryptography before 39 checks every key
+            return numbers.private_key()
     except (KeyError, ValueError, TypeError) as exc:
         raise ConfigurationError('%s is not a usable RSA JWK (%s)' % (option, exc))
 
