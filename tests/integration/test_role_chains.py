@@ -90,7 +90,7 @@ def span(sim, tenant, env):
 def assert_in_chain_order(sim, chain):
     """``chain``: [(host, tenant, env)] in promote_after order; each host's lock comes after the previous one ended."""
     spans = {host: span(sim, tenant, env) for host, tenant, env in chain}
-    for (leader, _, _), (follower, _, _) in zip(chain, chain[1:]):
+    for (leader, *unused), (follower, *unused) in zip(chain, chain[1:]):
         assert spans[leader][1] < spans[follower][0], (
             '%s locked at %.3f, before %s ended at %.3f' % (follower, spans[follower][0], leader, spans[leader][1]))
     return spans
@@ -126,7 +126,7 @@ def test_six_host_chain_runs_in_order_and_does_not_wait_for_an_unrelated_slow_ho
     slow_locked, slow_ended = span(sim, slow_tenant, 'staging')
     # chain-b went on as soon as chain-a ended: while the slow host, started before it, was still in its long restart.
     assert slow_locked < spans['chain-b'][0] < slow_ended - 3, (slow_locked, spans['chain-b'], slow_ended)
-    for host, _, _ in chain[1:]:
+    for host, *unused in chain[1:]:
         assert '%s: %s has ended well; starting' % (host, hosts[host]['promote_after']) in result.stdout
 
 
@@ -212,8 +212,8 @@ def test_progress_lines_show_live(simulator, tmp_path):
     assert 'live-lead: the promotion: RUNNING: Prepare config (' in output, output
     starting = output.index('live-follow: live-lead has ended well; starting')
     assert output.index(waiting_line) < output.index(restart_line) < starting
-    assert {host: row['outcome'] for host, row in summary(tmp_path).items()} == {'live-follow': 'promoted',
-                                                                               'live-lead': 'promoted'}
+    outcomes = {host: row['outcome'] for host, row in summary(tmp_path).items()}
+    assert outcomes == {'live-follow': 'promoted', 'live-lead': 'promoted'}
     assert span(sim, *lead)[1] < span(sim, *follower)[0]
 
 
