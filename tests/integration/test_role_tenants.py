@@ -24,7 +24,7 @@ def test_three_tenants_with_chains_one_staging_fails(simulator, tmp_path):
     inventory = write_inventory(tmp_path / 'inventory.yml', hosts)
     prod_before = config(sim, 'tenant12', 'prod')
 
-    result = run(tmp_path, inventory, args=('--forks', '6'))
+    result = run(tmp_path, inventory, args=('--forks', '6'), env={'ANSIBLE_SHOW_CUSTOM_STATS': 'true'})
     assert result.rc == 2 and result.failed('south-staging') == 1 and result.failed() == 1, result.output()
     rows = summary(tmp_path)
     outcomes = {host: row['outcome'] for host, row in rows.items()}
@@ -50,6 +50,9 @@ def test_three_tenants_with_chains_one_staging_fails(simulator, tmp_path):
     assert 'reports of north-prod: %s/north-prod/' % (tmp_path / 'reports') in table
     assert all(part in table for part in ('promoted: 4', 'failed: 1', 'skipped: 1'))
     assert (tmp_path / 'reports' / 'summary.md').exists()
+    # Each host's outcome in the run's stats (AWX keeps them as the job's artifacts).
+    stats = json.loads(result.stdout[result.stdout.index('CUSTOM STATS'):].split(':', 1)[1].split('RUN:', 1)[1].strip().splitlines()[0])
+    assert stats['promote_outcomes'] == outcomes and stats['promote_failed'] == ['south-staging']
 
 
 def test_rollback_reverts_the_last_promotion(simulator, tmp_path):
