@@ -51,8 +51,10 @@ sanity: venv
 	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --venv --color no \
 		--python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
+# ansible-lint on the whole collection, and the changelog's fragments and changelog.yaml.
 lint: venv
-	$(RUN) $(BIN)/ansible-lint --profile production roles playbooks
+	$(RUN) $(BIN)/ansible-lint --profile production
+	$(RUN) $(BIN)/antsibull-changelog lint
 
 bench: venv
 	$(RUN) $(BIN)/python benchmarks/promote_benchmark.py
