@@ -11,7 +11,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/idcloud/promotions
 SANITY_TREE := $(CURDIR)/build/sanity/ansible_collections/idcloud/promotions
 RUN := env ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: all demo test sanity units integration lint bench venv clean
+.PHONY: all demo test sanity units integration lint bench ee venv clean
 
 all: test
 
@@ -58,6 +58,21 @@ lint: venv
 
 bench: venv
 	$(RUN) $(BIN)/python benchmarks/promote_benchmark.py
+
+# An execution environment (docs/ee) with the collection built from this checkout: the image where a container
+# runtime answers, else its build context only (build/ee/context).
+EE_DIR := build/ee
+ee: venv
+	rm -rf $(EE_DIR) && mkdir -p $(EE_DIR) && cp docs/ee/execution-environment.yml docs/ee/requirements.yml $(EE_DIR)/
+	$(RUN) $(BIN)/ansible-galaxy collection build --force --output-path $(EE_DIR) .
+	runtime=$$(for name in podman docker; do command -v $$name >/dev/null && $$name info >/dev/null 2>&1 && echo $$name && break; done); \
+	if [ -n "$$runtime" ]; then \
+		$(RUN) $(BIN)/ansible-builder build -f $(EE_DIR)/execution-environment.yml -c $(EE_DIR)/context -t idcloud-promotions-ee \
+			--container-runtime $$runtime; \
+	else \
+		echo "No container runtime answers: making the build context only."; \
+		$(RUN) $(BIN)/ansible-builder create -f $(EE_DIR)/execution-environment.yml -c $(EE_DIR)/context; \
+	fi
 
 clean:
 	rm -rf build $(VENV) demo-output tests/output

@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 """The collection as its users get it: the tarball ansible-galaxy builds holds what they need and no more, installs,
-and its playbook runs by its FQCN from the installed copy alone."""
+its playbook runs by its FQCN from the installed copy alone, and ansible-builder finds every Python library its
+plugins import (what an execution environment gets)."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tarfile
@@ -14,6 +16,22 @@ from tests.integration.support import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 GALAXY = str(Path(sys.executable).parent / 'ansible-galaxy')
+BUILDER = str(Path(sys.executable).parent / 'ansible-builder')
+# Import names of libraries whose package names differ.
+PACKAGE_OF = {'yaml': 'pyyaml'}
+
+
+def third_party_imports(tree):
+    """The libraries the plugins under ``tree`` import that neither Python nor Ansible brings."""
+    names = set()
+    for path in tree.rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split('.')[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split('.')[0])
+    return {PACKAGE_OF.get(name, name) for name in names
+            if name not in sys.stdlib_module_names and name not in ('ansible', 'ansible_collections', '__future__')}
 NEEDED = ('LICENSE', 'README.md', 'requirements.txt', 'meta/runtime.yml', 'meta/execution-environment.yml',
           'plugins/modules/promotion_run.py', 'plugins/action/promotion_run.py', 'plugins/plugin_utils/_action.py',
           'plugins/filter/promotion_plan.py', 'roles/promote/README.md', 'roles/promote/meta/argument_specs.yml',
@@ -36,7 +54,15 @@ def test_the_tarball_installs_and_promotes_by_its_fqcn(simulator, tmp_path):
     done = subprocess.run([GALAXY, 'collection', 'install', '--force', str(tarball), '-p', str(installed)], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (installed / 'ansible_collections' / 'idcloud' / 'promotions' / 'MANIFEST.json').exists()
+    collection = installed / 'ansible_collections' / 'idcloud' / 'promotions'
+    assert (collection / 'MANIFEST.json').exists()
+
+    introspected = subprocess.run([BUILDER, 'introspect', str(installed)], capture_output=True, text=True, check=False)
+    assert introspected.returncode == 0, introspected.stdout + introspected.stderr
+    declared = {line.strip(" -'").split('>=')[0].split()[0] for line in introspected.stdout.splitlines()
+                if 'from collection idcloud.promotions' in line}
+    imported = third_party_imports(collection / 'plugins')
+    assert {'requests', 'cryptography'} <= imported <= declared, (imported, introspected.stdout)
 
     sim, tenant = simulator, 'tenant14'
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Installed')
