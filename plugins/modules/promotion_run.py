@@ -38,8 +38,8 @@ attributes:
         is only known from a dry run), false for a dry run.
   diff_mode:
     support: partial
-    details: Shows the report of a run that ended (what changed, or would change for a dry run); nothing in check mode,
-      where no run starts.
+    details: Shows the report of a run that ended (what changed, or would change for a dry run); in check mode the
+      preview (the lower environment's provisional report, or the provisional-rollback report), and nothing without it.
 options:
   operation:
     description:

@@ -54,8 +54,10 @@ def test_check_mode_locks_nothing_writes_nothing(simulator, tmp_path):
     before = config(sim, tenant, 'staging')
     inventory = write_inventory(tmp_path / 'inventory.yml', {'t2-staging': host_vars(sim, tenant, 'staging')})
 
-    checked = run(tmp_path, inventory, check=True)
+    checked = run(tmp_path, inventory, check=True, diff=True)
     assert checked.rc == 0, checked.output()
+    # A pre-flight: with --diff, what would be promoted, as the provisional report says it.
+    assert '# Provisional report (dry run)' in checked.stdout and '- added: Welcome back' in checked.stdout
     assert writes_of(sim, tenant) == []
     assert ('GET', '/environment/promotion/report/provisional') in requests_of(sim, tenant, ('dev',))
     assert sim.env_state(tenant, 'staging')['lock'] is None and config(sim, tenant, 'staging') == before

@@ -47,11 +47,11 @@ def promote_vars(tmp_path, **extra):
     return values
 
 
-def run(tmp_path, inventory, playbook='promote.yml', check=False, args=(), env=None, **extra):
+def run(tmp_path, inventory, playbook='promote.yml', check=False, args=(), env=None, diff=False, **extra):
     """ansible-playbook playbooks/<playbook> -i inventory -e promote_report_dir=<tmp>/reports ... (``args``: more
     command-line arguments, such as --forks; ``env``: more environment variables)"""
     return run_playbook(PLAYBOOKS / playbook, tmp_path / 'run', inventory=inventory,
-                        extra_vars=promote_vars(tmp_path, **extra), check=check, args=args, env=env)
+                        extra_vars=promote_vars(tmp_path, **extra), check=check, args=args, env=env, diff=diff)
 
 
 def summary(tmp_path):
