@@ -19,6 +19,12 @@ GALAXY = str(Path(sys.executable).parent / 'ansible-galaxy')
 BUILDER = str(Path(sys.executable).parent / 'ansible-builder')
 # Import names of libraries whose package names differ.
 PACKAGE_OF = {'yaml': 'pyyaml'}
+NEEDED = ('LICENSE', 'README.md', 'requirements.txt', 'meta/runtime.yml', 'meta/execution-environment.yml',
+          'plugins/modules/promotion_run.py', 'plugins/action/promotion_run.py', 'plugins/plugin_utils/_action.py',
+          'plugins/filter/promotion_plan.py', 'roles/promote/README.md', 'roles/promote/meta/argument_specs.yml',
+          'playbooks/promote.yml')
+NOT_FOR_USERS = ('Makefile', 'benchmarks/', '.venv/', 'build/', '.pytest_cache/', 'tests/output/', 'demo-output/', '.ci/',
+                 '.ansible-lint', '.gitignore')
 
 
 def third_party_imports(tree):
@@ -32,12 +38,6 @@ def third_party_imports(tree):
                 names.add(node.module.split('.')[0])
     return {PACKAGE_OF.get(name, name) for name in names
             if name not in sys.stdlib_module_names and name not in ('ansible', 'ansible_collections', '__future__')}
-NEEDED = ('LICENSE', 'README.md', 'requirements.txt', 'meta/runtime.yml', 'meta/execution-environment.yml',
-          'plugins/modules/promotion_run.py', 'plugins/action/promotion_run.py', 'plugins/plugin_utils/_action.py',
-          'plugins/filter/promotion_plan.py', 'roles/promote/README.md', 'roles/promote/meta/argument_specs.yml',
-          'playbooks/promote.yml')
-NOT_FOR_USERS = ('Makefile', 'benchmarks/', '.venv/', 'build/', '.pytest_cache/', 'tests/output/', 'demo-output/', '.ci/',
-                 '.ansible-lint', '.gitignore')
 
 
 def test_the_tarball_installs_and_promotes_by_its_fqcn(simulator, tmp_path):
