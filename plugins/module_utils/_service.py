@@ -553,16 +553,17 @@ class Promotions:
         to roll back and ``skip_if_unchanged``."""
         with self._step(wait_timeout) as waiter:
             lock_id = promotion_id or self.lock_state().promotion_id
-            preview = None
-            if not (self.status().running or self.real_run_finished_under(lock_id, 'rollback')):
-                preview = self.rollback_preview(lock_id)
+            preview, status = None, self.status()
+            if not (status.running or self.real_run_finished_under(lock_id, 'rollback')):
+                preview = self.rollback_preview(lock_id, status)
                 if skip_if_unchanged and not change_rows(preview['report']):
                     return preview, None
             return preview, self.run('rollback', False, body, promotion_id, True, max(1, int(waiter.remaining())))
 
-    def rollback_preview(self, promotion_id: str | None = None) -> dict[str, Any]:
-        """The provisional-rollback report as a run result: what a rollback would revert, changing nothing."""
-        return dict(changed=False, promotion_id=promotion_id, status=self.status(), outcome=None, history=[],
+    def rollback_preview(self, promotion_id: str | None = None, status: states.Status | None = None) -> dict[str, Any]:
+        """The provisional-rollback report as a run result: what a rollback would revert, changing nothing (``status``:
+        the status just read, if any)."""
+        return dict(changed=False, promotion_id=promotion_id, status=status or self.status(), outcome=None, history=[],
                     report=self.report('provisional_rollback'), attached=False, dry_run=True)
 
     def predict(self, operation: str = 'promote', dry_run: bool = False, promotion_id: str | None = None,
