@@ -21,7 +21,8 @@ from ansible_collections.idcloud.promotions.plugins.module_utils import _states 
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
-from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows, render_markdown, report_dry_run, report_facts
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import (change_rows, describe_listing, render_markdown, report_dry_run,
+                                                                            report_facts)
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
 if TYPE_CHECKING:
@@ -233,7 +234,7 @@ class Promotions:
                 raise PromotionError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', states.SUPPORT_TICKET),
                                      lock=lock.body)
             if step == states.HELD:
-                raise PromotionError(states.held_message(lock, promotion_id), lock=lock.body, holder=lock.promotion_id)
+                raise self._held(lock, states.held_message, promotion_id)
             changed, record = False, None
             if step == states.LOCK:
                 if self.check_mode:
@@ -266,14 +267,14 @@ class Promotions:
     def keep_or_lock(self, record_path: str | None = None, promotion_id: str | None = None, **options: Any) -> dict[str, Any]:
         """``ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the record at
         ``record_path`` (an interrupted run's), and recording a new lock there as soon as its id is known. The result
-        tells whether the recorded lock was kept (``resumed``) and, with a record, what it holds."""
+        tells whether that lock was still held and kept (``resumed``) and, with a record, what it holds."""
         record = read_lock_record(record_path, self.client.base_url) if record_path else None
-        result = self.ensure_locked(promotion_id=promotion_id or (record or {}).get('promotion_id'), record_path=record_path,
-                                    **options)
-        result['resumed'] = bool(record) and not result['changed'] and result['promotion_id'] == (record or {}).get('promotion_id')
+        kept = promotion_id or (record or {}).get('promotion_id')
+        result = self.ensure_locked(promotion_id=kept, record_path=record_path, **options)
+        result['resumed'] = bool(kept) and not result['changed'] and result['promotion_id'] == kept
         written = result.pop('record', None)
         if record_path:
-            result['record'] = written or (record if result['resumed'] else None)
+            result['record'] = written or (record if result['resumed'] and record and record['promotion_id'] == kept else None)
         return result
 
     def unlock_after_run(self, promotion_id: str, run_result: dict[str, Any], record_path: str | None = None,
@@ -316,6 +317,18 @@ class Promotions:
             forget_lock_record(record_path, tenant_url, recorded['promotion_id'])
         return {}
 
+    def _held(self, lock: states.LockState, message: Callable[..., str], *args: Any, **facts: Any) -> PromotionError:
+        """The failure for a lock another promotion holds, with what the tenant shows under it (``holder_evidence``:
+        read-only, also in check mode), which tells an interrupted run of one's own from a colleague's."""
+        evidence = None
+        if lock.promotion_id:
+            try:
+                evidence = states.holder_evidence(lock.promotion_id, self.status(), describe_listing(self.client.get(REPORTS_PATH)))
+            except PromotionsApiError:
+                pass  # the failure is the held lock; what lies under it is a help only
+        return PromotionError(message(lock, *args, evidence=states.describe_holder(evidence)), lock=lock.body,
+                              holder=lock.promotion_id, holder_evidence=evidence, **facts)
+
     def _start_lock(self, waiter: Waiter, wait_for_release: bool) -> str:
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
         waited out when ``wait_for_release``."""
@@ -335,8 +348,8 @@ class Promotions:
                     raise
                 lock = self.lock_state()
                 if not wait_for_release:
-                    raise PromotionError(states.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id,
-                                         lock=lock.body)
+                    raise self._held(lock, lambda lock, evidence: states.conflict_message(exc.message, lock, evidence),
+                                     error=exc.to_dict())
                 if lock.result in (states.UNLOCKED, states.LOCK_ERROR):
                     self._pause(waiter, 'release of the lock')  # refused while reading free: the vendor's lock
                 else:

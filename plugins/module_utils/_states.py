@@ -83,7 +83,9 @@ def plan_unlock(lock: LockState, promotion_id: str | None = None, force: bool = 
     return HELD
 
 
-def held_message(lock: LockState, promotion_id: str | None = None, action: str = 'lock') -> str:
+def held_message(lock: LockState, promotion_id: str | None = None, action: str = 'lock', evidence: str = '') -> str:
+    """Why the lock is not ours to use. For a lock to take, ``evidence`` (``describe_holder``) says what the tenant
+    shows under the lock held, so that a user can tell an interrupted run of their own from a colleague's."""
     holder = lock.promotion_id
     if not holder:
         return ('The environments are locked without a promotion id (%s): most likely the vendor\'s maintenance lock. '
@@ -91,19 +93,51 @@ def held_message(lock: LockState, promotion_id: str | None = None, action: str =
                 % (lock.description or lock.result))
     mine = ' (not %s, the lock this task was given)' % promotion_id if promotion_id else ''
     if action == 'lock':
-        return ('The environments are already locked for promotion %s: another promotion holds them%s. If a colleague is promoting, wait for them '
+        return ('The environments are already locked for promotion %s: another promotion holds them%s.%s If it is the lock '
+                'of your own run that was interrupted and kept no record (a job whose files are gone), finish that run '
+                'under it: run again with promotion_id: %s. If a colleague is promoting, wait for them '
                 '(wait_for_release: true). If the lock was left behind and nobody is promoting, release it with '
-                'promotion_lock state=unlocked promotion_id=%s force=true, then run again.' % (holder, mine, holder))
+                'promotion_lock state=unlocked promotion_id=%s force=true, then run again.'
+                % (holder, mine, ' ' + evidence if evidence else '', holder, holder))
     return ('The environments are locked for promotion %s%s, which this task does not own. Give promotion_id: %s if it '
             'is yours, or force: true to release a lock that was left behind.' % (holder, mine, holder))
 
 
-def conflict_message(message: str | None, lock: LockState) -> str:
+def holder_evidence(holder: str, status: Status, listing: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the tenant shows of the promotion ``holder`` whose lock is held: the reports made under it (``listing``:
+    the ``GET /reports`` items, oldest first) and the run going on or last ended under it (``status``). It cannot show
+    whose lock it is: the API records no owner."""
+    reports = [dict(dry_run=item['dryRun'] if isinstance(item.get('dryRun'), bool) else None, type=item.get('type'),
+                    created=item.get('createdDate'), report_id=item.get('reportId'))
+               for item in listing if item.get('promotionId') == holder]
+    run = status.as_dict() if status.promotion_id == holder and status.status in (STATUS_RUNNING, STATUS_READY, STATUS_ERROR) else None
+    return dict(promotion_id=holder, reports=reports, run=run)
+
+
+def describe_holder(evidence: dict[str, Any] | None) -> str:
+    """``holder_evidence`` in one sentence ('' when it could not be read)."""
+    if not evidence:
+        return ''
+    seen = []
+    for report in evidence['reports']:
+        kind = {True: 'a dry run', False: 'a %s' % (report['type'] or 'promotion')}.get(report['dry_run'], 'a run')
+        seen.append('%s\'s report (%s)' % (kind, report['created'] or 'undated'))
+    run = evidence['run']
+    if run and run['status'] == STATUS_RUNNING:
+        seen.append('a %s running now (%s)' % (run['type'] or 'run', run['message'] or 'no message'))
+    elif run:
+        seen.append('its last run %s (%s)' % (run['status'], run['message'] or 'no message'))
+    if not seen:
+        return 'Under it the tenant shows no run and no report yet.'
+    return 'Under it the tenant shows %s.' % '; '.join(seen)
+
+
+def conflict_message(message: str | None, lock: LockState, evidence: str = '') -> str:
     """A lock refused with a 409, explained from the lock state read right after, not from the
     409's wording, which differs between tenants."""
     message = (message or 'Conflict').rstrip('.')
     if lock.result in (LOCKING, LOCKED) or lock.promotion_id:
-        return '%s. %s' % (message, held_message(lock))
+        return '%s. %s' % (message, held_message(lock, evidence=evidence))
     return ('%s. The lock state now reads %s: a lock change was under way, or the vendor holds the environments. '
             'Wait for it (wait_for_release: true) and run again.' % (message, lock.result or 'unknown'))
 

@@ -127,7 +127,11 @@ options:
     description:
       - The lock this run works under, as returned by M(idcloud.promotions.promotion_lock).
       - When given, the module fails if the environments are locked under another id. When omitted, the run uses
-        whatever lock is in place.
+        whatever lock is in place (without O(lock)).
+      - With O(lock), the lock is kept when it is still held, and the run it was taken for is finished under it: the
+        way to resume a run that was interrupted and kept no O(record) (an AWX job's files are gone once it ends). A
+        task refused on a lock another promotion holds names its id in RV(holder) and shows in RV(holder_evidence) the
+        reports and the run under it.
     type: str
   wait:
     description:
@@ -328,9 +332,24 @@ release_check:
   returned: when O(lower_tenant_url) is given, for a promotion
   type: dict
 resumed:
-  description: With O(lock), true when the lock named in O(record) was still held and was kept.
+  description: With O(lock), true when the lock of O(promotion_id), or the one named in O(record), was still held and was
+    kept.
   returned: success
   type: bool
+holder:
+  description: Promotion id of the lock another promotion holds, when that stopped the task.
+  returned: on failure, when known
+  type: str
+holder_evidence:
+  description:
+    - With O(holder), what the tenant shows under that lock, to tell an interrupted run of one's own from a
+      colleague's (the API records no owner). C(reports) lists the reports made under it (C(dry_run), C(type),
+      C(created), C(report_id)); C(run) is the status of the run going on or last ended under it, or null.
+    - Null when it could not be read.
+  returned: on failure, with O(holder)
+  type: dict
+  sample: {"promotion_id": "8acd3a87-2272-450f-a3b3-1eb222108740", "run": null,
+           "reports": [{"dry_run": true, "type": "promotion", "created": "2026-01-05T10:00:41Z", "report_id": "c41286bb"}]}
 real_run:
   description: True when a real promotion or rollback ran (or was found under way or done under the same lock); false
     when only a dry run ran, and in check mode.
@@ -498,7 +517,8 @@ def promote(module: PromotionTask) -> dict[str, Any]:
         result, passed = run(module, promotions, lock_id)
     except PromotionError as exc:
         failure = PromotionError(str(exc), exc.result, outcome='failed')
-        failure.result.setdefault('promotion_id', lock_id)
+        # Refused a lock another promotion holds, this task holds none (not even the one it was given).
+        failure.result.setdefault('promotion_id', None if failure.result.get('holder') else lock_id)
         unlock(module, promotions, failure.result['promotion_id'] if params['lock'] else lock_id, failure.result)
         raise failure from None
     result['resumed'] = resumed

@@ -1,14 +1,21 @@
 # -*- coding: utf-8 -*-
-"""promote.yml as AWX runs it: through ansible-runner, on a private data dir, without a terminal."""
+"""promote.yml as AWX runs it: through ansible-runner, on a private data dir, without a terminal; and an interrupted
+job resumed by jobs that share nothing with it but the tenant."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import ansible_runner
 
-from tests.integration.role.support import PLAYBOOKS, config, host_vars, promote_vars
+from tests.integration.role.support import PLAYBOOKS, config, host_vars, kill_group, promote_vars, wait_for, writes_of
+from tests.simulator.control import Simulator
+
+RUNNER = str(Path(sys.executable).parent / 'ansible-runner')
 
 
 def test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no_secret_to_the_events(simulator, tmp_path):
@@ -40,3 +47,66 @@ def test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no
         entry = sim.state['tenants']['tenant15']['environments'][env]
         for secret in [entry['service_account_key'][part] for part in ('d', 'p', 'q', 'dp', 'dq', 'qi')] + [entry['access_token']]:
             assert secret not in everything
+
+
+def private_data_dir(path, hosts):
+    """A job's private data dir, as AWX makes one: the inventory, and the extra variables of the job template (its
+    reports inside the job's own folder, which goes with it)."""
+    (path / 'inventory').mkdir(parents=True)
+    (path / 'env').mkdir()
+    (path / 'inventory' / 'hosts.json').write_text(json.dumps({'all': {'children': {'promotion_targets': {
+        'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}, 'hosts': hosts}}}}))
+    (path / 'env' / 'extravars').write_text(json.dumps(dict(promote_report_dir=str(path / 'reports'))))
+    # Nothing of the user's home either: each job has its own.
+    (path / 'env' / 'envvars').write_text(json.dumps(dict(HOME=str(path / 'home'))))
+    return path
+
+
+def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_path):
+    # A simulator of its own with a long restart phase, so that the first job can be killed in the middle of it.
+    with Simulator.start(tmp_path / 'simulator', scenario='default', tenants='acme',
+                         extra_args=['--speed', '20', '--restart-seconds', '200']) as sim:
+        sim.edit_config('acme', 'dev', 'am', 'OAuth2 Clients', 'add', 'partner-portal')
+        hosts = {'acme-staging': host_vars(sim, 'acme', 'staging')}
+
+        # Job 1: killed with its container while the tenant restarts its services; its lock stays, and its files go.
+        first = private_data_dir(tmp_path / 'job1', hosts)
+        with open(tmp_path / 'job1.log', 'w', encoding='utf-8') as log:
+            process = subprocess.Popen([RUNNER, 'run', str(first), '-p', str(PLAYBOOKS / 'promote.yml')],  # pylint: disable=consider-using-with
+                                       env=os.environ, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        try:
+            wait_for(lambda: process.poll() is not None
+                     or sim.env_state('acme', 'staging')['status']['message'] == 'Waiting for workloads to restart', timeout=120)
+        finally:
+            ended = process.poll()
+            if ended is None:
+                kill_group(process)
+        assert ended is None, (tmp_path / 'job1.log').read_text()[-4000:]
+        held = sim.env_state('acme', 'staging')['lock']['promotionId']
+
+        # Job 2, a relaunch with the same variables and none of job 1's files: the lock it finds may be a colleague's,
+        # so it touches nothing, shows what the tenant has under the lock, and says exactly what to run.
+        second = ansible_runner.run(private_data_dir=str(private_data_dir(tmp_path / 'job2', hosts)),
+                                    playbook=str(PLAYBOOKS / 'promote.yml'), quiet=True)
+        output = second.stdout.read()
+        assert (second.status, second.rc) == ('failed', 2), output[-4000:]
+        stats = [event for event in second.events if event['event'] == 'playbook_on_stats'][-1]['event_data']['artifact_data']
+        assert stats['promote_outcomes'] == {'acme-staging': 'failed'} and stats['promote_held_locks'] == {'acme-staging': held}
+        assert "a dry run's report" in output and 'a promotion running now (Waiting for workloads to restart)' in output
+        resume = {'promote_resume': {'acme-staging': held}}
+        assert "-e '%s'" % json.dumps(resume) in output
+        assert writes_of(sim, 'acme').count(('POST', '/environment/promotion/promote')) == 2  # job 1's dry run and promotion
+        assert sim.env_state('acme', 'staging')['lock']['promotionId'] == held
+
+        # Job 3, launched with what job 2 said: it waits for job 1's promotion, reports it and releases the lock.
+        third = ansible_runner.run(private_data_dir=str(private_data_dir(tmp_path / 'job3', hosts)),
+                                   playbook=str(PLAYBOOKS / 'promote.yml'), extravars=resume, quiet=True)
+        assert (third.status, third.rc) == ('successful', 0), third.stdout.read()[-4000:]
+        stats = [event for event in third.events if event['event'] == 'playbook_on_stats'][-1]['event_data']['artifact_data']
+        assert stats['promote_outcomes'] == {'acme-staging': 'promoted'} and stats['promote_held_locks'] == {}
+        assert config(sim, 'acme', 'staging') == config(sim, 'acme', 'dev')
+        assert sim.env_state('acme', 'staging')['lock'] is None
+        writes = writes_of(sim, 'acme')
+        assert writes.count(('POST', '/environment/promotion/lock')) == 1 and writes.count(('POST', '/environment/promotion/promote')) == 2
+        assert (tmp_path / 'job3' / 'reports' / 'acme-staging' / 'promotion.md').exists()

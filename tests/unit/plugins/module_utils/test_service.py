@@ -546,7 +546,8 @@ def test_keep_or_lock_an_explicit_id_wins_over_the_record(tmp_path):
     path = record_file(tmp_path, promotion_id=THEIRS)
     tenant = locked()
     result = promotions(tenant).keep_or_lock(path, promotion_id=OURS)
-    assert (result['changed'], result['resumed'], result['promotion_id'], result['record']) == (False, False, OURS, None)
+    # The lock given is kept (resumed); the record names another, so it is not what this lock is recorded as.
+    assert (result['changed'], result['resumed'], result['promotion_id'], result['record']) == (False, True, OURS, None)
 
 
 def test_keep_or_lock_refuses_a_foreign_lock_over_the_record(tmp_path):
@@ -555,6 +556,25 @@ def test_keep_or_lock_refuses_a_foreign_lock_over_the_record(tmp_path):
     error = failure(promotions(tenant).keep_or_lock, path)
     assert error.result['holder'] == THEIRS and OURS in error.message
     assert recorded(path)['promotion_id'] == OURS and tenant.writes == []
+
+
+def test_a_foreign_lock_is_refused_with_what_the_tenant_shows_under_it():
+    # An interrupted run's lock: its dry run done, its promotion running; nothing says whose it is.
+    running = dict(status='RUNNING', message='Waiting for workloads to restart', type='promotion')
+    tenant = locked(holder=THEIRS, status=running, reports=[report(1, THEIRS, dry=True), report(2, OURS)])
+    error = failure(promotions(tenant).ensure_locked)
+    evidence = error.result['holder_evidence']
+    assert [(item['dry_run'], item['report_id']) for item in evidence['reports']] == [(True, 'report-1')]
+    assert evidence['run']['status'] == 'RUNNING'
+    assert "a dry run's report (2022-04-19T17:01:05Z); a promotion running now (Waiting for workloads to restart)" in error.message
+    assert 'promotion_id: %s' % THEIRS in error.message and tenant.writes == []
+
+
+def test_a_foreign_lock_is_refused_even_when_what_lies_under_it_cannot_be_read():
+    tenant = locked(holder=THEIRS)
+    tenant.script('GET', s.REPORTS_PATH, api_error(403, 'Forbidden'))
+    error = failure(promotions(tenant).ensure_locked)
+    assert error.result['holder'] == THEIRS and error.result['holder_evidence'] is None and 'Under it' not in error.message
 
 
 def test_keep_or_lock_refuses_the_record_of_another_tenant_before_any_call(tmp_path):

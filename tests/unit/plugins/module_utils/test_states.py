@@ -75,6 +75,21 @@ def test_held_messages_name_the_holder_and_the_way_out():
     assert 'force: true' in p.held_message(lock('locked', THEIRS), action='unlock')
 
 
+def test_holder_evidence_keeps_only_what_was_made_under_the_lock_held():
+    listing = [dict(reportId='r1', promotionId='old', dryRun=False, type='promotion', createdDate='2026-01-01T10:00:00Z'),
+               dict(reportId='r2', promotionId=THEIRS, dryRun=True, type='promotion', createdDate='2026-01-05T10:00:41Z'),
+               dict(reportId='r3', promotionId=THEIRS, createdDate='2026-01-05T10:02:00Z')]
+    evidence = p.holder_evidence(THEIRS, status('READY', 'Promotion completed', promotionId=THEIRS, type='promotion'), listing)
+    assert [item['report_id'] for item in evidence['reports']] == ['r2', 'r3'] and evidence['run']['status'] == 'READY'
+    text = p.describe_holder(evidence)
+    assert text == ("Under it the tenant shows a dry run's report (2026-01-05T10:00:41Z); a run's report (2026-01-05T10:02:00Z); "
+                    "its last run READY (Promotion completed).")
+    # The status of a run under another lock, or of none, is not evidence of this one.
+    assert p.holder_evidence(THEIRS, status('READY', 'Environment ready', promotionId=OURS), [])['run'] is None
+    assert p.describe_holder(p.holder_evidence(THEIRS, status('UNLOCKED', ''), [])) == 'Under it the tenant shows no run and no report yet.'
+    assert p.describe_holder(None) == ''
+
+
 @pytest.mark.parametrize('state, expected', [
     (lock('locked', THEIRS), 'force=true'),
     (lock('locking', THEIRS), THEIRS),

@@ -414,6 +414,15 @@ def test_a_lock_held_by_another_promotion_fails_naming_it_and_runs_nothing():
     assert task.failure_facts == {}
 
 
+def test_a_lock_to_resume_that_another_promotion_replaced_is_not_claimed_nor_released():
+    """promotion_id names the lock of an interrupted run to finish; another promotion holds the environments now."""
+    held = PromotionError(states.held_message(states.LockState(lock_body(THEIRS)), OURS), lock=lock_body(THEIRS), holder=THEIRS)
+    task = task_of(dict(keep_or_lock=held), lock=True, unlock_after=True, promotion_id=OURS)
+    error = failure(m.promote, task)
+    assert (error.result['holder'], error.result['promotion_id']) == (THEIRS, None)
+    assert task.upper.names == ['keep_or_lock'] and task.upper.arguments('keep_or_lock')[0]['promotion_id'] == OURS
+
+
 def test_a_lock_taken_that_then_fails_is_named_and_released_with_unlock_after():
     """``ensure_locked`` names the new lock in its failure (it may be left half taken): that one is released."""
     lock_failed = PromotionError('Locking did not complete: the lock state is now unlocked (Environment unlocked).',
