@@ -21,8 +21,8 @@ from ansible_collections.idcloud.promotions.plugins.module_utils import _states 
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
-from ansible_collections.idcloud.promotions.plugins.module_utils._report import (change_rows, describe_listing, render_markdown, report_dry_run,
-                                                                            report_facts)
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import (
+    change_rows, describe_listing, render_markdown, report_dry_run, report_facts)
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
 if TYPE_CHECKING:

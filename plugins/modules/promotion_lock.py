@@ -144,9 +144,9 @@ holder:
   returned: on failure, when known
   type: str
 holder_evidence:
-  description: With O(holder), when taking the lock, what the tenant shows under the lock held (the reports made under
+  description: With RV(holder), when taking the lock, what the tenant shows under the lock held (the reports made under
     it and the run going on or last ended under it), as RV(idcloud.promotions.promotion_run#module:holder_evidence).
-  returned: on failure to lock, with O(holder)
+  returned: on failure to lock, with RV(holder)
   type: dict
 resumed:
   description: True when the lock of O(promotion_id), or the one named in O(record), was found still held and kept.

@@ -128,8 +128,8 @@ options:
       - The lock this run works under, as returned by M(idcloud.promotions.promotion_lock).
       - When given, the module fails if the environments are locked under another id. When omitted, the run uses
         whatever lock is in place (without O(lock)).
-      - With O(lock), the lock is kept when it is still held, and the run it was taken for is finished under it: the
-        way to resume a run that was interrupted and kept no O(record) (an AWX job's files are gone once it ends). A
+      - With O(lock), the lock is kept when it is still held, and the run it was taken for is finished under it. This
+        resumes a run that was interrupted and kept no O(record) (an AWX job's files are gone once it ends). A
         task refused on a lock another promotion holds names its id in RV(holder) and shows in RV(holder_evidence) the
         reports and the run under it.
     type: str
@@ -342,11 +342,11 @@ holder:
   type: str
 holder_evidence:
   description:
-    - With O(holder), what the tenant shows under that lock, to tell an interrupted run of one's own from a
+    - With RV(holder), what the tenant shows under that lock, to tell an interrupted run of one's own from a
       colleague's (the API records no owner). C(reports) lists the reports made under it (C(dry_run), C(type),
       C(created), C(report_id)); C(run) is the status of the run going on or last ended under it, or null.
     - Null when it could not be read.
-  returned: on failure, with O(holder)
+  returned: on failure, with RV(holder)
   type: dict
   sample: {"promotion_id": "8acd3a87-2272-450f-a3b3-1eb222108740", "run": null,
            "reports": [{"dry_run": true, "type": "promotion", "created": "2026-01-05T10:00:41Z", "report_id": "c41286bb"}]}
