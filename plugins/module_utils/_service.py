@@ -348,7 +348,8 @@ class Promotions:
                     raise
                 lock = self.lock_state()
                 if not wait_for_release:
-                    raise self._held(lock, lambda lock, evidence: states.conflict_message(exc.message, lock, evidence),
+                    refused = exc.message
+                    raise self._held(lock, lambda lock, evidence: states.conflict_message(refused, lock, evidence),
                                      error=exc.to_dict())
                 if lock.result in (states.UNLOCKED, states.LOCK_ERROR):
                     self._pause(waiter, 'release of the lock')  # refused while reading free: the vendor's lock
