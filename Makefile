@@ -11,7 +11,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/idcloud/promotions
 SANITY_TREE := $(CURDIR)/build/sanity/ansible_collections/idcloud/promotions
 RUN := env ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: all demo test sanity units integration lint bench ee venv clean
+.PHONY: all demo test sanity units integration compat lint importer bench ee venv clean
 
 all: test
 
@@ -30,13 +30,38 @@ $(COLLECTION_LINK):
 demo: venv
 	$(RUN) $(BIN)/python -m tests.demo
 
-test: sanity units integration lint
+test: sanity units integration lint importer compat
 
 units: venv
 	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/simulator/tests
 
 integration: venv
 	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/integration
+
+# The oldest ansible-core meta/runtime.yml allows (requires_ansible) that runs on Python 3.11, in a venv of its own
+# with only what the modules and the tests need: the unit tests, ansible-doc on every module, the filter and the role,
+# and one whole promotion by promote.yml. The tests start the ansible-playbook next to their Python: the one whose
+# version is checked first.
+COMPAT_CORE := 2.16
+COMPAT_VENV := build/venv-$(COMPAT_CORE)
+COMPAT_BIN := $(COMPAT_VENV)/bin
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_RUN := env ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(COMPAT_BIN):$$PATH
+COMPAT_DOCS := $(patsubst plugins/modules/%.py,idcloud.promotions.%,$(wildcard plugins/modules/*.py))
+
+$(COMPAT_STAMP): requirements.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+		'ansible-core==$(COMPAT_CORE).*' pytest pytest-xdist
+	touch $@
+
+compat: $(COMPAT_STAMP) $(COLLECTION_LINK)
+	$(COMPAT_RUN) $(COMPAT_BIN)/ansible-playbook --version | grep -F 'ansible-playbook [core $(COMPAT_CORE).'
+	$(COMPAT_RUN) $(COMPAT_BIN)/ansible-doc $(COMPAT_DOCS) >/dev/null
+	$(COMPAT_RUN) $(COMPAT_BIN)/ansible-doc -t filter idcloud.promotions.promotion_plan >/dev/null
+	$(COMPAT_RUN) $(COMPAT_BIN)/ansible-doc -t role idcloud.promotions.promote >/dev/null
+	$(COMPAT_RUN) $(COMPAT_BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/unit tests/simulator/tests \
+		tests/integration/test_role_promote.py::test_happy_path_then_rerun_unchanged
 
 # ansible-test reads the collection from a plain copy of the files git knows about (tracked or new),
 # made into a repository of its own so ansible-test lists exactly those files. Its sanity venvs
@@ -55,6 +80,26 @@ sanity: venv
 lint: venv
 	$(RUN) $(BIN)/ansible-lint --profile production
 	$(RUN) $(BIN)/antsibull-changelog lint
+
+# galaxy-importer, Galaxy's own import checks, on the tarball users get (built into build/importer): the manifest and
+# FILES.json, ansible-doc on every plugin, the READMEs, the changelog, ansible-lint and flake8 as Galaxy runs them,
+# with the settings in tests/galaxy-importer.cfg; fails on any error it reports (tests/utils/galaxy_importer_check.py).
+# In a virtual environment of its own: its pins (attrs<24, a capped ansible-lint) would change .venv's.
+IMPORTER_VENV := build/importer-venv
+IMPORTER_STAMP := $(IMPORTER_VENV)/.installed
+IMPORTER_DIR := build/importer
+
+$(IMPORTER_STAMP): tests/importer-requirements.txt
+	$(PYTHON) -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(IMPORTER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/importer-requirements.txt
+	touch $@
+
+importer: $(IMPORTER_STAMP)
+	rm -rf $(IMPORTER_DIR) && mkdir -p $(IMPORTER_DIR)
+	$(IMPORTER_VENV)/bin/ansible-galaxy collection build --force --output-path $(IMPORTER_DIR) .
+	$(IMPORTER_VENV)/bin/python tests/utils/galaxy_importer_check.py --config tests/galaxy-importer.cfg \
+		$(IMPORTER_DIR)/idcloud-promotions-*.tar.gz
 
 bench: venv
 	$(RUN) $(BIN)/python benchmarks/promote_benchmark.py
