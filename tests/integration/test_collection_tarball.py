@@ -24,7 +24,7 @@ NEEDED = ('LICENSE', 'README.md', 'requirements.txt', 'meta/runtime.yml', 'meta/
           'plugins/filter/promotion_plan.py', 'roles/promote/README.md', 'roles/promote/meta/argument_specs.yml',
           'playbooks/promote.yml')
 NOT_FOR_USERS = ('Makefile', 'benchmarks/', '.venv/', 'build/', '.pytest_cache/', 'tests/output/', 'demo-output/', '.ci/',
-                 '.ansible-lint', '.gitignore')
+                 '.ansible-lint', '.gitignore', 'changelogs/.plugin-cache.yaml')
 
 
 def third_party_imports(tree):
