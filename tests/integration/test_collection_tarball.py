@@ -6,10 +6,13 @@ plugins import (what an execution environment gets)."""
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+
+import yaml
 
 from tests.integration.role.support import config, host_vars, promote_vars, summary, write_inventory
 from tests.integration.support import run_playbook
@@ -75,3 +78,25 @@ def test_the_tarball_installs_and_promotes_by_its_fqcn(simulator, tmp_path):
     assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
     # The role's tasks came from the installed copy.
     assert 'task path: %s/ansible_collections/idcloud/promotions/roles/promote/tasks/main.yml' % installed in result.stdout
+
+
+def test_the_execution_environment_sample_makes_a_build_context(tmp_path):
+    """docs/ee as make ee uses it where no container runtime answers: ansible-builder 3 accepts the sample and writes a
+    context in which the collection's tarball is copied to the path its requirements.yml installs from."""
+    sample = tmp_path / 'ee'
+    shutil.copytree(ROOT / 'docs' / 'ee', sample)
+    built = subprocess.run([GALAXY, 'collection', 'build', str(ROOT), '--output-path', str(sample)], capture_output=True,
+                           text=True, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    context = tmp_path / 'context'
+    created = subprocess.run([BUILDER, 'create', '-f', str(sample / 'execution-environment.yml'), '-c', str(context)],
+                             capture_output=True, text=True, check=False)
+    assert created.returncode == 0, created.stdout + created.stderr
+
+    tarball = context / '_build' / 'collections' / 'idcloud-promotions-0.1.0.tar.gz'
+    assert tarball.is_file()
+    wanted = yaml.safe_load((context / '_build' / 'requirements.yml').read_text(encoding='utf-8'))['collections']
+    assert wanted == [{'name': '/tmp/collections/%s' % tarball.name, 'type': 'file'}]
+    steps = next(path for path in (context / 'Containerfile', context / 'Dockerfile') if path.exists()).read_text(encoding='utf-8')
+    copied = steps.index('COPY _build/collections/ /tmp/collections/')
+    assert copied < steps.index('ansible-galaxy collection install')
