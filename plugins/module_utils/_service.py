@@ -70,6 +70,14 @@ def run_body(unlock_after: bool = False, ignore_encrypted_secrets: bool | None =
     return body
 
 
+# Check mode previews a promotion from the lower environment's provisional report; without the lower environment,
+# nothing of it can be seen, and the prediction is only that it would start.
+NO_PREVIEW_WARNING = ('Check mode could not preview this promotion: no lower environment is given, so what it would '
+                      'change, the gates of its dry run (missing ESVs, encrypted values) and the release check are '
+                      'unknown, and it is predicted to promote. Give the lower environment\'s URL and credentials to '
+                      'check them before the real run.')
+
+
 def check_release(upper: Promotions, lower: Promotions | None, allow_upgrade: bool = False, require: bool = False) -> dict[str, Any]:
     """The release check before a promotion: ``upper`` and ``lower`` are ``Promotions`` whose tokens ask for the
     release scope. Raises PromotionError when the promotion would also upgrade the upper environment's release

@@ -33,9 +33,12 @@ attributes:
   check_mode:
     support: full
     details:
-      - Reads the lock and the status and says whether a run would start; starts nothing.
-      - RV(ignore:changed) is predicted as true for a promotion or rollback that would start (what it would change
-        is only known from a dry run), false for a dry run.
+      - Reads the lock and the status and says whether a run would start; starts, locks and writes nothing.
+      - RV(ignore:changed) is predicted from the preview (the lower environment's provisional report, or the
+        provisional-rollback report) as true for a promotion or rollback that would start and change something, false
+        for a dry run. A preview that shows missing ESVs fails the task, as the dry run would.
+      - Without O(lower_tenant_url) a promotion cannot be previewed: it is predicted to start, with a warning
+        (RV(preview)).
   diff_mode:
     support: partial
     details: Shows the report of a run that ended (what changed, or would change for a dry run); in check mode the
@@ -331,6 +334,15 @@ release_check:
     - When the credentials lack the release scope, C(skipped=true), C(missing_scope) and the C(warning) given.
   returned: when O(lower_tenant_url) is given, for a promotion
   type: dict
+preview:
+  description:
+    - In check mode, whether what the run would change and the gates of its dry run could be previewed
+      (C(skipped=false)).
+    - A promotion is previewed from the provisional report of the lower environment; without O(lower_tenant_url),
+      C(skipped=true) and the C(warning) given. The task then predicts only that the promotion would start.
+  returned: in check mode, on success
+  type: dict
+  sample: {"skipped": false}
 resumed:
   description: With O(lock), true when the lock of O(promotion_id), or the one named in O(record), was still held and was
     kept.
@@ -390,7 +402,8 @@ from typing import Any
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions, check_release, run_body, task_result
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import (
+    NO_PREVIEW_WARNING, RELEASE_SCOPE, Promotions, check_release, run_body, task_result)
 
 ARGUMENT_SPEC = dict(
     operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
@@ -441,6 +454,16 @@ def release_check(module: PromotionTask) -> dict[str, Any] | None:
     return check
 
 
+def preview(module: PromotionTask) -> dict[str, Any]:
+    """Check mode: whether the run's changes and gates could be previewed; a promotion can only be previewed from
+    the lower environment."""
+    params = module.params
+    if params['operation'] == 'promote' and not params['dry_run'] and not params['lower_tenant_url']:
+        module.warn(NO_PREVIEW_WARNING)
+        return dict(skipped=True, warning=NO_PREVIEW_WARNING)
+    return dict(skipped=False)
+
+
 def take_lock(module: PromotionTask, promotions: Promotions) -> tuple[str | None, bool]:
     """With O(lock): the lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run).
     Returns its id and whether it was resumed."""
@@ -453,8 +476,8 @@ def take_lock(module: PromotionTask, promotions: Promotions) -> tuple[str | None
 
 
 def saved_reports(module: PromotionTask, run: dict[str, Any] | None, dests: list[str]) -> list[str]:
-    """The report of ``run`` written to each of ``dests`` (nothing in check mode); the paths it has."""
-    if run is None or run['report'] is None:
+    """The report of ``run`` written to each of ``dests``; the paths written (none in check mode)."""
+    if run is None or run['report'] is None or module.check_mode:
         return []
     for dest in dests:
         module.write_report(dest, run['report'], dry_run=run['dry_run'])
@@ -524,6 +547,8 @@ def promote(module: PromotionTask) -> dict[str, Any]:
     result['resumed'] = resumed
     if check is not None:
         result['release_check'] = check
+    if module.check_mode:
+        result['preview'] = preview(module)
     unlock(module, promotions, lock_id, result)
     if not passed:
         raise PromotionError(result.pop('msg'), result)

@@ -180,7 +180,7 @@ def test_a_report_file_is_written_only_outside_check_mode(tmp_path, check_mode):
     task = WritingModule(options(), check_mode=check_mode)
     dest = tmp_path / 'promotion.json'
     run = finished(COMPLETED, the_report=report())
-    assert m.saved_reports(task, run, [str(dest)]) == [str(dest)]
+    assert m.saved_reports(task, run, [str(dest)]) == ([] if check_mode else [str(dest)])
     assert dest.exists() is not check_mode
     if not check_mode:
         assert json.loads(dest.read_text()) == run['report']
@@ -515,6 +515,28 @@ def test_check_mode_starts_and_releases_nothing(locked):
     assert task.upper.arguments('predict')[0]['promotion_id'] == locked['promotion_id']
     assert (result['outcome'], result['real_run'], result['status']) == ('would_promote', False, 'READY')
     assert 'lock_released' not in result
+
+
+@pytest.mark.parametrize('params, skipped', [
+    (dict(), True),
+    (dict(lower_tenant_url=LOWER_URL), False),
+    (dict(dry_run=True, dry_run_first=False), False),
+    (dict(operation='rollback'), False),
+], ids=['promotion without the lower environment', 'promotion', 'dry run', 'rollback'])
+def test_check_mode_says_when_it_could_not_preview_the_promotion(params, skipped):
+    """A promotion is previewed from the lower environment only: without it, the task warns that its changes and
+    gates are unknown instead of passing them over in silence."""
+    task = task_of(dict(predict=predicted(not params.get('dry_run')), compare_releases=releases()), check_mode=True, **params)
+    result = m.promote(task)
+    assert result['preview']['skipped'] is skipped
+    assert task.warnings == ([result['preview']['warning']] if skipped else [])
+    if skipped:
+        assert 'no lower environment' in result['preview']['warning']
+
+
+def test_outside_check_mode_there_is_no_preview():
+    task = task_of(dict(run=finished(COMPLETED, the_report=report())), promotion_id=OURS)
+    assert 'preview' not in m.promote(task) and task.warnings == []
 
 
 # promote: status is a string
