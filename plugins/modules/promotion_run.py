@@ -37,7 +37,7 @@ attributes:
       - RV(ignore:changed) is predicted from the preview (the lower environment's provisional report, or the
         provisional-rollback report) as true for a promotion or rollback that would start and change something, false
         for a dry run. A preview that shows missing ESVs fails the task, as the dry run would.
-      - Without O(lower_tenant_url) a promotion cannot be previewed: it is predicted to start, with a warning
+      - Without O(lower_tenant_url) a promotion cannot be previewed, and is predicted to start, with a warning
         (RV(preview)).
   diff_mode:
     support: partial
