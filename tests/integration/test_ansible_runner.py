@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
-"""promote.yml as AWX runs it: through ansible-runner, on a private data dir, without a terminal; and an interrupted
-job resumed by jobs that share nothing with it but the tenant."""
+"""promote.yml as AWX runs it: through `ansible-runner run` on a private data dir (process isolation off), without a
+terminal, read back from the job's artifacts; and an interrupted job resumed by jobs that share nothing with it but
+the tenant."""
 
 from __future__ import annotations
 
@@ -8,14 +9,69 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import ansible_runner
-
-from tests.integration.role.support import PLAYBOOKS, config, host_vars, kill_group, promote_vars, wait_for, writes_of
+from tests.integration.role.support import PLAYBOOKS, config, host_vars, kill_group, wait_for, writes_of
 from tests.simulator.control import Simulator
 
 RUNNER = str(Path(sys.executable).parent / 'ansible-runner')
+
+
+@dataclass
+class Job:
+    """What a job left in its artifacts (artifacts/<ident>/): its status and rc, its events in order and its output."""
+
+    status: str
+    rc: int
+    events: list
+    stdout: str
+
+    def artifact_data(self):
+        """What the playbook handed to the job's artifacts with set_stats (what AWX gives a workflow's next nodes)."""
+        return [event for event in self.events if event['event'] == 'playbook_on_stats'][-1]['event_data']['artifact_data']
+
+    def assert_no_secret(self, sim, tenant):
+        """No private part of a service-account key, and no access token (the static ones, nor any the simulator
+        issued to the job), in any event or in the output."""
+        everything = json.dumps(self.events) + self.stdout
+        secrets = sim.issued_tokens(tenant=tenant)
+        assert secrets, 'the job was given service accounts: the simulator issued it tokens'
+        for env in ('dev', 'staging', 'prod'):
+            entry = sim.state['tenants'][tenant]['environments'][env]
+            secrets += [entry['service_account_key'][part] for part in ('d', 'p', 'q', 'dp', 'dq', 'qi')] + [entry['access_token']]
+        assert not [secret for secret in secrets if secret in everything]
+
+
+def private_data_dir(path, hosts, **extravars):
+    """A job's private data dir, as AWX makes one: the inventory, and the extra variables of the job template (its
+    reports inside the job's own folder, which goes with it)."""
+    (path / 'inventory').mkdir(parents=True)
+    (path / 'env').mkdir()
+    (path / 'inventory' / 'hosts.json').write_text(json.dumps({'all': {'children': {'promotion_targets': {
+        'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}, 'hosts': hosts}}}}))
+    (path / 'env' / 'extravars').write_text(json.dumps(dict(extravars, promote_report_dir=str(path / 'reports'))))
+    (path / 'env' / 'settings').write_text(json.dumps(dict(process_isolation=False)))
+    # Nothing of the user's home either: each job has its own.
+    (path / 'env' / 'envvars').write_text(json.dumps(dict(HOME=str(path / 'home'))))
+    return path
+
+
+def runner_command(private, ident):
+    return [RUNNER, 'run', str(private), '-p', str(PLAYBOOKS / 'promote.yml'), '--ident', ident]
+
+
+def run_job(private, ident='job'):
+    """`ansible-runner run` on ``private``, to its end; the job as its artifacts tell it."""
+    ran = subprocess.run(runner_command(private, ident), env=os.environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         check=False, timeout=600)
+    artifacts = private / 'artifacts' / ident
+    assert (artifacts / 'rc').exists(), ran.stdout[-4000:] + ran.stderr[-4000:]
+    events = [json.loads(path.read_text()) for path in (artifacts / 'job_events').glob('*.json')]
+    job = Job(status=(artifacts / 'status').read_text().strip(), rc=int((artifacts / 'rc').read_text()),
+              events=sorted(events, key=lambda event: event['counter']), stdout=(artifacts / 'stdout').read_text())
+    assert ran.returncode == job.rc, (ran.returncode, job.rc)
+    return job
 
 
 def test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no_secret_to_the_events(simulator, tmp_path):
@@ -23,43 +79,18 @@ def test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no
     sim.edit_config('tenant15', 'dev', 'idm', 'Email > Templates', 'add', 'Runner')
     hosts = {'r-staging': host_vars(sim, 'tenant15', 'staging'),
              'r-prod': host_vars(sim, 'tenant15', 'prod', promote_after='r-staging')}
-    private = tmp_path / 'private'
-    (private / 'inventory').mkdir(parents=True)
-    (private / 'inventory' / 'hosts.json').write_text(json.dumps({'all': {'children': {'promotion_targets': {
-        'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}, 'hosts': hosts}}}}))
-    run = ansible_runner.run(private_data_dir=str(private), playbook=str(PLAYBOOKS / 'promote.yml'),
-                             extravars=promote_vars(tmp_path), quiet=True)
-    events = list(run.events)
-    assert (run.status, run.rc) == ('successful', 0), run.stdout.read()[-4000:]
+    job = run_job(private_data_dir(tmp_path / 'private', hosts))
+    assert (job.status, job.rc) == ('successful', 0), job.stdout[-4000:]
 
-    stats = [event for event in events if event['event'] == 'playbook_on_stats']
-    assert stats[-1]['event_data']['artifact_data']['promote_outcomes'] == {'r-staging': 'promoted', 'r-prod': 'promoted'}
+    assert job.artifact_data()['promote_outcomes'] == {'r-staging': 'promoted', 'r-prod': 'promoted'}
     assert config(sim, 'tenant15', 'prod') == config(sim, 'tenant15', 'dev')
     # The progress lines reach the job's events as they happen (AWX shows them), in order.
-    lines = [event['stdout'] for event in events if event['event'] == 'verbose']
+    lines = [event['stdout'] for event in job.events if event['event'] == 'verbose']
     waiting = next(index for index, line in enumerate(lines) if line.startswith('r-prod: waiting for r-staging to end first'))
     restart = next(index for index, line in enumerate(lines) if line.startswith('r-staging: the promotion: RUNNING: Waiting for'))
     starting = lines.index('r-prod: r-staging has ended well; starting')
     assert waiting < restart < starting
-    # No key, private part of a key, or token in any event.
-    everything = json.dumps(events)
-    for env in ('dev', 'staging', 'prod'):
-        entry = sim.state['tenants']['tenant15']['environments'][env]
-        for secret in [entry['service_account_key'][part] for part in ('d', 'p', 'q', 'dp', 'dq', 'qi')] + [entry['access_token']]:
-            assert secret not in everything
-
-
-def private_data_dir(path, hosts):
-    """A job's private data dir, as AWX makes one: the inventory, and the extra variables of the job template (its
-    reports inside the job's own folder, which goes with it)."""
-    (path / 'inventory').mkdir(parents=True)
-    (path / 'env').mkdir()
-    (path / 'inventory' / 'hosts.json').write_text(json.dumps({'all': {'children': {'promotion_targets': {
-        'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}, 'hosts': hosts}}}}))
-    (path / 'env' / 'extravars').write_text(json.dumps(dict(promote_report_dir=str(path / 'reports'))))
-    # Nothing of the user's home either: each job has its own.
-    (path / 'env' / 'envvars').write_text(json.dumps(dict(HOME=str(path / 'home'))))
-    return path
+    job.assert_no_secret(sim, 'tenant15')
 
 
 def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_path):
@@ -72,7 +103,7 @@ def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_p
         # Job 1: killed with its container while the tenant restarts its services; its lock stays, and its files go.
         first = private_data_dir(tmp_path / 'job1', hosts)
         with open(tmp_path / 'job1.log', 'w', encoding='utf-8') as log:
-            process = subprocess.Popen([RUNNER, 'run', str(first), '-p', str(PLAYBOOKS / 'promote.yml')],  # pylint: disable=consider-using-with
+            process = subprocess.Popen(runner_command(first, 'job1'),  # pylint: disable=consider-using-with
                                        env=os.environ, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
         try:
@@ -87,26 +118,26 @@ def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_p
 
         # Job 2, a relaunch with the same variables and none of job 1's files: the lock it finds may be a colleague's,
         # so it touches nothing, shows what the tenant has under the lock, and says exactly what to run.
-        second = ansible_runner.run(private_data_dir=str(private_data_dir(tmp_path / 'job2', hosts)),
-                                    playbook=str(PLAYBOOKS / 'promote.yml'), quiet=True)
-        output = second.stdout.read()
+        second = run_job(private_data_dir(tmp_path / 'job2', hosts), 'job2')
+        output = second.stdout
         assert (second.status, second.rc) == ('failed', 2), output[-4000:]
-        stats = [event for event in second.events if event['event'] == 'playbook_on_stats'][-1]['event_data']['artifact_data']
+        stats = second.artifact_data()
         assert stats['promote_outcomes'] == {'acme-staging': 'failed'} and stats['promote_held_locks'] == {'acme-staging': held}
         assert "a dry run's report" in output and 'a promotion running now (Waiting for workloads to restart)' in output
         resume = {'promote_resume': {'acme-staging': held}}
         assert "-e '%s'" % json.dumps(resume) in output
         assert writes_of(sim, 'acme').count(('POST', '/environment/promotion/promote')) == 2  # job 1's dry run and promotion
         assert sim.env_state('acme', 'staging')['lock']['promotionId'] == held
+        second.assert_no_secret(sim, 'acme')
 
         # Job 3, launched with what job 2 said: it waits for job 1's promotion, reports it and releases the lock.
-        third = ansible_runner.run(private_data_dir=str(private_data_dir(tmp_path / 'job3', hosts)),
-                                   playbook=str(PLAYBOOKS / 'promote.yml'), extravars=resume, quiet=True)
-        assert (third.status, third.rc) == ('successful', 0), third.stdout.read()[-4000:]
-        stats = [event for event in third.events if event['event'] == 'playbook_on_stats'][-1]['event_data']['artifact_data']
+        third = run_job(private_data_dir(tmp_path / 'job3', hosts, **resume), 'job3')
+        assert (third.status, third.rc) == ('successful', 0), third.stdout[-4000:]
+        stats = third.artifact_data()
         assert stats['promote_outcomes'] == {'acme-staging': 'promoted'} and stats['promote_held_locks'] == {}
         assert config(sim, 'acme', 'staging') == config(sim, 'acme', 'dev')
         assert sim.env_state('acme', 'staging')['lock'] is None
         writes = writes_of(sim, 'acme')
         assert writes.count(('POST', '/environment/promotion/lock')) == 1 and writes.count(('POST', '/environment/promotion/promote')) == 2
         assert (tmp_path / 'job3' / 'reports' / 'acme-staging' / 'promotion.md').exists()
+        third.assert_no_secret(sim, 'acme')

@@ -158,6 +158,13 @@ class TokenService:
             return None, 'The access token has expired'
         return info, None
 
+    def issued(self, tenant=None, env=None):
+        """The tokens issued to service accounts (not the static ones) that are still kept, for tests that check
+        none of them leaks into an output."""
+        with self._mutex:
+            return [token for token, info in self._tokens.items() if not info['static']
+                    and (tenant is None or info['tenant'] == tenant) and (env is None or info['env'] == env)]
+
     def expire(self, tenant=None, env=None, include_static=False):
         """Make matching tokens expire now (as if their lifetime had run out); returns how many."""
         count = 0

@@ -207,6 +207,9 @@ class Simulator:
     def expire_tokens(self, tenant=None, env=None, include_static=False):
         return self.admin('expire_tokens', tenant=tenant, env=env, include_static=include_static)
 
+    def issued_tokens(self, tenant=None, env=None):
+        return self.admin('issued_tokens', tenant=tenant, env=env)
+
     def request_log(self, tenant=None, env=None):
         return self.admin('request_log', tenant=tenant, env=env)
 

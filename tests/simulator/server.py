@@ -335,7 +335,7 @@ class ControlSurface:
 
     OPERATIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
                   'fail_next_promotion', 'fail_next_lock', 'clear_block', 'set_timing', 'set_variant', 'set_release',
-                  'inject_fault', 'clear_faults', 'expire_tokens', 'request_log', 'request_counts', 'reset_log',
+                  'inject_fault', 'clear_faults', 'expire_tokens', 'issued_tokens', 'request_log', 'request_counts', 'reset_log',
                   'env_state')
 
     def __init__(self, app):
@@ -412,6 +412,9 @@ class ControlSurface:
 
     def expire_tokens(self, tenant=None, env=None, include_static=False):
         return self.app.tokens.expire(tenant, env, include_static)
+
+    def issued_tokens(self, tenant=None, env=None):
+        return self.app.tokens.issued(tenant, env)
 
     def _log_entries(self, tenant=None, env=None):
         with self.app.mutex:

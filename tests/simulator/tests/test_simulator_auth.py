@@ -101,6 +101,13 @@ def test_expired_token(sim, tenant, api):
     assert staging.get(PROMOTION + '/promote').status_code == 200  # static tokens live on
 
 
+def test_issued_tokens_lists_the_tokens_of_service_accounts_only(sim, tenant, api):
+    token = api('staging').token(form(assertion(sim, tenant, 'staging'))).json()['access_token']
+    assert token in sim.issued_tokens(tenant=tenant, env='staging')
+    assert token not in sim.issued_tokens(tenant=tenant, env='dev')
+    assert sim.credentials(tenant, 'staging')['access_token'] not in sim.issued_tokens(tenant=tenant)
+
+
 def test_short_token_lifetime(sim, tenant, api):
     staging = api('staging')
     sim.set_timing(token_lifetime=0.3)
