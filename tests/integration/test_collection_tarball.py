@@ -28,6 +28,22 @@ NEEDED = ('LICENSE', 'README.md', 'requirements.txt', 'meta/runtime.yml', 'meta/
           'playbooks/promote.yml')
 NOT_FOR_USERS = ('Makefile', 'benchmarks/', '.venv/', 'build/', '.pytest_cache/', 'tests/output/', 'demo-output/', '.ci/',
                  '.ansible-lint', '.gitignore', 'changelogs/.plugin-cache.yaml')
+# What a developer's working tree holds besides the files git knows, none of which users need.
+WORKING_TREE_LEFTOVERS = ('.venv/bin/python', 'build/collections/x', 'demo-output/inventory.yml', 'tests/output/x',
+                          '.pytest_cache/v/cache/lastfailed', 'tests/unit/.pytest_cache/v/cache/lastfailed',
+                          'plugins/modules/__pycache__/promotion_run.cpython-311.pyc', 'idcloud-promotions-0.0.9.tar.gz')
+
+
+def working_tree(path):
+    """A copy of the checkout's files, with a developer's leftovers beside them."""
+    listed = subprocess.run(['git', 'ls-files', '-z'], cwd=ROOT, capture_output=True, check=True).stdout.decode().split('\0')
+    for name in filter(None, listed):
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, path / name)
+    for name in WORKING_TREE_LEFTOVERS:
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text('leftover')
+    return path
 
 
 def third_party_imports(tree):
@@ -44,14 +60,16 @@ def third_party_imports(tree):
 
 
 def test_the_tarball_installs_and_promotes_by_its_fqcn(simulator, tmp_path):
-    built = subprocess.run([GALAXY, 'collection', 'build', str(ROOT), '--output-path', str(tmp_path)], capture_output=True,
+    source = working_tree(tmp_path / 'checkout')
+    built = subprocess.run([GALAXY, 'collection', 'build', str(source), '--output-path', str(tmp_path)], capture_output=True,
                            text=True, check=False)
     assert built.returncode == 0, built.stdout + built.stderr
     tarball = tmp_path / 'idcloud-promotions-0.1.0.tar.gz'
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     assert all(name in names for name in NEEDED), sorted(set(NEEDED) - set(names))
-    assert not [name for name in names if name.startswith(NOT_FOR_USERS) or '__pycache__' in name]
+    assert not [name for name in names if name.startswith(NOT_FOR_USERS) or '__pycache__' in name or '.pytest_cache' in name
+                or name.endswith('.tar.gz')]
 
     installed = tmp_path / 'collections'
     done = subprocess.run([GALAXY, 'collection', 'install', '--force', str(tarball), '-p', str(installed)], capture_output=True, text=True,
