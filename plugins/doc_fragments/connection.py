@@ -91,17 +91,26 @@ options:
       - Its credentials are O(lower_access_token), or O(lower_service_account_id) with O(lower_service_account_key)
         (service accounts are per environment). O(validate_certs), O(api_version) and O(request_timeout) apply to
         both environments.
+      - Falls back to the E(IDCLOUD_LOWER_TENANT_URL) environment variable.
     type: str
   lower_access_token:
-    description: An access token for O(lower_tenant_url).
+    description:
+      - An access token for O(lower_tenant_url).
+      - Falls back to the E(IDCLOUD_LOWER_ACCESS_TOKEN) environment variable.
     type: str
   lower_service_account_id:
-    description: ID of a service account of the lower environment.
+    description:
+      - ID of a service account of the lower environment.
+      - Falls back to the E(IDCLOUD_LOWER_SERVICE_ACCOUNT_ID) environment variable.
     type: str
   lower_service_account_key:
-    description: Private key of that service account (JWK as JSON text or dictionary, or PEM).
+    description:
+      - Private key of that service account (JWK as JSON text or dictionary, or PEM).
+      - Falls back to the E(IDCLOUD_LOWER_SERVICE_ACCOUNT_KEY) environment variable.
     type: raw
   lower_ca_path:
-    description: CA file for O(lower_tenant_url); O(ca_path) when not given.
+    description:
+      - CA file for O(lower_tenant_url); O(ca_path) when not given.
+      - Falls back to the E(IDCLOUD_LOWER_CA_PATH) environment variable.
     type: path
 '''

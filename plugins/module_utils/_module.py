@@ -50,11 +50,11 @@ CONNECTION_ARGUMENT_SPEC = dict(
 
 # The lower environment of a promotion, for the modules that read it too.
 LOWER_CONNECTION_ARGUMENT_SPEC = dict(
-    lower_tenant_url=dict(type='str'),
-    lower_access_token=dict(type='str', no_log=True),
-    lower_service_account_id=dict(type='str'),
-    lower_service_account_key=dict(type='raw', no_log=True),
-    lower_ca_path=dict(type='path'),
+    lower_tenant_url=dict(type='str', fallback=(env_fallback, ['IDCLOUD_LOWER_TENANT_URL'])),
+    lower_access_token=dict(type='str', no_log=True, fallback=(env_fallback, ['IDCLOUD_LOWER_ACCESS_TOKEN'])),
+    lower_service_account_id=dict(type='str', fallback=(env_fallback, ['IDCLOUD_LOWER_SERVICE_ACCOUNT_ID'])),
+    lower_service_account_key=dict(type='raw', no_log=True, fallback=(env_fallback, ['IDCLOUD_LOWER_SERVICE_ACCOUNT_KEY'])),
+    lower_ca_path=dict(type='path', fallback=(env_fallback, ['IDCLOUD_LOWER_CA_PATH'])),
 )
 
 

@@ -40,12 +40,14 @@ class Job:
         for env in ('dev', 'staging', 'prod'):
             entry = sim.state['tenants'][tenant]['environments'][env]
             secrets += [entry['service_account_key'][part] for part in ('d', 'p', 'q', 'dp', 'dq', 'qi')] + [entry['access_token']]
+            secrets += [line for line in entry['service_account_key_pem'].splitlines() if line and not line.startswith('-----')]
         assert not [secret for secret in secrets if secret in everything]
 
 
-def private_data_dir(path, hosts, **extravars):
-    """A job's private data dir, as AWX makes one: the inventory, and the extra variables of the job template (its
-    reports inside the job's own folder, which goes with it)."""
+def private_data_dir(path, hosts, envvars=None, cmdline=None, **extravars):
+    """A job's private data dir, as AWX makes one: the inventory, the extra variables of the job template (its
+    reports inside the job's own folder, which goes with it), the environment variables its credentials inject
+    (``envvars``) and more ansible-playbook arguments (``cmdline``, such as ``--check``)."""
     (path / 'inventory').mkdir(parents=True)
     (path / 'env').mkdir()
     (path / 'inventory' / 'hosts.json').write_text(json.dumps({'all': {'children': {'promotion_targets': {
@@ -53,7 +55,9 @@ def private_data_dir(path, hosts, **extravars):
     (path / 'env' / 'extravars').write_text(json.dumps(dict(extravars, promote_report_dir=str(path / 'reports'))))
     (path / 'env' / 'settings').write_text(json.dumps(dict(process_isolation=False)))
     # Nothing of the user's home either: each job has its own.
-    (path / 'env' / 'envvars').write_text(json.dumps(dict(HOME=str(path / 'home'))))
+    (path / 'env' / 'envvars').write_text(json.dumps(dict(envvars or {}, HOME=str(path / 'home'))))
+    if cmdline:
+        (path / 'env' / 'cmdline').write_text(cmdline)
     return path
 
 
@@ -91,6 +95,35 @@ def test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no
     starting = lines.index('r-prod: r-staging has ended well; starting')
     assert waiting < restart < starting
     job.assert_no_secret(sim, 'tenant15')
+
+
+def test_credentials_injected_as_environment_variables_serve_both_environments(simulator, tmp_path):
+    """As a custom credential type injects them: the inventory holds only the URLs, the keys come from the job's
+    environment, for the upper and the lower environment; the pre-flight previews, the real run promotes."""
+    sim, tenant = simulator, 'tenant16'
+    sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Injected')
+    upper, lower = sim.credentials(tenant, 'staging'), sim.credentials(tenant, 'dev')
+    hosts = {'c-staging': dict(promote_tenant_url=sim.url(tenant, 'staging'), promote_lower_tenant_url=sim.url(tenant, 'dev'),
+                               promote_ca_path=sim.ca_file)}
+    # The upper key as a PEM (a multi-line secret field), the lower one as a JWK.
+    injected = dict(IDCLOUD_SERVICE_ACCOUNT_ID=upper['service_account_id'],
+                    IDCLOUD_SERVICE_ACCOUNT_KEY=sim.state['tenants'][tenant]['environments']['staging']['service_account_key_pem'],
+                    IDCLOUD_LOWER_SERVICE_ACCOUNT_ID=lower['service_account_id'],
+                    IDCLOUD_LOWER_SERVICE_ACCOUNT_KEY=lower['service_account_key'])
+
+    preflight = run_job(private_data_dir(tmp_path / 'preflight', hosts, envvars=injected, cmdline='--check --diff'), 'preflight')
+    assert (preflight.status, preflight.rc) == ('successful', 0), preflight.stdout[-4000:]
+    assert preflight.artifact_data()['promote_outcomes'] == {'c-staging': 'would_promote'}
+    assert 'c-staging: would promote (1 changes: 1 added' in preflight.stdout and '- added: Injected' in preflight.stdout
+    assert writes_of(sim, tenant) == []
+
+    job = run_job(private_data_dir(tmp_path / 'promote', hosts, envvars=injected), 'promote')
+    assert (job.status, job.rc) == ('successful', 0), job.stdout[-4000:]
+    assert job.artifact_data()['promote_outcomes'] == {'c-staging': 'promoted'}
+    assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
+    assert 'Release check skipped' not in job.stdout  # the lower environment's account was used for it
+    for ran in (preflight, job):
+        ran.assert_no_secret(sim, tenant)
 
 
 def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_path):
