@@ -35,7 +35,9 @@ test: sanity units integration lint importer compat
 units: venv
 	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/simulator/tests
 
+# On the newest ansible-core pip finds for this Python (named first, for the record).
 integration: venv
+	$(RUN) $(BIN)/ansible-playbook --version | head -n 1
 	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 tests/integration
 
 # The oldest ansible-core meta/runtime.yml allows (requires_ansible) that runs on Python 3.11, in a venv of its own
