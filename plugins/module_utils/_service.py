@@ -360,7 +360,8 @@ class Promotions:
                     raise self._held(lock, lambda lock, evidence: states.conflict_message(refused, lock, evidence),
                                      error=exc.to_dict())
                 if lock.result in (states.UNLOCKED, states.LOCK_ERROR):
-                    self._pause(waiter, 'release of the lock')  # refused while reading free: the vendor's lock
+                    # Refused while reading free: the vendor's lock.
+                    self._pause(waiter, 'release of the lock', 'the tenant refused the lock (%s)' % (exc.message or 'Conflict'))
                 else:
                     self._wait_lock(waiter, lambda state: state.result in (states.UNLOCKED, states.LOCK_ERROR), 'release of the lock')
                 continue
@@ -429,7 +430,7 @@ class Promotions:
                 if lock.promotion_id and lock.promotion_id != promotion_id:
                     raise PromotionError(states.conflict_message(exc.message, lock), error=exc.to_dict(), holder=lock.promotion_id)
                 if lock.settled:
-                    self._pause(waiter, 'the lock to be released (the tenant answered: %s)' % exc.message)
+                    self._pause(waiter, 'the lock to be released', 'the tenant refused the unlock (%s)' % (exc.message or 'Conflict'))
                 else:
                     self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
 
@@ -455,13 +456,14 @@ class Promotions:
                 self.sleep(pause)
         raise AssertionError('unreachable')  # pragma: no cover
 
-    def _pause(self, waiter: Waiter, what: str) -> None:
+    def _pause(self, waiter: Waiter, what: str, reason: str) -> None:
+        """Wait a while before sending a refused request again, saying why in a progress line."""
         try:
             waited = waiter.clock() - waiter.start
-            waiter.pause(poll_delay(waited, waited))
+            waiter.pause(poll_delay(waited, waited), 'waiting for ' + what, reason)
         except WaitTimeout as exc:
-            raise PromotionError('Timed out after %.0f s waiting for %s. Raise %s, or try again later.'
-                                 % (exc.elapsed, what, self.lock_timeout_option), history=waiter.history)
+            raise PromotionError('Timed out after %.0f s waiting for %s: %s. Raise %s, or try again later.'
+                                 % (exc.elapsed, what, reason, self.lock_timeout_option), history=waiter.history)
 
     def _wait_lock(self, waiter: Waiter, done: Callable[[states.LockState], bool], what: str) -> states.LockState:
         try:

@@ -60,14 +60,20 @@ class Waiter:
         self.start = clock()
         self.deadline = self.start + timeout
         self.history: list[dict[str, Any]] = []
+        self.paused_told_at: float | None = None
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - self.clock())
 
-    def pause(self, seconds: float) -> None:
-        """Sleep ``seconds`` (less if the deadline is nearer); WaitTimeout once it has passed."""
-        if self.clock() >= self.deadline:
-            raise WaitTimeout(None, self.clock() - self.start)
+    def pause(self, seconds: float, topic: str = '', reason: str = '') -> None:
+        """Sleep ``seconds`` (less if the deadline is nearer); WaitTimeout once it has passed. With ``reason`` (why
+        the wait goes on), a progress line at the first pause and every PROGRESS_EVERY seconds after."""
+        now = self.clock()
+        if now >= self.deadline:
+            raise WaitTimeout(None, now - self.start)
+        if reason and self.progress is not None and (self.paused_told_at is None or now - self.paused_told_at >= PROGRESS_EVERY):
+            self.paused_told_at = now
+            self.progress('%s%s (%.0f s)' % (topic + ': ' if topic else '', reason, now - self.start))
         self.sleep(min(seconds, self.remaining()))
 
     def until(self, read: Callable[[], Any], done: Callable[[Any], bool], key: Callable[[Any], Any] = lambda value: value,

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _service as s
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import Waiter
+from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import PROGRESS_EVERY, Waiter
 
 URL = 'https://tenant.example.com'
 TXN = 'txn-5e7c0d2a'
@@ -1265,6 +1265,39 @@ def test_the_lines_of_a_rollback_and_of_the_lock_waits_name_what_is_awaited():
     assert lines == ['waiting for the lock: lock locking (Environment lock in progress) (0 s)',
                      'the rollback: RUNNING: Prepare config (0 s)',
                      'waiting for the unlock: lock unlocking (Environment unlock in progress) (0 s)']
+
+
+def refused_until(tenant, seconds, error):
+    """An answer that refuses a request with ``error`` until the tenant's clock reaches ``seconds``, then carries it out."""
+    def answer(method, path, body):
+        if tenant.now < seconds:
+            tenant.script(method, path, answer)
+            raise error
+        return tenant._model(method, path, body)
+    return answer
+
+
+def test_a_lock_refused_while_the_lock_reads_free_is_waited_out_with_a_line_every_half_minute():
+    """The vendor's maintenance lock: the lock reads free, the lock request is refused until it ends (here after
+    75 s). The pauses between the requests say why the task waits, at once and then every PROGRESS_EVERY seconds."""
+    tenant = Tenant()
+    tenant.script('POST', s.LOCK_PATH, refused_until(tenant, 75, api_error(409, 'Environment is locked by ForgeRock for maintenance. Retry later.')))
+    lines = []
+    result = reporting(tenant, lines).ensure_locked(wait_for_release=True)
+    assert result['promotion_id'] == NEW
+    paused = [line for line in lines if line.startswith('waiting for release of the lock: the tenant refused the lock')]
+    assert paused and paused[0] == ('waiting for release of the lock: the tenant refused the lock (Environment is locked by '
+                                    'ForgeRock for maintenance. Retry later.) (0 s)')
+    seconds = [float(line.rsplit('(', 1)[1].split(' s)')[0]) for line in paused]
+    assert len(paused) == 3 and all(later - earlier >= PROGRESS_EVERY for earlier, later in zip(seconds, seconds[1:]))
+
+
+def test_a_lock_refused_for_longer_than_lock_timeout_says_why_it_waited():
+    tenant = Tenant()
+    tenant.script('POST', s.LOCK_PATH, refused_until(tenant, float('inf'), api_error(409, 'Locked for maintenance')))
+    error = failure(lambda: promotions(tenant).ensure_locked(wait_for_release=True, wait_timeout=60))
+    assert error.message.startswith('Timed out after 60 s waiting for release of the lock: the tenant refused the lock '
+                                    '(Locked for maintenance).')
 
 
 def test_a_run_attached_to_says_so_in_its_lines():
