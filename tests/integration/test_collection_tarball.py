@@ -46,6 +46,14 @@ def working_tree(path):
     return path
 
 
+def build_tarball(source, output):
+    """ansible-galaxy collection build of ``source`` into ``output``; the tarball's path."""
+    built = subprocess.run([GALAXY, 'collection', 'build', str(source), '--output-path', str(output)], capture_output=True,
+                           text=True, check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    return output / 'idcloud-promotions-0.1.0.tar.gz'
+
+
 def third_party_imports(tree):
     """The libraries the plugins under ``tree`` import that neither Python nor Ansible brings."""
     names = set()
@@ -60,11 +68,7 @@ def third_party_imports(tree):
 
 
 def test_the_tarball_installs_and_promotes_by_its_fqcn(simulator, tmp_path):
-    source = working_tree(tmp_path / 'checkout')
-    built = subprocess.run([GALAXY, 'collection', 'build', str(source), '--output-path', str(tmp_path)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stdout + built.stderr
-    tarball = tmp_path / 'idcloud-promotions-0.1.0.tar.gz'
+    tarball = build_tarball(working_tree(tmp_path / 'checkout'), tmp_path)
     with tarfile.open(tarball) as archive:
         names = archive.getnames()
     assert all(name in names for name in NEEDED), sorted(set(NEEDED) - set(names))
@@ -103,9 +107,7 @@ def test_the_execution_environment_sample_makes_a_build_context(tmp_path):
     context in which the collection's tarball is copied to the path its requirements.yml installs from."""
     sample = tmp_path / 'ee'
     shutil.copytree(ROOT / 'docs' / 'ee', sample)
-    built = subprocess.run([GALAXY, 'collection', 'build', str(ROOT), '--output-path', str(sample)], capture_output=True,
-                           text=True, check=False)
-    assert built.returncode == 0, built.stdout + built.stderr
+    build_tarball(ROOT, sample)
     context = tmp_path / 'context'
     created = subprocess.run([BUILDER, 'create', '-f', str(sample / 'execution-environment.yml'), '-c', str(context)],
                              capture_output=True, text=True, check=False)

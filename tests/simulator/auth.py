@@ -159,8 +159,8 @@ class TokenService:
         return info, None
 
     def issued(self, tenant=None, env=None):
-        """The tokens issued to service accounts (not the static ones) that are still kept, for tests that check
-        none of them leaks into an output."""
+        """The tokens issued to service accounts (not the static ones), for tests that check none of them leaks
+        into an output."""
         with self._mutex:
             return [token for token, info in self._tokens.items() if not info['static']
                     and (tenant is None or info['tenant'] == tenant) and (env is None or info['env'] == env)]
