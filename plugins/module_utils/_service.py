@@ -22,7 +22,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._client import 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import (
-    change_rows, describe_listing, render_markdown, report_dry_run, report_facts)
+    change_rows, describe_listing, normalize_date, render_markdown, report_dry_run, report_facts)
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
 if TYPE_CHECKING:
@@ -52,6 +52,11 @@ LAST_LOOK = 2.0
 RELEASE_SCOPE = 'fr:idc:release:*'
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
+# After a write whose answer was lost, the state is read for this long before deciding that the write did not happen:
+# a tenant may show a lock, an unlock or a start a few reads late (API.md 8).
+RECONCILE_WINDOW = 20.0
+# Once a run has ended, how long its report may take to be shown (within the step's deadline).
+REPORT_WAIT = 180.0
 # What a dry run made first returns of itself, under ``dry_run_result``.
 DRY_RUN_FIELDS = ('status', 'message', 'missing_esvs', 'encrypted_secrets', 'report', 'summary', 'changes', 'empty',
                   'report_files')
@@ -112,6 +117,9 @@ def run_fields(run: dict[str, Any], operation: str, report_files: Sequence[str] 
                   blocking_error=status.blocking_error, missing_esvs=status.missing_esvs,
                   encrypted_secrets=status.encrypted_secrets, report=report, report_files=list(report_files))
     result.update(report_facts(report))
+    if run.get('report_available') is False:
+        # The run ended but its report could not be had: what it changed is unknown, never 0.
+        result.update(report_available=False, summary=None, changes=None, empty=None)
     if report is not None and diff:
         result['diff'] = dict(prepared=render_markdown(report, dry_run=run['dry_run']))
     if run['outcome'] is not None:
@@ -207,8 +215,9 @@ class Promotions:
         report = self.last_report()
         if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
             return False
-        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report)) and \
-            self.status().status == states.STATUS_READY
+        status = self.status()
+        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report), status) and \
+            status.status == states.STATUS_READY
 
     def release(self) -> Any:
         return self.client.get(RELEASE_PATH)
@@ -268,8 +277,10 @@ class Promotions:
                 else:
                     lock = self.lock_state()
             except PromotionError as exc:
-                # A new copy: an API error's result is made afresh on each read. The lock taken is named.
-                raise PromotionError(str(exc), exc.result, promotion_id=promotion_id, changed=changed) from None
+                # A new copy: an API error's result is made afresh on each read. The lock taken is named; one that
+                # ended in error holds nothing.
+                ended_in_error = states.LockState(exc.result.get('lock')).result == states.LOCK_ERROR
+                raise PromotionError(str(exc), exc.result, promotion_id=promotion_id, changed=changed and not ended_in_error) from None
             return dict(self._lock_result(changed, lock, promotion_id, waiter), record=record)
 
     def keep_or_lock(self, record_path: str | None = None, promotion_id: str | None = None, **options: Any) -> dict[str, Any]:
@@ -287,14 +298,16 @@ class Promotions:
 
     def unlock_after_run(self, promotion_id: str, run_result: dict[str, Any], record_path: str | None = None,
                          lock_timeout: float = 900) -> dict[str, Any]:
-        """The release of the task's own lock after a run, whatever its outcome: unless the API forbids it (a
-        blocking error) or the run still goes on. Returns the fields to add to the run's result (``lock_released``,
-        and ``unlock_error`` when it failed); a failed release is told, never raised over the run's own outcome."""
+        """The release of the task's own lock after a run, whatever its outcome, unless it must be kept
+        (``states.lock_kept``). Returns the fields to add to the run's result: ``lock_released``; ``lock_kept`` and
+        ``next_step`` when it is kept on purpose; ``unlock_error`` when the release was tried and failed. A failed
+        release is told, never raised over the run's own outcome."""
         # A failure names the status it read as a dict (Status.as_dict), a result as its word.
         status = run_result.get('status')
         read = status if isinstance(status, dict) else dict(status=status, blocking_error=run_result.get('blocking_error'))
-        if read.get('blocking_error') or run_result.get('blocked') or read.get('status') == states.STATUS_RUNNING:
-            return dict(lock_released=False)
+        kept = states.lock_kept(read, run_result)
+        if kept:
+            return dict(lock_released=False, lock_kept=kept, next_step=states.kept_next_step(kept, promotion_id))
         tenant_url = self.client.base_url
         try:
             self.ensure_unlocked(promotion_id=promotion_id, wait=True, wait_timeout=lock_timeout)
@@ -340,10 +353,13 @@ class Promotions:
     def _start_lock(self, waiter: Waiter, wait_for_release: bool) -> str:
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
         waited out when ``wait_for_release``."""
-        def reconcile() -> str | None:
-            # There was no lock before our request: one there now is the one we asked for.
+        def reconcile(refusal: PromotionsApiError | None) -> str | None:
+            # There was no lock before our request: one there now is the one we asked for, and so is the lock that a
+            # refusal of the request sent again names (the lock state may not show it yet).
             lock = self.lock_state()
-            return lock.promotion_id if lock.result in (states.LOCKING, states.LOCKED) and lock.promotion_id else None
+            if lock.result in (states.LOCKING, states.LOCKED) and lock.promotion_id:
+                return lock.promotion_id
+            return states.promotion_id_in(refusal.message) if refusal is not None and refusal.status == 409 else None
 
         while True:
             try:
@@ -398,7 +414,7 @@ class Promotions:
             return self._lock_result(True, lock, released, waiter)
 
     def _start_unlock(self, waiter: Waiter, promotion_id: str) -> None:
-        def reconcile() -> bool | None:
+        def reconcile(refusal: PromotionsApiError | None) -> bool | None:  # pylint: disable=unused-argument
             lock = self.lock_state()
             if lock.result in (states.UNLOCKING, states.UNLOCKED):
                 return True  # our DELETE went through; its answer was lost
@@ -434,20 +450,27 @@ class Promotions:
                 else:
                     self._wait_lock(waiter, lambda state: state.settled, 'the lock change in progress')
 
-    def _write(self, send: Callable[[], Any], reconcile: Callable[[], Any]) -> Any:
-        """Send a write (lock, unlock, start a run). A write refused by a busy tenant (429, 503) is
-        sent again after the pause it asks for. One whose fate is unknown (no answer, 502, 504) is
-        not: ``reconcile()`` reads the state and returns what the write would have given had it gone
-        through, or None when it did not, and only then is it sent again, a bounded number of times."""
+    def _write(self, send: Callable[[], Any], reconcile: Callable[[PromotionsApiError | None], Any]) -> Any:
+        """Send a write (lock, unlock, start a run). A write refused by a busy tenant (429, 503) is sent again after the
+        pause it asks for. One whose fate is unknown (no answer, 502, 504) is not: ``reconcile(refusal)`` reads the state
+        and returns what the write would have given had it gone through, or None when the state does not show it. The
+        tenant may show a write's effect a few reads late, so the state is read over RECONCILE_WINDOW before the write
+        is sent again, a bounded number of times. A write sent again that is then refused (a 409) may have been done by
+        the one whose answer was lost: ``reconcile`` reads the state once more, with the refusal."""
+        lost = False
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return send()
             except PromotionsApiError as exc:
+                if lost and not exc.transient:
+                    outcome = self._reconcile(reconcile, exc, window=0)
+                    if outcome is not None:
+                        return outcome
                 if not exc.transient:
                     raise
                 if not exc.refused:
-                    self.sleep(min(backoff(attempt), self.client.remaining()))
-                    outcome = reconcile()
+                    lost = True
+                    outcome = self._reconcile(reconcile)
                     if outcome is not None:
                         return outcome
                 pause = exc.retry_after if exc.refused and exc.retry_after is not None else backoff(attempt)
@@ -455,6 +478,23 @@ class Promotions:
                     raise
                 self.sleep(pause)
         raise AssertionError('unreachable')  # pragma: no cover
+
+    def _reconcile(self, reconcile: Callable[[PromotionsApiError | None], Any], refusal: PromotionsApiError | None = None,
+                   window: float = RECONCILE_WINDOW) -> Any:
+        """``reconcile(refusal)`` read again, with backoff, until it shows the write's effect (its value) or ``window``
+        seconds have passed (None). A read that fails is no news."""
+        waited, attempt = 0.0, 0
+        while True:
+            try:
+                outcome = reconcile(refusal)
+            except PromotionsApiError:
+                outcome = None
+            pause = min(backoff(attempt), window - waited, self.client.remaining())
+            if outcome is not None or pause <= 0:
+                return outcome
+            self.sleep(pause)
+            waited += pause
+            attempt += 1
 
     def _pause(self, waiter: Waiter, what: str, reason: str) -> None:
         """Wait a while before sending a refused request again, saying why in a progress line."""
@@ -468,7 +508,7 @@ class Promotions:
     def _wait_lock(self, waiter: Waiter, done: Callable[[states.LockState], bool], what: str) -> states.LockState:
         try:
             lock, _elapsed = waiter.until(self.lock_state, done, key=lambda state: (state.result, state.promotion_id),
-                                          describe=lock_description, tolerate=transient, topic='waiting for ' + what)
+                                          describe=lock_description, tolerate=sat_out, topic='waiting for ' + what)
         except WaitTimeout as exc:
             last = exc.last or states.LockState(None)
             raise PromotionError('Timed out after %.0f s waiting for %s; the lock state is still %s%s%s. Raise %s, '
@@ -512,7 +552,7 @@ class Promotions:
                 return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
                             attached=False, dry_run=False)
             if decision == states.START:
-                self._start_run(kind, dry_run, body, before, previous_report)
+                self._start_run(kind, dry_run, body, before, previous_report, promotion_id)
             if not wait:
                 # A run started here will change configuration; one merely found running is not this task's change.
                 return dict(changed=decision == states.START and not dry_run, promotion_id=promotion_id, status=self.status(),
@@ -521,23 +561,73 @@ class Promotions:
             topic = '%s %s' % ('attached to the' if decision == states.ATTACH else 'the',
                                'dry run' if dry_run and decision == states.START else kind)
             status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id, topic)
-            report = self.last_report()
-            if report is not None and report.get('reportId') == previous_report:
-                report = None  # the run left no report of its own
+            ended = status.status == states.STATUS_READY
+            # What this task started is known; a run found going may have been the dry run or the real one.
+            expected = False if kind == 'rollback' else dry_run if decision == states.START else None
+            report = self._report_of_run(waiter, kind, expected, promotion_id, last, wait=ended)
             # As the tenant says (the report, or its listing item), else as this task started it; None: unknown.
-            # A rollback has no dry run.
             ran_dry = self.report_is_dry_run(report) if report is not None and kind == 'promotion' else None
-            ran_dry = (dry_run if decision == states.START or kind == 'rollback' else None) if ran_dry is None else ran_dry
-            if decision == states.ATTACH and ran_dry is not False and not dry_run and status.status == states.STATUS_READY:
-                # The run found going was a dry run of this lock (or nothing says it was not): the real one is still to do.
-                return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
-                                ignore_encrypted_secrets)
+            ran_dry = expected if ran_dry is None else ran_dry
+            if decision == states.ATTACH and not dry_run and ended:
+                if ran_dry is None:
+                    raise PromotionError(
+                        'A %s found running under lock %s has ended (%s), but its report is not available, so whether it '
+                        'was the dry run or the %s itself cannot be told. Run the task again: it reads the report again '
+                        'and starts nothing twice.' % (kind, promotion_id, status.message or 'no message', kind),
+                        status=status.as_dict(), history=waiter.history)
+                if ran_dry:
+                    # The run found going was a dry run of this lock: the real one is still to do.
+                    return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
+                                    ignore_encrypted_secrets)
             report_empty = None if report is None else not change_rows(report)
             # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
             outcome = states.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets, promotion_id,
                                      self.client.transaction_id)
+            if ended and report is None:
+                outcome.message += (' Its report is not available yet, so what it changed is unknown: read it with '
+                                    'promotion_report (playbooks/report.yml).')
             return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
-                        history=waiter.history, report=report, attached=decision == states.ATTACH, dry_run=ran_dry)
+                        history=waiter.history, report=report, attached=decision == states.ATTACH, dry_run=ran_dry,
+                        report_available=report is not None if ended else None)
+
+    def _report_of_run(self, waiter: Waiter, kind: str, dry_run: bool | None, promotion_id: str | None,
+                       previous: dict[str, Any] | None, wait: bool) -> dict[str, Any] | None:
+        """The report of the run that has just ended, told by every sign the service gives: not ``previous`` (the
+        last report before the run) nor older than it, made under the lock ``promotion_id``, of the run's ``kind`` and,
+        unless ``dry_run`` is None, its dry run or not. GET /report may lag the status, so GET /reports and
+        GET /report/{id} are read too; with ``wait``, until the report shows or REPORT_WAIT has passed. None when it
+        cannot be had: never another run's report."""
+        before = previous if isinstance(previous, dict) else {}
+
+        def ours(document: Any, listing: Any = None) -> bool:
+            if not isinstance(document, dict) or not document.get('reportId') or document['reportId'] == before.get('reportId'):
+                return False
+            if (promotion_id and document.get('promotionId') != promotion_id) or document.get('type') not in (None, kind):
+                return False
+            dry = report_dry_run(document, listing)
+            created, last = normalize_date(document.get('createdDate')), normalize_date(before.get('createdDate'))
+            return (dry_run is None or dry is None or dry == dry_run) and not (created and last and created < last)
+
+        def look() -> dict[str, Any] | None:
+            report = self.last_report()
+            if ours(report):
+                return report
+            listing = describe_listing(self.client.get(REPORTS_PATH))
+            for item in reversed(listing):  # newest first
+                if ours(item, listing):
+                    found = self.report(report_id=item['reportId'])
+                    if ours(found, listing):
+                        return found
+            return None
+
+        seconds = min(REPORT_WAIT, waiter.remaining()) if wait else 0
+        looking = self.waiter_factory(seconds)
+        try:
+            report, _elapsed = looking.until(look, lambda report: report is not None, key=lambda report: report is None,
+                                             tolerate=sat_out)
+        except WaitTimeout:
+            return None
+        return report
 
     def promote_after_dry_run(self, body: dict[str, Any] | None = None, promotion_id: str | None = None, wait_timeout: float = 3600,
                               ignore_encrypted_secrets: bool = False, skip_if_unchanged: bool = True
@@ -559,7 +649,9 @@ class Promotions:
                 if dry['attached'] and dry['dry_run'] is False:
                     return None, dry  # it attached to the real promotion of an interrupted run
                 outcome = dry['outcome']
-                empty = outcome.status.no_change or (dry['report'] is not None and not change_rows(dry['report']))
+                # Nothing to promote only when the dry run's report says so: its wording ('(no change)') may not agree,
+                # and a dry run whose report cannot be had may have found changes.
+                empty = dry['report'] is not None and not change_rows(dry['report'])
                 if not outcome.ok or (skip_if_unchanged and empty):
                     return dry, None
             if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
@@ -627,9 +719,8 @@ class Promotions:
             try:
                 if self.last_report_id() != previous_report:
                     return True
-            except PromotionsApiError as exc:
-                if not exc.transient:
-                    raise  # a transient one is sat out like a failed status read
+            except PromotionsApiError:
+                pass  # sat out like a failed status read
 
             if waiter.clock() - waiter.start > STALE_STATUS_GRACE:
                 raise PromotionError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
@@ -641,7 +732,7 @@ class Promotions:
         try:
             status, _elapsed = waiter.until(self.status, finished, key=lambda status: (status.status, status.message),
                                             describe=lambda status: dict(status=status.status, message=status.message),
-                                            tolerate=transient, topic=topic)
+                                            tolerate=sat_out, topic=topic)
         except WaitTimeout as exc:
             last = exc.last or states.Status(None)
             raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '
@@ -651,16 +742,20 @@ class Promotions:
                                  status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
         return status
 
-    def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous_report: str | None) -> None:
+    def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous_report: str | None,
+                   lock_id: str | None) -> None:
         path = ROLLBACK_PATH if kind == 'rollback' else PROMOTE_PATH
         payload = dict(body or {})
         if kind == 'promotion':
             payload['dryRun'] = bool(dry_run)
 
-        def reconcile() -> bool | None:
-            # Started or not? Only an unchanged status and no new report say it was not.
+        def reconcile(refusal: PromotionsApiError | None) -> bool | None:  # pylint: disable=unused-argument
+            # Started or not? A run going, or a new state or report under this lock, says it was; the status may
+            # show it a few reads late.
             now = self.status()
-            started = now.running or not now.same_state(before) or self.last_report_id() != previous_report
+            ours = now.promotion_id in (None, before.promotion_id, lock_id)
+            started = (now.running and now.type in (None, kind)) or (ours and not now.same_state(before)) or \
+                self.last_report_id() != previous_report
             return True if started else None
 
         try:
@@ -678,6 +773,8 @@ class Promotions:
                                  error=exc.to_dict(), status=status.as_dict())
 
 
-def transient(exc: BaseException) -> bool:
-    """A failure a wait may sit out: the next look may well succeed."""
-    return isinstance(exc, PromotionsApiError) and exc.transient
+def sat_out(exc: BaseException) -> bool:
+    """A failure a wait sits out until its deadline, whatever its status: while the tenant restarts its services, a read
+    may fail with a 500, a 401 that a new token does not cure, a gateway's 404 or no answer at all, while the run goes on.
+    Only a definite answer about the run or the lock ends a wait."""
+    return isinstance(exc, PromotionsApiError)

@@ -9,13 +9,14 @@ functions that decide the next step, and their messages. Pure: no I/O, every rul
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 UNLOCKED, LOCKING, LOCKED, UNLOCKING, LOCK_ERROR = 'unlocked', 'locking', 'locked', 'unlocking', 'error'
+PROMOTION_ID = re.compile(r'[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
 # Run statuses. Older tenants say IN_PROGRESS where newer ones say RUNNING.
 STATUS_UNLOCKED, STATUS_READY, STATUS_RUNNING, STATUS_ERROR = 'UNLOCKED', 'READY', 'RUNNING', 'ERROR'
 STATUS_ALIASES = {'IN_PROGRESS': STATUS_RUNNING}
-NO_CHANGE_MARK = '(no change)'
 SUPPORT_TICKET = ("raise a support ticket (How Do I...? > Identity Cloud > Configuration: 'Resolve environment errors "
                   "preventing self-service promotions')")
 
@@ -83,6 +84,14 @@ def plan_unlock(lock: LockState, promotion_id: str | None = None, force: bool = 
     return HELD
 
 
+def held_cause(lock: LockState, promotion_id: str | None = None, evidence: str = '') -> str:
+    """What holds the lock a task wanted to take, without the ways out (``held_message`` adds the module's; the role
+    gives its own)."""
+    mine = ' (not %s, the lock this task was given)' % promotion_id if promotion_id else ''
+    return ('The environments are already locked for promotion %s: another promotion holds them%s.%s'
+            % (lock.promotion_id, mine, ' ' + evidence if evidence else ''))
+
+
 def held_message(lock: LockState, promotion_id: str | None = None, action: str = 'lock', evidence: str = '') -> str:
     """Why the lock is not ours to use. For a lock to take, ``evidence`` (``describe_holder``) says what the tenant
     shows under the lock held, so that a user can tell an interrupted run of their own from a colleague's."""
@@ -93,12 +102,11 @@ def held_message(lock: LockState, promotion_id: str | None = None, action: str =
                 % (lock.description or lock.result))
     mine = ' (not %s, the lock this task was given)' % promotion_id if promotion_id else ''
     if action == 'lock':
-        return ('The environments are already locked for promotion %s: another promotion holds them%s.%s If it is the lock '
-                'of your own run that was interrupted and kept no record (a job whose files are gone), finish that run '
-                'under it: run again with promotion_id: %s. If a colleague is promoting, wait for them '
+        return ('%s If it is the lock of your own run that was interrupted and kept no record (a job whose files are gone), '
+                'finish that run under it: run again with promotion_id: %s. If a colleague is promoting, wait for them '
                 '(wait_for_release: true). If the lock was left behind and nobody is promoting, release it with '
                 'promotion_lock state=unlocked promotion_id=%s force=true, then run again.'
-                % (holder, mine, ' ' + evidence if evidence else '', holder, holder))
+                % (held_cause(lock, promotion_id, evidence), holder, holder))
     return ('The environments are locked for promotion %s%s, which this task does not own. Give promotion_id: %s if it '
             'is yours, or force: true to release a lock that was left behind.' % (holder, mine, holder))
 
@@ -130,6 +138,13 @@ def describe_holder(evidence: dict[str, Any] | None) -> str:
     if not seen:
         return 'Under it the tenant shows no run and no report yet.'
     return 'Under it the tenant shows %s.' % '; '.join(seen)
+
+
+def promotion_id_in(message: str | None) -> str | None:
+    """The promotion id a 409 names ('Environment is already locked for promotion <uuid>'): the one part of its
+    wording a client may rely on (API.md 4.2)."""
+    match = PROMOTION_ID.search(message or '')
+    return match.group(0) if match else None
 
 
 def conflict_message(message: str | None, lock: LockState, evidence: str = '') -> str:
@@ -175,10 +190,6 @@ class Status:
     def failed(self) -> bool:
         return self.status == STATUS_ERROR
 
-    @property
-    def no_change(self) -> bool:
-        return NO_CHANGE_MARK in self.message
-
     def same_state(self, other: Status | None) -> bool:
         """Same status, message and kind of run. The time stamp is left out: some tenants stamp an
         idle status with the time it was read."""
@@ -212,13 +223,45 @@ def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str 
                       % (status.type or 'run', status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
-    finished = finished_under(last_report, operation, lock.promotion_id, last_report_dry)
+    finished = finished_under(last_report, operation, lock.promotion_id, last_report_dry, status)
     if not dry_run and status.status == STATUS_READY and finished:
         # While the environments are locked their configuration cannot change, so a second real
         # promotion under the same lock has nothing to promote (but would restart the tenant's
         # services), and a second rollback nothing to roll back.
         return COMPLETED, None
     return START, None
+
+
+# Why a task keeps the lock it holds instead of releasing it (promotion_run's lock_kept).
+KEPT_RUNNING, KEPT_BLOCKED, KEPT_LOCKING, KEPT_ERROR = 'running', 'blocked', 'locking', 'error'
+
+
+def lock_kept(status: dict[str, Any], result: dict[str, Any]) -> str | None:
+    """Why the lock a task holds must stay after its run, from what the run read (``status``, a ``Status.as_dict``) and
+    its result (a lock state it read, under ``lock``); None when it is to be released. The API refuses to release it
+    after a blocking error and while a run goes on; a lock still changing (``locking``) or in ``error`` after
+    lock_timeout was waited out once is not waited for again."""
+    if status.get('blocking_error') or result.get('blocked'):
+        return KEPT_BLOCKED
+    if status.get('status') == STATUS_RUNNING:
+        return KEPT_RUNNING
+    lock = LockState(result.get('lock'))
+    if lock.result in (LOCKING, UNLOCKING):
+        return KEPT_LOCKING
+    return KEPT_ERROR if lock.result == LOCK_ERROR else None
+
+
+def kept_next_step(kept: str, promotion_id: str | None) -> str:
+    """What to do about a lock kept for the reason ``kept`` (``lock_kept``)."""
+    if kept == KEPT_RUNNING:
+        return ('The run goes on under lock %s, which the API does not release meanwhile: run the task again to wait for it; '
+                'it releases the lock once the run has ended.' % promotion_id)
+    if kept == KEPT_BLOCKED:
+        return 'Lock %s stays until support clears the blocking error: %s, quoting it; then release it.' % (promotion_id, SUPPORT_TICKET)
+    if kept == KEPT_LOCKING:
+        return ('Lock %s was still changing after lock_timeout, and a lock cannot be released while it changes: release it '
+                'later with promotion_lock state=unlocked promotion_id=%s; if it stays so, %s.' % (promotion_id, promotion_id, SUPPORT_TICKET))
+    return 'Lock %s is in error: %s, quoting it.' % (promotion_id, SUPPORT_TICKET)
 
 
 def release_upgrade(upper_release: dict[str, Any] | None, lower_release: dict[str, Any] | None) -> bool | None:
@@ -236,13 +279,18 @@ def release_upgrade_message(check: dict[str, Any]) -> str:
                ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
 
 
-def finished_under(report: Any, operation: str, promotion_id: str | None, dry_run: bool | None) -> bool:
+def finished_under(report: Any, operation: str, promotion_id: str | None, dry_run: bool | None, status: Status | None = None) -> bool:
     """The report is that of a real run of ``operation`` made under the lock ``promotion_id``. ``dry_run`` is
-    whether the report is a dry run's; when nobody can tell (None) it is not taken for a real run, so that a
-    promotion that did not happen is never reported."""
-    # A report that does not name its type is a promotion's: the seed's reports, which never do, are all promotions'.
-    return isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and \
-        dry_run is False and (report.get('type') or 'promotion') == operation
+    whether the report is a dry run's; ``status`` (the status read with it) may say the kind of the last run when the
+    report does not. When nobody can tell either (the seed's report without ``type``, a status without ``type``: a
+    rollback's report then looks like a promotion's), it is not taken for a finished run: a run that did not happen
+    is never reported, and the dry run made first says what is left to do."""
+    if not (isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and dry_run is False):
+        return False
+    kind = report.get('type')
+    if not kind and status is not None and status.promotion_id == promotion_id and status.status == STATUS_READY:
+        kind = status.type
+    return kind == operation
 
 
 def not_locked_message(lock: LockState, promotion_id: str | None = None) -> str:
@@ -268,8 +316,9 @@ class Outcome:
         self.ok = status.status == STATUS_READY
         kind = 'dry run' if dry_run else operation
         if self.ok:
-            # The message tells '(no change)' apart; an empty report says the same when a tenant words it otherwise.
-            self.changed = not dry_run and not status.no_change and report_empty is not True
+            # Decided by the report, never by the wording ('(no change)'): a report that lists changes wins, and a run
+            # whose report is not known may have changed something.
+            self.changed = not dry_run and report_empty is not True
             self.message = 'The %s finished: %s.' % (kind, status.message or 'done')
             return
         self.changed = False

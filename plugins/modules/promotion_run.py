@@ -404,6 +404,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._errors import 
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import (
     NO_PREVIEW_WARNING, RELEASE_SCOPE, Promotions, check_release, run_body, task_result)
+from ansible_collections.idcloud.promotions.plugins.module_utils._states import KEPT_ERROR, KEPT_LOCKING
 
 ARGUMENT_SPEC = dict(
     operation=dict(type='str', choices=['promote', 'rollback'], default='promote'),
@@ -539,10 +540,13 @@ def promote(module: PromotionTask) -> dict[str, Any]:
         module.failure_facts['promotion_id'] = lock_id  # named by any failure from now on, unexpected ones too
         result, passed = run(module, promotions, lock_id)
     except PromotionError as exc:
-        failure = PromotionError(str(exc), exc.result, outcome='failed')
+        # A failure changed no configuration (a lock taken is no change of configuration).
+        failure = PromotionError(str(exc), exc.result, outcome='failed', changed=False)
         # Refused a lock another promotion holds, this task holds none (not even the one it was given).
         failure.result.setdefault('promotion_id', None if failure.result.get('holder') else lock_id)
         unlock(module, promotions, failure.result['promotion_id'] if params['lock'] else lock_id, failure.result)
+        if failure.result.get('lock_kept') in (KEPT_LOCKING, KEPT_ERROR):
+            failure.message += ' ' + failure.result['next_step']
         raise failure from None
     result['resumed'] = resumed
     if check is not None:

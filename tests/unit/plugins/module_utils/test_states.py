@@ -105,7 +105,6 @@ def test_status_reads_in_progress_as_running_and_lists():
     state = status('IN_PROGRESS', 'Promote configuration', type='rollback')
     assert state.running and state.type == 'rollback'
     assert status('ERROR', 'Missing ESVs', missingESVs=['email.from']).missing_esvs == ['email.from']
-    assert status('READY', 'Promotion completed (no change)').no_change
     assert status('READY', 'Promotion completed').type is None  # the seed's statuses carry no type
 
 
@@ -311,10 +310,13 @@ def seed_report(dry_run):
             'reportName': 'Report_2022-04-19T17-32+00Z_dryrun=%s_%s' % (str(dry_run).lower(), OURS)}
 
 
-@pytest.mark.parametrize('dry_run, expected', [(True, p.START), (False, p.COMPLETED), (None, p.START)])
-def test_a_seed_shaped_report_is_placed_by_what_is_known_of_it(dry_run, expected):
-    # None: nothing tells whether the report is a dry run's, so no promotion is assumed to have happened.
-    done = status('READY', 'Promotion completed', promotionId=OURS)
+@pytest.mark.parametrize('dry_run, kind, expected', [(True, 'promotion', p.START), (False, 'promotion', p.COMPLETED),
+                                                     (None, 'promotion', p.START), (False, None, p.START),
+                                                     (False, 'rollback', p.START)])
+def test_a_seed_shaped_report_is_placed_by_what_is_known_of_it(dry_run, kind, expected):
+    # None: nothing tells whether the report is a dry run's, so no promotion is assumed to have happened. The seed's
+    # report has no type either: only the status's type tells a promotion's report from a rollback's.
+    done = status('READY', 'Promotion completed', promotionId=OURS, **({'type': kind} if kind else {}))
     assert p.plan_run(done, 'promotion', lock('locked', OURS), OURS, False, seed_report(True), dry_run) == (expected, None)
 
 
