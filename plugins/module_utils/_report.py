@@ -41,6 +41,25 @@ def report_dry_run(report: dict[str, Any] | None, listing: dict[str, Any] | list
     return None
 
 
+def report_of_run(document: Any, kind: str, dry_run: bool | None, promotion_id: str | None, previous: Any,
+                  listing: dict[str, Any] | list[Any] | None = None, sure: bool = False) -> bool:
+    """Whether ``document`` (a report, or its ``GET /reports`` item) is the report of the run that has just ended, by
+    every sign the service gives: it is not ``previous`` (the last report before the run) nor older than it, it was made
+    under the lock ``promotion_id``, its ``type`` (when given) is the run's ``kind``, and, unless ``dry_run`` is None,
+    it is a dry run's or not as the run was. When nothing says whether it is a dry run's, it counts only unless
+    ``sure``."""
+    before = previous if isinstance(previous, dict) else {}
+    if not isinstance(document, dict) or not document.get('reportId') or document['reportId'] == before.get('reportId'):
+        return False
+    if (promotion_id and document.get('promotionId') != promotion_id) or document.get('type') not in (None, kind):
+        return False
+    created, last = normalize_date(document.get('createdDate')), normalize_date(before.get('createdDate'))
+    if created and last and created < last:
+        return False
+    dry = report_dry_run(document, listing)
+    return dry_run is None or dry == dry_run or (dry is None and not sure)
+
+
 def normalize_date(value: Any) -> Any:
     """An ISO 8601 UTC string (``2022-04-19T17:32:05Z``) for either date form; anything else unchanged."""
     if not isinstance(value, str):

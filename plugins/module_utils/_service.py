@@ -22,7 +22,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._client import 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import (
-    change_rows, describe_listing, normalize_date, render_markdown, report_dry_run, report_facts)
+    change_rows, describe_listing, render_markdown, report_dry_run, report_facts, report_of_run)
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
 
 if TYPE_CHECKING:
@@ -198,9 +198,6 @@ class Promotions:
             raise
         return body if isinstance(body, dict) else None
 
-    def last_report_id(self) -> str | None:
-        return (self.last_report() or {}).get('reportId')
-
     def report_is_dry_run(self, report: Any) -> bool | None:
         """Whether ``report`` is a dry run's, by the report itself or, when it does not say (the seed's shape
         without a usable ``reportName``), by its item in ``GET /reports``; None when nothing says."""
@@ -251,7 +248,7 @@ class Promotions:
                 raise PromotionError('The lock state is error: %s. To resolve it, %s.' % (lock.description or 'no description', states.SUPPORT_TICKET),
                                      lock=lock.body)
             if step == states.HELD:
-                raise self._held(lock, states.held_message, promotion_id)
+                raise self._held(lock, promotion_id)
             changed, record = False, None
             if step == states.LOCK:
                 if self.check_mode:
@@ -338,17 +335,23 @@ class Promotions:
             forget_lock_record(record_path, tenant_url, recorded['promotion_id'])
         return {}
 
-    def _held(self, lock: states.LockState, message: Callable[..., str], *args: Any, **facts: Any) -> PromotionError:
-        """The failure for a lock another promotion holds, with what the tenant shows under it (``holder_evidence``:
-        read-only, also in check mode), which tells an interrupted run of one's own from a colleague's."""
+    def _held(self, lock: states.LockState, promotion_id: str | None = None, refused: str | None = None, **facts: Any) -> PromotionError:
+        """The failure for a lock another promotion holds (``refused``: the 409's message, when the lock request was
+        refused), with what the tenant shows under it (``holder_evidence``: read-only, also in check mode), which tells
+        an interrupted run of one's own from a colleague's. ``cause`` is the message without the ways out, for a caller
+        that gives its own (the role)."""
         evidence = None
         if lock.promotion_id:
             try:
                 evidence = states.holder_evidence(lock.promotion_id, self.status(), describe_listing(self.client.get(REPORTS_PATH)))
             except PromotionsApiError:
                 pass  # the failure is the held lock; what lies under it is a help only
-        return PromotionError(message(lock, *args, evidence=states.describe_holder(evidence)), lock=lock.body,
-                              holder=lock.promotion_id, holder_evidence=evidence, **facts)
+        seen = states.describe_holder(evidence)
+        message = states.held_message(lock, promotion_id, evidence=seen) if refused is None else states.conflict_message(refused, lock, seen)
+        cause = states.held_cause(lock, promotion_id, seen) if lock.promotion_id else message
+        if refused is not None and lock.promotion_id:
+            cause = '%s. %s' % (refused.rstrip('.'), cause)
+        return PromotionError(message, lock=lock.body, holder=lock.promotion_id, holder_evidence=evidence, cause=cause, **facts)
 
     def _start_lock(self, waiter: Waiter, wait_for_release: bool) -> str:
         """POST /lock and return the new promotion id. A 409 is explained from the lock state, and
@@ -373,7 +376,7 @@ class Promotions:
                 lock = self.lock_state()
                 if not wait_for_release:
                     refused = exc.message
-                    raise self._held(lock, lambda lock, evidence: states.conflict_message(refused, lock, evidence),
+                    raise self._held(lock, refused=refused,
                                      error=exc.to_dict())
                 if lock.result in (states.UNLOCKED, states.LOCK_ERROR):
                     # Refused while reading free: the vendor's lock.
@@ -531,7 +534,6 @@ class Promotions:
             lock = self.lock_state()
             before = self.status()
             last = self.last_report()
-            previous_report = (last or {}).get('reportId')
             under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
             last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
             decision, why = states.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
@@ -542,7 +544,8 @@ class Promotions:
                 raise PromotionError(why, status=before.as_dict(), lock=lock.body)
             promotion_id = lock.promotion_id
             if self.check_mode:
-                predicted = decision == states.START and not dry_run
+                # A run found going under the lock is waited for, then the promotion made if it was its dry run.
+                predicted = decision in (states.START, states.ATTACH) and not dry_run
                 return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
                             report=None, attached=decision == states.ATTACH, dry_run=dry_run)
             if decision == states.COMPLETED:
@@ -552,7 +555,7 @@ class Promotions:
                 return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
                             attached=False, dry_run=False)
             if decision == states.START:
-                self._start_run(kind, dry_run, body, before, previous_report, promotion_id)
+                self._start_run(kind, dry_run, body, before, last, promotion_id)
             if not wait:
                 # A run started here will change configuration; one merely found running is not this task's change.
                 return dict(changed=decision == states.START and not dry_run, promotion_id=promotion_id, status=self.status(),
@@ -560,10 +563,10 @@ class Promotions:
                             dry_run=dry_run if decision == states.START else None)
             topic = '%s %s' % ('attached to the' if decision == states.ATTACH else 'the',
                                'dry run' if dry_run and decision == states.START else kind)
-            status = self._wait_run(waiter, kind, decision, before, previous_report, promotion_id, topic)
-            ended = status.status == states.STATUS_READY
             # What this task started is known; a run found going may have been the dry run or the real one.
             expected = False if kind == 'rollback' else dry_run if decision == states.START else None
+            status = self._wait_run(waiter, kind, decision, before, last, expected, promotion_id, topic)
+            ended = status.status == states.STATUS_READY
             report = self._report_of_run(waiter, kind, expected, promotion_id, last, wait=ended)
             # As the tenant says (the report, or its listing item), else as this task started it; None: unknown.
             ran_dry = self.report_is_dry_run(report) if report is not None and kind == 'promotion' else None
@@ -597,16 +600,8 @@ class Promotions:
         unless ``dry_run`` is None, its dry run or not. GET /report may lag the status, so GET /reports and
         GET /report/{id} are read too; with ``wait``, until the report shows or REPORT_WAIT has passed. None when it
         cannot be had: never another run's report."""
-        before = previous if isinstance(previous, dict) else {}
-
         def ours(document: Any, listing: Any = None) -> bool:
-            if not isinstance(document, dict) or not document.get('reportId') or document['reportId'] == before.get('reportId'):
-                return False
-            if (promotion_id and document.get('promotionId') != promotion_id) or document.get('type') not in (None, kind):
-                return False
-            dry = report_dry_run(document, listing)
-            created, last = normalize_date(document.get('createdDate')), normalize_date(before.get('createdDate'))
-            return (dry_run is None or dry is None or dry == dry_run) and not (created and last and created < last)
+            return report_of_run(document, kind, dry_run, promotion_id, previous, listing)
 
         def look() -> dict[str, Any] | None:
             report = self.last_report()
@@ -704,20 +699,21 @@ class Promotions:
                                  real_run=False, changed=False)
         return predicted
 
-    def _wait_run(self, waiter: Waiter, kind: str, decision: str, before: states.Status, previous_report: str | None,
-                  promotion_id: str | None, topic: str = '') -> states.Status:
+    def _wait_run(self, waiter: Waiter, kind: str, decision: str, before: states.Status, previous: dict[str, Any] | None,
+                  dry_run: bool | None, promotion_id: str | None, topic: str = '') -> states.Status:
         seen_running = [decision == states.ATTACH]
 
         def finished(status: states.Status) -> bool:
             # Ended once seen running, or once it shows by its own report or error; a status that merely
-            # differs from the one before proves nothing (idle statuses change too).
+            # differs from the one before proves nothing (idle statuses change too), nor does a report that is merely
+            # new (GET /report may have lagged the run before).
             if status.running:
                 seen_running[0] = True
                 return False
             if seen_running[0] or (status.failed and not status.same_state(before)):
                 return True
             try:
-                if self.last_report_id() != previous_report:
+                if report_of_run(self.last_report(), kind, dry_run, promotion_id, previous, sure=True):
                     return True
             except PromotionsApiError:
                 pass  # sat out like a failed status read
@@ -742,7 +738,7 @@ class Promotions:
                                  status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
         return status
 
-    def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous_report: str | None,
+    def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous: dict[str, Any] | None,
                    lock_id: str | None) -> None:
         path = ROLLBACK_PATH if kind == 'rollback' else PROMOTE_PATH
         payload = dict(body or {})
@@ -755,7 +751,7 @@ class Promotions:
             now = self.status()
             ours = now.promotion_id in (None, before.promotion_id, lock_id)
             started = (now.running and now.type in (None, kind)) or (ours and not now.same_state(before)) or \
-                self.last_report_id() != previous_report
+                report_of_run(self.last_report(), kind, dry_run if kind == 'promotion' else False, lock_id, previous, sure=True)
             return True if started else None
 
         try:

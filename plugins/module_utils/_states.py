@@ -346,7 +346,8 @@ def outcome_name(operation: str, check_mode: bool, dry_run: bool, real_run: bool
     rollback = operation == 'rollback'
     if check_mode and changed:
         return 'would_roll_back' if rollback else 'would_promote'
-    if dry_run and not check_mode:
+    if dry_run and not (check_mode and empty):
+        # In check mode too, unless its preview shows nothing: a dry run that would find changes is no 'nothing to promote'.
         return 'dry_run_only'
     if real_run and (changed or not empty):
         return 'rolled_back' if rollback else 'promoted'

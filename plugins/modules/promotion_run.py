@@ -313,7 +313,10 @@ report:
   returned: always
   type: dict
 summary:
-  description: Counts of changes in the report (added, modified, deleted, total), overall, per area and per config item.
+  description:
+    - Counts of changes in the report (added, modified, deleted, total), overall, per area and per config item.
+    - Null (and RV(changes) and RV(empty) too) when the run ended but its report could not be had
+      (RV(report_available)); what it changed is then unknown, never 0.
   returned: always
   type: dict
   sample: {"added": 1, "modified": 0, "deleted": 0, "total": 1, "areas": {}, "config_items": {}}
@@ -326,6 +329,13 @@ changes:
 empty:
   description: True when the report lists no change (for a dry run, nothing to promote).
   returned: always
+  type: bool
+report_available:
+  description:
+    - False when the run ended but the tenant did not show its report before the wait for it ended (a report may lag
+      the status). The task does not take another run's report for it; read it later with
+      M(idcloud.promotions.promotion_report).
+  returned: when the run ended in READY and its report could not be had
   type: bool
 release_check:
   description:
@@ -380,8 +390,27 @@ lock_released:
   returned: with O(unlock_after=true) and O(wait=true), when the task holds a lock, not in check mode
   type: bool
 unlock_error:
-  description: Why O(unlock_after) could not release the lock.
+  description: Why O(unlock_after) could not release the lock, when the release was tried and failed.
   returned: when the release failed
+  type: str
+lock_kept:
+  description:
+    - With O(unlock_after), why the lock the task holds was not released, when it was kept on purpose; RV(next_step)
+      says what to do. V(running), the run still goes on (a O(wait_timeout) ended); V(blocked), a blocking error, which
+      the API keeps locked until support clears it; V(locking), the lock was still changing after O(lock_timeout) (it
+      is not waited for again); V(error), the lock is in error.
+    - Absent when the lock was released or released by the tenant, and when the task holds none.
+  returned: when the task keeps its lock on purpose
+  type: str
+  sample: running
+next_step:
+  description: With RV(lock_kept), what to do about the lock kept.
+  returned: with RV(lock_kept)
+  type: str
+cause:
+  description: With RV(holder), the message without its ways out (what holds the lock and what the tenant shows under
+    it), for a caller that gives its own.
+  returned: on failure, with RV(holder)
   type: str
 report_files:
   description: The report files written (O(dry_run_report_dest), then O(report_dest)).

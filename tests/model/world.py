@@ -38,7 +38,7 @@ class Task:
     wait_timeout: int = 3600
     interrupt_at: float | None = None   # seconds after the task's start: stopped there, no cleanup
     keep_record: bool = True            # the lock record of an earlier task is still there
-    resume: bool = False                # given promotion_id: the lock the chain took (promote_resume)
+    resume: bool = False                # given promotion_id: the last lock a task took (promote_resume)
     before: tuple[str, ...] = ()        # events before the task: 'edit_dev', 'fix_esvs', 'clear_block'
 
 
@@ -82,8 +82,7 @@ class World:
         self.faults = {fault.request: fault.kind for fault in schedule.faults}
         self.violations: list[str] = []
         self.results: list[dict[str, Any] | None] = []
-        self.chain_start = 0
-        self.chain_locks: list[str] = []
+        self.locks_taken: list[str] = []
         tenant = self.tenant
         tenant.lower = {'journey-%d' % n: 1 for n in range(setup.changes)}
         tenant.lower['base'] = tenant.upper['base'] = 1
@@ -137,8 +136,8 @@ class World:
         args = dict(connection, operation=task.operation, lock=True, lock_timeout=task.lock_timeout,
                     dry_run=task.dry_run_only, dry_run_first=not task.dry_run_only, unlock_after=True, record=self.record,
                     wait_timeout=task.wait_timeout, progress=False)
-        if task.resume and self.chain_locks:
-            args['promotion_id'] = self.chain_locks[-1]
+        if task.resume and self.locks_taken:
+            args['promotion_id'] = self.locks_taken[-1]
         validation = ArgumentSpecValidator(TASK.full_argument_spec(), **TASK.constraints()).validate(args)
         assert not validation.error_messages, validation.error_messages
         return validation.validated_parameters
@@ -161,7 +160,6 @@ class World:
         tenant = self.tenant
         self.before(task)
         tenant.task, tenant.requests = number, 0
-        tenant.chain = tuple(range(self.chain_start, number + 1))
         params = self.params(task)
         tenant.given_ids = (params['promotion_id'],) if params.get('promotion_id') else ()
         started = self.clock.now
@@ -176,12 +174,10 @@ class World:
             result = dict(failed=True, escaped=repr(exc))
         self.clock.stop_at = None
         for lock in (tenant.lock,):
-            if lock is not None and lock.task == number and lock.promotion_id not in self.chain_locks:
-                self.chain_locks.append(lock.promotion_id)
+            if lock is not None and lock.task == number and lock.promotion_id not in self.locks_taken:
+                self.locks_taken.append(lock.promotion_id)
         self.results.append(result)
         self.check(number, task, result, started, tenant.writes[writes_before:])
-        if result is not None:
-            self.chain_start = number + 1
         # Time passes between two tasks: lags and phases play out.
         self.clock.now += 1.0
         return result
@@ -195,10 +191,15 @@ class World:
         for text in tenant.violations:
             self.violate(number, text)
         tenant.violations = []
-        chain = range(self.chain_start, number + 1)
-        real = [run for run in tenant.runs if run.task in chain and not run.dry]
-        if len([run for run in real if run.kind == 'promotion']) > 1:
-            self.violate(number, 'more than one real promotion in one chain of tasks')
+        begun = [run for run in tenant.runs if run.task == number and not run.dry]
+        if len(begun) > 1:
+            self.violate(number, 'started %d real runs' % len(begun))
+        # Under one lock, a second real promotion only after a rollback (a task run again never promotes twice).
+        for lock_id in {run.lock_id for run in begun}:
+            kinds = [run.kind for run in tenant.runs if run.lock_id == lock_id and not run.dry]
+            if any(first == second == 'promotion' for first, second in zip(kinds, kinds[1:])):
+                self.violate(number, 'a second real promotion under lock %s' % lock_id)
+        real = [run for run in tenant.runs if not run.dry]
         if task.check_mode and writes:
             self.violate(number, 'check mode sent %d writes' % len(writes))
         if result is None:
@@ -218,7 +219,7 @@ class World:
         if outcome == 'promoted' or (result.get('changed') and task.operation == 'promote' and not task.check_mode
                                      and not result.get('failed')):
             if not promotions:
-                self.violate(number, '%s (changed %s) but the tenant completed no real promotion under lock %s in this chain'
+                self.violate(number, '%s (changed %s) but the tenant completed no real promotion under lock %s'
                              % (outcome, result.get('changed'), lock_id))
             elif result.get('report_available') is False:
                 if result.get('summary') is not None:
@@ -240,12 +241,12 @@ class World:
                 self.violate(number, '%s but the tenant completed no rollback under lock %s' % (outcome, lock_id))
             if outcome == 'nothing_to_roll_back' and [run for run in real if run.task == number and run.kind == 'rollback']:
                 self.violate(number, 'nothing_to_roll_back, yet this task started a rollback')
-        # The lock this chain took is released when the task ends, or the result names it and says why it is kept.
+        # The lock the task took, or resumed, is released when it ends, or the result names it and says why it is kept.
         held = tenant.lock
-        if held is not None and held.state(self.clock.now) not in ('unlocking', 'gone') and held.task in chain \
+        if held is not None and held.task is not None and held.state(self.clock.now) not in ('unlocking', 'gone') \
                 and not task.check_mode:
-            if lock_id != held.promotion_id:
-                self.violate(number, 'lock %s that this chain took is left behind and the result names %s'
+            if held.task == number and lock_id != held.promotion_id:
+                self.violate(number, 'lock %s that this task took is left behind and the result names %s'
                              % (held.promotion_id, lock_id))
-            elif not (result.get('lock_kept') or result.get('unlock_error')):
+            elif lock_id == held.promotion_id and not (result.get('lock_kept') or result.get('unlock_error')):
                 self.violate(number, 'lock %s is kept without a reason (lock_kept or unlock_error)' % held.promotion_id)

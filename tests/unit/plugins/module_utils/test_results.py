@@ -293,6 +293,7 @@ OUTCOME_TABLE = [
     ('promote', True, False, False, True, True, 'would_promote'),
     ('promote', True, False, False, False, True, 'nothing_to_promote'),
     ('promote', True, True, False, False, True, 'nothing_to_promote'),  # a dry run changes nothing, in check mode too
+    ('promote', True, True, False, False, False, 'dry_run_only'),  # but its preview shows what it would find
     ('rollback', False, False, True, True, False, 'rolled_back'),
     ('rollback', False, False, True, False, True, 'nothing_to_roll_back'),
     ('rollback', True, False, False, True, True, 'would_roll_back'),
