@@ -54,6 +54,7 @@ tasks = st.builds(
     wait_timeout=st.sampled_from([3600, 600, 60]),
     interrupt_at=st.one_of(st.none(), st.none(), st.integers(0, 900).map(float)),
     keep_record=st.booleans().map(lambda value: not value),
+    unlock=RARE.map(lambda value: not value),
     resume=RARE,
     before=st.lists(st.sampled_from(['edit_dev', 'fix_esvs', 'clear_block']), max_size=2, unique=True).map(tuple),
 )

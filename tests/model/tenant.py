@@ -61,9 +61,11 @@ class Clock:
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
-    """What happens to the ``request``-th request of a task (counted from 0, all hosts and paths)."""
+    """What happens to the ``request``-th request of a task, counted from 0: of all its requests, or only of those
+    ``on`` names ('POST /environment/promotion/lock', say)."""
     request: int
     kind: str
+    on: str = ''
 
 
 @dataclasses.dataclass

@@ -24,8 +24,48 @@ def test_every_schedule_keeps_the_invariants(scenario):
     assert not violations, '%s\n%s' % ('\n'.join(violations), describe(*scenario))
 
 
-# Schedules that broke an invariant, shrunk by Hypothesis, each named after what it found.
+LOCK = 'POST /environment/promotion/lock'
+START = 'POST /environment/promotion/promote'
+
+# Schedules that broke an invariant, each named after what it found (shrunk by Hypothesis where it found them).
 REGRESSIONS = {
+    # After the promotion reads READY, GET /report still shows the dry run's report: it was taken for the promotion's.
+    'a report that lags the status': (Setup(changes=3), Schedule(report_lag=2), (Task(),)),
+    # A dry run worded '(no change)' whose report lists changes was skipped as nothing to promote.
+    'the wording against the report': (Setup(), Schedule(dry_run_says_no_change=True), (Task(),)),
+    # POST /lock took the lock, its answer was lost and the lock state read 'unlocked' for a while: the lock sent again
+    # was refused naming our own lock, which was then left behind, named by nothing.
+    'a lost lock answer': (Setup(), Schedule(lock_lag=3, faults=(Fault(0, 'gateway_after', LOCK),)), (Task(),)),
+    # One failed status read in the restart phase ended the wait while the promotion went on.
+    'a 500 while the tenant restarts': (Setup(), Schedule(restart=120.0, restart_blips=1), (Task(),)),
+    'a 401 a new token does not cure while the tenant restarts': (
+        Setup(service_account=True), Schedule(restart=120.0, restart_blips=2, blip_kind='unauthorized'), (Task(),)),
+    "a gateway's 404 while the tenant restarts": (Setup(), Schedule(restart=120.0, restart_blips=1, blip_kind='not_found'), (Task(),)),
+    # Under the seed's shapes (no type anywhere), a promotion after a rollback under the same lock started nothing and
+    # reported the rollback's report as its own.
+    "a rollback's report taken for a promotion's": (
+        Setup(), Schedule(report_body='seed', report_list='seed', status_type=False, entries='names'),
+        (Task(unlock=False), Task(operation='rollback', unlock=False, resume=True), Task(resume=True))),
+    # wait_timeout ended while the promotion ran: the lock was rightly kept, but nothing said why.
+    'a lock kept for a run that goes on': (Setup(), Schedule(restart=600.0), (Task(wait_timeout=60),)),
+    # A lock stuck in 'locking' was waited for by the lock step, then again by the release.
+    'a lock stuck in locking': (Setup(), Schedule(lock_end='stuck'), (Task(lock_timeout=300),)),
+    # The real start's answer was lost and the status still showed the dry run's end: the start was sent again, refused
+    # as already running, and the task failed while the promotion went on.
+    'a lost start answer with a status that lags': (
+        Setup(), Schedule(status_lag=3, faults=(Fault(1, 'gateway_after', START),)), (Task(),)),
+    # A lock that ended in 'error' said changed.
+    'a lock that ends in error': (Setup(), Schedule(lock_end='error'), (Task(),)),
+    # Found by the randomized schedules: with the previous status still shown after the start and the dry run's report
+    # shown late, that report was taken for the end of the promotion, which was still preparing.
+    "a late dry run's report taken for the end of the promotion": (
+        Setup(), Schedule(previous_status_visible=True, status_lag=1, report_lag=2, prepare=120.0, restart=600.0,
+                          faults=(Fault(3, 'lost_before'),)), (Task(),)),
+    # Check mode of a dry run only, with changes to find, said nothing_to_promote.
+    'check mode of a dry run only': (Setup(), Schedule(), (Task(check_mode=True, dry_run_only=True),)),
+    # Check mode while a promotion of ours goes on said nothing_to_promote.
+    'check mode while our promotion goes on': (
+        Setup(), Schedule(restart=120.0), (Task(wait_timeout=60), Task(check_mode=True))),
 }
 
 

@@ -26,6 +26,8 @@ from tests.model.transport import adapter_for
 # Beyond its bounds (twice lock_timeout and wait_timeout) a task may take this long: reconciling a lost answer, the
 # last look of a wait, the report of a run that has ended, a request's own time.
 SLACK = 300.0
+# A lock that never ends locking is waited for once: the task ends within lock_timeout and this.
+LOCK_SLACK = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Task:
     wait_timeout: int = 3600
     interrupt_at: float | None = None   # seconds after the task's start: stopped there, no cleanup
     keep_record: bool = True            # the lock record of an earlier task is still there
+    unlock: bool = True                 # unlock_after, as the role sets it; false: the lock is kept for the next task
     resume: bool = False                # given promotion_id: the last lock a task took (promote_resume)
     before: tuple[str, ...] = ()        # events before the task: 'edit_dev', 'fix_esvs', 'clear_block'
 
@@ -79,7 +82,8 @@ class World:
         self.tenant = Tenant(schedule, self.clock)
         self.workdir = workdir
         self.record = os.path.join(workdir, 'host', '.lock.json')
-        self.faults = {fault.request: fault.kind for fault in schedule.faults}
+        self.faults = {(fault.on, fault.request): fault.kind for fault in schedule.faults}
+        self.counts: dict[str, int] = {}
         self.violations: list[str] = []
         self.results: list[dict[str, Any] | None] = []
         self.locks_taken: list[str] = []
@@ -97,7 +101,9 @@ class World:
         tenant = self.tenant
         index = tenant.requests
         tenant.requests += 1
-        fault = self.faults.get(index)
+        on = '%s %s' % (method, path)
+        nth = self.counts[on] = self.counts.get(on, -1) + 1
+        fault = self.faults.get(('', index)) or self.faults.get((on, nth))
         if fault is None and method == 'GET' and path.endswith('/environment/promotion/promote') and tenant.in_restart() \
                 and tenant.restart_reads < self.schedule.restart_blips:
             tenant.restart_reads += 1
@@ -134,8 +140,8 @@ class World:
             self.tenant.tokens[token] = float('inf')
             connection.update(access_token=token, lower_access_token=token)
         args = dict(connection, operation=task.operation, lock=True, lock_timeout=task.lock_timeout,
-                    dry_run=task.dry_run_only, dry_run_first=not task.dry_run_only, unlock_after=True, record=self.record,
-                    wait_timeout=task.wait_timeout, progress=False)
+                    dry_run=task.dry_run_only, dry_run_first=not task.dry_run_only, record=self.record,
+                    wait_timeout=task.wait_timeout, progress=False, unlock_after=task.unlock)
         if task.resume and self.locks_taken:
             args['promotion_id'] = self.locks_taken[-1]
         validation = ArgumentSpecValidator(TASK.full_argument_spec(), **TASK.constraints()).validate(args)
@@ -159,7 +165,7 @@ class World:
         number = len(self.results)
         tenant = self.tenant
         self.before(task)
-        tenant.task, tenant.requests = number, 0
+        tenant.task, tenant.requests, self.counts = number, 0, {}
         params = self.params(task)
         tenant.given_ids = (params['promotion_id'],) if params.get('promotion_id') else ()
         started = self.clock.now
@@ -207,6 +213,9 @@ class World:
         elapsed = self.clock.now - started
         if elapsed > 2 * task.lock_timeout + task.wait_timeout + SLACK:
             self.violate(number, 'the task took %.0f s, past every bound' % elapsed)
+        if self.schedule.lock_end == 'stuck' and tenant.lock is not None and tenant.lock.task == number \
+                and elapsed > task.lock_timeout + LOCK_SLACK:
+            self.violate(number, 'a lock stuck in locking held the task %.0f s, more than lock_timeout' % elapsed)
         if result.get('exception') or result.get('escaped'):
             self.violate(number, 'an exception escaped: %s' % (result.get('escaped') or result['exception'].splitlines()[-1]))
             return
@@ -241,10 +250,16 @@ class World:
                 self.violate(number, '%s but the tenant completed no rollback under lock %s' % (outcome, lock_id))
             if outcome == 'nothing_to_roll_back' and [run for run in real if run.task == number and run.kind == 'rollback']:
                 self.violate(number, 'nothing_to_roll_back, yet this task started a rollback')
+        # A task that ends while a run under its lock goes on keeps that lock and says so (it never fails as if the run
+        # had ended, nor tries to release a lock the API will not release).
+        going = [run for run in tenant.runs if not run.finished and run.lock_id == lock_id]
+        if going and not task.check_mode and task.unlock and result.get('lock_kept') != 'running':
+            self.violate(number, 'ended while the %s it holds lock %s for goes on, without lock_kept: running (%s)'
+                         % (going[0].kind, lock_id, (result.get('msg') or '')[:160]))
         # The lock the task took, or resumed, is released when it ends, or the result names it and says why it is kept.
         held = tenant.lock
         if held is not None and held.task is not None and held.state(self.clock.now) not in ('unlocking', 'gone') \
-                and not task.check_mode:
+                and not task.check_mode and task.unlock:
             if held.task == number and lock_id != held.promotion_id:
                 self.violate(number, 'lock %s that this task took is left behind and the result names %s'
                              % (held.promotion_id, lock_id))
