@@ -11,7 +11,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/idcloud/promotions
 SANITY_TREE := $(CURDIR)/build/sanity/ansible_collections/idcloud/promotions
 RUN := env ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: all demo test sanity units integration compat lint importer bench ee venv clean
+.PHONY: all demo test sanity units integration compat lint importer bench ee soak venv clean
 
 all: test
 
@@ -33,7 +33,13 @@ demo: venv
 test: sanity units integration lint importer compat
 
 units: venv
-	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/simulator/tests
+	$(RUN) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/simulator/tests tests/model
+
+# The workflow against the model of the tenant (tests/model) over many more randomized schedules than make test runs:
+# prints each invariant broken, and ends with the line "N schedules, K violations". SCHEDULES sets how many.
+SCHEDULES ?= 20000
+soak: venv
+	$(RUN) $(BIN)/python -m tests.model.soak --schedules $(SCHEDULES)
 
 # On the newest ansible-core pip finds for this Python (named first, for the record).
 integration: venv
