@@ -217,8 +217,14 @@ def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str 
     if status.status == STATUS_UNLOCKED:
         return FAIL, not_locked_message(lock, promotion_id)
     if status.running:
-        if status.type in (None, operation) and (not status.promotion_id or status.promotion_id == lock.promotion_id):
+        ours = not status.promotion_id or status.promotion_id == lock.promotion_id
+        if status.type == operation and ours:
             return ATTACH, None
+        if status.type is None and ours:
+            # The seed's statuses name no type: a rollback going on cannot be told from a promotion.
+            return FAIL, ('A run is going on under lock %s (%s), and the tenant does not say whether it is a promotion or '
+                          'a rollback, so this task does not wait for it as its own. Wait for it to end, then run again.'
+                          % (lock.promotion_id, status.message or 'no message'))
         return FAIL, ('A %s is already running on these environments (%s); wait for it to finish.'
                       % (status.type or 'run', status.message or 'no message'))
     if status.failed and status.blocking_error:

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from tests.model.tenant import FAULTS, Fault, Schedule
 from tests.model.world import Setup, Task, World
 
+WRITES = ['POST /environment/promotion/lock', 'POST /environment/promotion/promote', 'POST /environment/promotion/rollback',
+          'DELETE /environment/promotion/lock']
 # Phases from nothing to many minutes.
 DURATIONS = st.sampled_from([1.0, 0.0, 5.0, 30.0, 120.0, 600.0])
 LAG = st.sampled_from([0, 1, 2, 3])
@@ -33,15 +35,22 @@ schedules = st.builds(
     restart_blips=LAG,
     blip_kind=st.sampled_from(['error500', 'unauthorized', 'not_found', 'busy', 'lost_before']),
     lock_end=st.sampled_from(['locked', 'locked', 'locked', 'error', 'stuck']),
-    faults=st.lists(st.builds(Fault, request=st.integers(0, 80), kind=st.sampled_from(FAULTS)), max_size=4).map(tuple),
+    # Faults on any request, and on the writes in particular (a lost answer before or after the tenant acted).
+    faults=st.tuples(
+        st.lists(st.builds(Fault, request=st.integers(0, 80), kind=st.sampled_from(FAULTS)), max_size=4),
+        st.lists(st.builds(Fault, request=st.integers(0, 2), kind=st.sampled_from(['gateway_after', 'lost_after', 'lost_before', 'busy']),
+                           on=st.sampled_from(WRITES)), max_size=2),
+    ).map(lambda lists: tuple(lists[0] + lists[1])),
     token_outage=st.sampled_from([0.0, 0.0, 20.0, 120.0]),
+    error_body=st.sampled_from(['seed', 'common-rest', 'promotions']),
     unauthorized_burst=st.sampled_from([(0.0, 0.0), (0.0, 0.0), (3.0, 8.0), (10.0, 70.0)]),
 )
 
 setups = st.builds(
     Setup,
     changes=st.sampled_from([1, 0, 2, 3]),
-    missing_esvs=RARE, encrypted=RARE, fail_next=RARE, foreign_lock=RARE, maintenance=st.just(False),
+    missing_esvs=RARE, encrypted=RARE, fail_next=RARE, foreign_lock=RARE,
+    maintenance=st.sampled_from([0.0, 0.0, 0.0, 0.0, 30.0, 1200.0]), foreign_for=st.sampled_from([0.0, 40.0, 2000.0]),
     service_account=st.booleans(),
 )
 
@@ -56,6 +65,7 @@ tasks = st.builds(
     keep_record=st.booleans().map(lambda value: not value),
     unlock=RARE.map(lambda value: not value),
     resume=RARE,
+    wait_for_release=RARE,
     before=st.lists(st.sampled_from(['edit_dev', 'fix_esvs', 'clear_block']), max_size=2, unique=True).map(tuple),
 )
 

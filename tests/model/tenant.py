@@ -98,6 +98,7 @@ class Schedule:
     lock_end: str = 'locked'       # 'locked', 'error' or 'stuck' (stays locking)
     faults: tuple[Fault, ...] = ()
     token_outage: float = 0.0      # seconds from the start during which the token endpoint answers 500
+    error_body: str = 'seed'       # 'seed' {code, message}; 'common-rest' {code, reason, message}; 'promotions' {code, message, status}
     unauthorized_burst: tuple[float, float] = (0.0, 0.0)  # [from, to) seconds: every API read answers 401
 
 
@@ -124,8 +125,11 @@ class Lock:
     taken: float
     end: str = 'locked'
     unlock_at: float | None = None
+    gone_at: float | None = None   # another promotion's lock, released by its owner then
 
     def state(self, now: float) -> str:
+        if self.gone_at is not None and now >= self.gone_at:
+            return 'gone'
         if self.unlock_at is not None:
             return 'unlocking' if now < self.unlock_at else 'gone'
         if self.end == 'stuck' or now < self.taken + LOCK_SECONDS:
@@ -158,7 +162,7 @@ class Tenant:
         self.encrypted: list[str] = []
         self.fail_next: bool = False
         self.blocked = False
-        self.maintenance = False
+        self.maintenance_until = 0.0
         self.lock: Lock | None = None
         self.runs: list[Run] = []
         self.reports: list[dict[str, Any]] = []
@@ -174,6 +178,10 @@ class Tenant:
         self.stale_lock: list[Any] = [0, None]
         self.restart_reads = 0
         self.ids = (str(uuid.UUID(int=n)) for n in itertools.count(1))
+
+    @property
+    def maintenance(self) -> bool:
+        return self.clock.now < self.maintenance_until
 
     # The truth, moved on by the clock.
     def advance(self) -> None:
@@ -355,7 +363,7 @@ class Tenant:
 
     def _take_lock(self) -> tuple[int, Any]:
         if self.maintenance:
-            return 409, dict(code=409, message='Environment is locked by ForgeRock for maintenance. Retry later.')
+            return 409, dict(code=409, message='Environment is locked by Ping Identity for maintenance. Retry later.')
         if self.lock is not None:
             mine = [w for w in self.writes if w['what'] == 'lock' and w['effective'] and w['task'] == self.task]
             if mine and self.stale_lock[0] == 0 and self.lock.task == self.task:
@@ -379,6 +387,8 @@ class Tenant:
         if run is not None and not run.finished:
             return 409, dict(code=409, message='A promotion is in progress')
         if lock.state(self.clock.now) in ('locking', 'unlocking'):
+            if lock.unlock_at is not None and self.stale_lock[0] == 0 and (promotion_id, self.task) in self.released:
+                self.violations.append('an unlock sent again after the tenant showed the unlock it started (%s)' % promotion_id)
             return 409, dict(code=409, message='Environment is currently locking or unlocking')
         if lock.task is None and promotion_id not in self.given_ids:
             self.violations.append('released lock %s, which another promotion holds' % promotion_id)

@@ -61,6 +61,11 @@ REGRESSIONS = {
     "a late dry run's report taken for the end of the promotion": (
         Setup(), Schedule(previous_status_visible=True, status_lag=1, report_lag=2, prepare=120.0, restart=600.0,
                           faults=(Fault(3, 'lost_before'),)), (Task(),)),
+    # Under the seed's shapes, a rollback still going (its task's wait_timeout ended) was attached to by the next
+    # promotion task as if it were its own promotion, and reported promoted.
+    'a rollback going on taken for a promotion': (
+        Setup(), Schedule(report_body='seed', status_type=False, restart=600.0),
+        (Task(), Task(operation='rollback', wait_timeout=600), Task())),
     # Check mode of a dry run only, with changes to find, said nothing_to_promote.
     'check mode of a dry run only': (Setup(), Schedule(), (Task(check_mode=True, dry_run_only=True),)),
     # Check mode while a promotion of ours goes on said nothing_to_promote.

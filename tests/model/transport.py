@@ -66,6 +66,8 @@ class ModelPool(HTTPSConnectionPool):
                     % (status, HTML_STATUSES[status], HTML_STATUSES[status])).encode()
             content_type = 'text/html'
         else:
+            if status >= 400 and isinstance(document, dict):
+                document = error_body(self.world.schedule.error_body, status, document)
             data = json.dumps(document).encode() if document is not None else b''
             content_type = 'application/json;charset=UTF-8'
         answer_headers = {'Content-Type': content_type, 'Content-API-Version': 'protocol=1.0,resource=1.0',
@@ -76,6 +78,15 @@ class ModelPool(HTTPSConnectionPool):
         return HTTPResponse(body=io.BytesIO(data), headers=answer_headers, status=status, reason=HTML_STATUSES.get(status, 'OK'),
                             preload_content=preload_content, decode_content=decode_content, request_method=method,
                             request_url=url, pool=self, connection=response_conn)
+
+
+def error_body(style: str, status: int, document: dict[str, Any]) -> dict[str, Any]:
+    """An error body in one of the shapes tenants send (API.md 3)."""
+    if style == 'common-rest':
+        return dict(code=status, reason=document.get('reason') or HTML_STATUSES.get(status, 'Error'), message=document['message'])
+    if style == 'promotions':
+        return dict(code=status, message=document['message'], status=HTML_STATUSES.get(status, 'Error'))
+    return document
 
 
 def adapter_for(world: Any) -> type:

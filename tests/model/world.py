@@ -42,6 +42,7 @@ class Task:
     keep_record: bool = True            # the lock record of an earlier task is still there
     unlock: bool = True                 # unlock_after, as the role sets it; false: the lock is kept for the next task
     resume: bool = False                # given promotion_id: the last lock a task took (promote_resume)
+    wait_for_release: bool = False
     before: tuple[str, ...] = ()        # events before the task: 'edit_dev', 'fix_esvs', 'clear_block'
 
 
@@ -53,7 +54,8 @@ class Setup:
     encrypted: bool = False
     fail_next: bool = False
     foreign_lock: bool = False
-    maintenance: bool = False
+    maintenance: float = 0.0            # seconds the vendor's maintenance lock lasts
+    foreign_for: float = 0.0            # seconds another promotion's lock lasts (with foreign_lock)
     service_account: bool = False
 
 
@@ -93,15 +95,16 @@ class World:
         tenant.missing_esvs = ['email.from'] if setup.missing_esvs else []
         tenant.encrypted = ['* am/services/x.json:10'] if setup.encrypted else []
         tenant.fail_next = setup.fail_next
-        tenant.maintenance = setup.maintenance
+        tenant.maintenance_until = setup.maintenance
         if setup.foreign_lock:
             tenant.lock = Lock('f0000000-0000-4000-8000-00000000000f', None, -60.0)
+            tenant.lock.gone_at = setup.foreign_for or None
 
     def fault_for(self, method: str, path: str) -> str | None:
         tenant = self.tenant
         index = tenant.requests
         tenant.requests += 1
-        on = '%s %s' % (method, path)
+        on = '%s %s' % (method, path.rsplit('/', 1)[0] if method == 'DELETE' else path)
         nth = self.counts[on] = self.counts.get(on, -1) + 1
         fault = self.faults.get(('', index)) or self.faults.get((on, nth))
         if fault is None and method == 'GET' and path.endswith('/environment/promotion/promote') and tenant.in_restart() \
@@ -141,7 +144,8 @@ class World:
             connection.update(access_token=token, lower_access_token=token)
         args = dict(connection, operation=task.operation, lock=True, lock_timeout=task.lock_timeout,
                     dry_run=task.dry_run_only, dry_run_first=not task.dry_run_only, record=self.record,
-                    wait_timeout=task.wait_timeout, progress=False, unlock_after=task.unlock)
+                    wait_timeout=task.wait_timeout, progress=False, unlock_after=task.unlock,
+                    wait_for_release=task.wait_for_release)
         if task.resume and self.locks_taken:
             args['promotion_id'] = self.locks_taken[-1]
         validation = ArgumentSpecValidator(TASK.full_argument_spec(), **TASK.constraints()).validate(args)

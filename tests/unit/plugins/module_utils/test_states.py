@@ -120,7 +120,7 @@ def test_same_state_compares_status_message_and_kind_not_time():
     (status('READY', 'Environment ready for promotion'), 'promotion', lock('locked', OURS), OURS, p.START),
     (status('READY', 'Promotion completed'), 'promotion', lock('locked', OURS), None, p.START),
     (status('ERROR', 'Missing ESVs', missingESVs=['a']), 'promotion', lock('locked', OURS), OURS, p.START),
-    (status('RUNNING', 'Prepare config', promotionId=OURS), 'promotion', lock('locked', OURS), OURS, p.ATTACH),
+    (status('RUNNING', 'Prepare config', promotionId=OURS, type='promotion'), 'promotion', lock('locked', OURS), OURS, p.ATTACH),
     (status('IN_PROGRESS', 'Prepare config', type='rollback'), 'rollback', lock('locked', OURS), OURS, p.ATTACH),
     (status('RUNNING', 'Prepare config', type='rollback'), 'promotion', lock('locked', OURS), OURS, p.FAIL),
     (status('ERROR', 'Failed to promote config', blockingError=True), 'promotion', lock('locked', OURS), OURS, p.FAIL),
@@ -325,10 +325,12 @@ def test_a_failed_real_run_may_be_started_again_under_the_same_lock():
     assert p.plan_run(failed, 'promotion', lock('locked', OURS), OURS, False, report(), False) == (p.START, None)
 
 
-def test_a_running_status_without_type_is_attached_to_under_our_lock():
+def test_a_running_status_without_type_is_not_taken_for_either_kind():
+    # The seed's statuses name no type: a rollback going on looks like a promotion, so neither attaches to it.
     running = status('RUNNING', 'Promote configuration', promotionId=OURS)
-    assert p.plan_run(running, 'promotion', lock('locked', OURS), OURS) == (p.ATTACH, None)
-    assert p.plan_run(running, 'rollback', lock('locked', OURS), OURS) == (p.ATTACH, None)
+    for kind in ('promotion', 'rollback'):
+        decision, why = p.plan_run(running, kind, lock('locked', OURS), OURS)
+        assert decision == p.FAIL and 'does not say whether it is a promotion or a rollback' in why
 
 
 @pytest.mark.parametrize('upper, lower, expected', [
