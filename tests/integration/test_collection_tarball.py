@@ -27,10 +27,10 @@ NEEDED = ('LICENSE', 'README.md', 'requirements.txt', 'meta/runtime.yml', 'meta/
           'plugins/filter/promotion_plan.py', 'roles/promote/README.md', 'roles/promote/meta/argument_specs.yml',
           'playbooks/promote.yml')
 NOT_FOR_USERS = ('Makefile', 'benchmarks/', '.venv/', 'build/', '.pytest_cache/', 'tests/output/', 'demo-output/', '.ci/',
-                 '.ansible-lint', '.gitignore', 'changelogs/.plugin-cache.yaml')
+                 '.ansible-lint', '.gitignore', 'changelogs/.plugin-cache.yaml', '.hypothesis/')
 # What a developer's working tree holds besides the files git knows, none of which users need.
 WORKING_TREE_LEFTOVERS = ('.venv/bin/python', 'build/collections/x', 'demo-output/inventory.yml', 'tests/output/x',
-                          '.pytest_cache/v/cache/lastfailed', 'tests/unit/.pytest_cache/v/cache/lastfailed',
+                          '.pytest_cache/v/cache/lastfailed', 'tests/unit/.pytest_cache/v/cache/lastfailed', '.hypothesis/constants/x',
                           'plugins/modules/__pycache__/promotion_run.cpython-311.pyc', 'idcloud-promotions-0.0.9.tar.gz')
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import time as real_time
 import uuid
 from typing import Any
@@ -460,10 +459,3 @@ class Tenant:
             self.stale_status = [s.status_lag, before]
         self.writes.append(dict(what='start', task=self.task, effective=True, at=now))
         return s.start_status, dict(result='Promotion process initiated successfully')
-
-    def html(self, status: int) -> bytes:
-        return ('<html><head><title>%d</title></head><body>gateway</body></html>' % status).encode()
-
-    @staticmethod
-    def encode(body: Any) -> bytes:
-        return json.dumps(body).encode()

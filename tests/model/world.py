@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import functools
 import os
-import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,7 +63,7 @@ _KEY = None
 
 def private_key_pem() -> str:
     """One RSA key for every schedule that uses a service account (made once: 2048-bit keys are slow to make)."""
-    global _KEY  # pylint: disable=global-statement
+    global _KEY
     if _KEY is None:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
