@@ -170,8 +170,13 @@ class Simulator:
         """The next POST /lock on the pair below ``upper_env`` answers as usual but the lock ends in state error."""
         return self.admin('fail_next_lock', tenant=tenant, upper_env=upper_env, description=description)
 
+    def stick_next_lock(self, tenant, upper_env):
+        """The next POST /lock on the pair below ``upper_env`` answers as usual but the lock stays 'locking' forever
+        (DELETE answers 409 'Environment is currently locking or unlocking'), until ``clear_block``."""
+        return self.admin('stick_next_lock', tenant=tenant, upper_env=upper_env)
+
     def clear_block(self, tenant, upper_env):
-        """What support does: a blocking failure cleared, a failed lock of the pair removed."""
+        """What support does: a blocking failure cleared, a failed or stuck lock of the pair removed."""
         return self.admin('clear_block', tenant=tenant, upper_env=upper_env)
 
     def set_timing(self, tenant=None, lock=None, unlock=None, prepare=None, promote=None, restart=None, speed=None,
@@ -184,7 +189,8 @@ class Simulator:
     def set_variant(self, tenant=None, preset=None, report_shape=None, status_running=None, date_format=None,
                     versions=None, start_status=None, vendor=None, stale_lock_reads=None, report_body=None,
                     report_list=None, unlock_answer=None, lock_progress=None, proxy_state=None, account_scopes=None,
-                    error_body=None, status_type=None, previous_status=None, timing=None):
+                    error_body=None, status_type=None, previous_status=None, timing=None, status_lag=None,
+                    report_lag=None, lock_lag=None, restart_blips=None, dry_run_wording=None):
         """Variants for one tenant, or the default of all tenants (no tenant); ``preset`` first, the others on
         top. Returns the resulting variant. See tests/simulator/README.md for the keys and values."""
         choices = {key: value for key, value in locals().items() if key not in ('self', 'tenant', 'preset')}
@@ -200,6 +206,11 @@ class Simulator:
         return self.admin('inject_fault', path_suffix=path_suffix, kind=str(kind), count=count, method=method,
                           retry_after=retry_after, seconds=seconds, after_processing=after_processing, body=body,
                           tenant=tenant, env=env)
+
+    def lose_next_answer(self, tenant, upper_env, call, kind='504', count=1):
+        """The next ``count`` ``call`` requests ('lock', 'unlock', 'promote', 'rollback') to ``upper_env`` are carried
+        out by the tenant, then answered by a proxy's 504 HTML page (``kind`` '502', or 'drop' / 'reset': no answer)."""
+        return self.admin('lose_next_answer', tenant=tenant, upper_env=upper_env, call=call, kind=str(kind), count=count)
 
     def clear_faults(self):
         return self.admin('clear_faults')

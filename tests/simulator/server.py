@@ -14,11 +14,12 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .auth import PROMOTION_READ_SCOPE, PROMOTION_SCOPE, RELEASE_SCOPE, OAuthError, TokenService
-from .tenant import ApiError, error_document, normalize_esv
+from .tenant import ApiError, ProxyAnswer, error_document, normalize_esv
 
 ADMIN_PREFIX = '/__admin'
 ADMIN_HEADER = 'X-Simulator-Admin'
@@ -34,6 +35,14 @@ FAULT_TITLES = {429: 'Too Many Requests', 500: 'Internal Server Error', 502: 'Ba
 FAULT_MESSAGES = {429: 'Rate limit exceeded', 502: 'The upstream service sent an invalid response',
                   503: 'The service is temporarily unavailable', 504: 'The upstream service did not answer in time'}
 MAX_LOG_ENTRIES = 100000
+DEFAULT_CONTENT_VERSION = 'protocol=1.0,resource=1.0'
+TRANSACTION_HEADER = 'X-ForgeRock-TransactionId'
+# lose_next_answer: the writes whose answer can be lost after the tenant carried them out, by route.
+LOSABLE_CALLS = {'lock': ('POST', '/environment/promotion/lock'),
+                 'unlock': ('DELETE', '/environment/promotion/lock/{promotionId}'),
+                 'promote': ('POST', '/environment/promotion/promote'),
+                 'rollback': ('POST', '/environment/promotion/rollback')}
+LOST_ANSWER_KINDS = ('504', '502', 'drop', 'reset')
 
 
 class Route:
@@ -67,15 +76,17 @@ ROUTES = (
 
 
 class Response:
-    """What the handler writes: status, headers, and a JSON document or raw bytes."""
+    """What the handler writes: status, headers, and a JSON document or raw bytes. ``tenant`` is False for an answer
+    of the gateway in front of the tenant (a proxy's HTML page), which carries none of the API's headers."""
 
-    def __init__(self, status, body=None, headers=None, raw=None, content_type='application/json;charset=UTF-8'):
+    def __init__(self, status, body=None, headers=None, raw=None, content_type='application/json;charset=UTF-8', tenant=True):
         self.status = status
         self.headers = dict(headers or {})
         if raw is None:
             raw = b'' if body is None else json.dumps(body).encode('utf-8')
         self.raw = raw
         self.content_type = content_type
+        self.tenant = tenant
 
 
 def parse_api_version(header):
@@ -92,12 +103,23 @@ def normalize_version(version):
     return version if '.' in version else version + '.0'
 
 
+def content_version(header):
+    """The Content-API-Version of an answer to a request with this Accept-API-Version: the versions asked for when
+    the simulator serves them, else protocol=1.0,resource=1.0 (also on the error that refuses them)."""
+    versions = parse_api_version(header or '')
+    resource = normalize_version(versions.get('resource', '1.0'))
+    protocol = normalize_version(versions.get('protocol', '1.0'))
+    if resource not in SUPPORTED_RESOURCE_VERSIONS or protocol not in SUPPORTED_PROTOCOL_VERSIONS:
+        return DEFAULT_CONTENT_VERSION
+    return 'protocol=%s,resource=%s' % (protocol, resource)
+
+
 class Fault:
     """A transport fault armed for the next ``count`` requests whose path ends with ``path_suffix`` (and, when
     given, whose method is ``method`` and whose base URL is of ``tenant`` / ``env``)."""
 
     def __init__(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False,
-                 body=None, tenant=None, env=None):
+                 body=None, tenant=None, env=None, template=None):
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError('kind must be one of %s' % (FAULT_KINDS,))
@@ -109,7 +131,10 @@ class Fault:
             raise ValueError('body must be one of %s' % (FAULT_BODIES,))
         if env is not None and tenant is None:
             raise ValueError('env needs tenant')
-        self.path_suffix = '/' + str(path_suffix).strip('/')
+        if path_suffix is None and template is None:
+            raise ValueError('a fault needs a path_suffix')
+        self.path_suffix = None if path_suffix is None else '/' + str(path_suffix).strip('/')
+        self.template = template  # when given, the request's route must be this one too (lose_next_answer)
         self.kind = kind
         self.remaining = int(count)
         self.method = method.upper() if method else None
@@ -120,10 +145,12 @@ class Fault:
         self.tenant = tenant
         self.env = env
 
-    def matches(self, method, path):
+    def matches(self, method, path, template=None):
         if self.remaining <= 0 or (self.method is not None and self.method != method):
             return False
-        if not path.rstrip('/').endswith(self.path_suffix):
+        if self.template is not None and self.template != template:
+            return False
+        if self.path_suffix is not None and not path.rstrip('/').endswith(self.path_suffix):
             return False
         if self.tenant is not None:
             segments = path.strip('/').split('/')
@@ -134,7 +161,7 @@ class Fault:
     def describe(self):
         return {'path_suffix': self.path_suffix, 'kind': self.kind, 'remaining': self.remaining, 'method': self.method,
                 'after_processing': self.after_processing, 'body': self.body, 'retry_after': self.retry_after,
-                'tenant': self.tenant, 'env': self.env}
+                'tenant': self.tenant, 'env': self.env, 'template': self.template}
 
 
 class SimulatorApp:
@@ -162,10 +189,10 @@ class SimulatorApp:
 
     # -- faults and the request log
 
-    def take_fault(self, method, path):
+    def take_fault(self, method, path, template=None):
         with self.mutex:
             for fault in self.faults:
-                if fault.matches(method, path):
+                if fault.matches(method, path, template):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self.faults.remove(fault)
@@ -281,7 +308,11 @@ class SimulatorApp:
         try:
             with simulation.mutex:
                 status, payload = getattr(simulation, route.operation)(*arguments)
+        except ProxyAnswer as answer:
+            return Response(answer.status, raw=answer.html(), content_type='text/html', tenant=False)
         except ApiError as error:
+            if error.fixed_body is not None:
+                return Response(error.status, error.fixed_body, dict(content_version, **error.headers))
             return self.error(tenant_name, error.status, error.message, error.reason, dict(content_version, **error.headers))
         return Response(status, payload, content_version)
 
@@ -334,9 +365,9 @@ class ControlSurface:
     """The test and demo knobs, one method each; reached through ``/__admin/<operation>`` and scenario files."""
 
     OPERATIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
-                  'fail_next_promotion', 'fail_next_lock', 'clear_block', 'set_timing', 'set_variant', 'set_release',
-                  'inject_fault', 'clear_faults', 'expire_tokens', 'issued_tokens', 'request_log', 'request_counts', 'reset_log',
-                  'env_state')
+                  'fail_next_promotion', 'fail_next_lock', 'stick_next_lock', 'clear_block', 'set_timing', 'set_variant',
+                  'set_release', 'inject_fault', 'lose_next_answer', 'clear_faults', 'expire_tokens', 'issued_tokens',
+                  'request_log', 'request_counts', 'reset_log', 'env_state')
 
     def __init__(self, app):
         self.app = app
@@ -378,6 +409,9 @@ class ControlSurface:
     def fail_next_lock(self, tenant, upper_env, description='Failed to lock environment'):
         self.simulation.fail_next_lock(tenant, upper_env, description)
 
+    def stick_next_lock(self, tenant, upper_env):
+        self.simulation.stick_next_lock(tenant, upper_env)
+
     def clear_block(self, tenant, upper_env):
         self.simulation.clear_block(tenant, upper_env)
 
@@ -402,6 +436,21 @@ class ControlSurface:
             if env is not None:
                 known.env(env)
         fault = Fault(path_suffix, kind, count, method, retry_after, seconds, after_processing, body, tenant, env)
+        with self.app.mutex:
+            self.app.faults.append(fault)
+        return fault.describe()
+
+    def lose_next_answer(self, tenant, upper_env, call, kind='504', count=1):
+        """The next ``count`` ``call`` requests (lock, unlock, promote, rollback) to ``upper_env`` of ``tenant`` are
+        carried out by the tenant, and their answer is lost on the way back: a proxy's 504 (or 502) HTML page, or a
+        connection closed (``drop``) or reset (``reset``) without an answer. API.md 8, "Lost answers"."""
+        if call not in LOSABLE_CALLS:
+            raise ValueError('call must be one of %s' % ', '.join(LOSABLE_CALLS))
+        if str(kind) not in LOST_ANSWER_KINDS:
+            raise ValueError('kind must be one of %s' % ', '.join(LOST_ANSWER_KINDS))
+        self.simulation.tenant(tenant).env(upper_env)  # a typo would arm a fault that never fires
+        method, template = LOSABLE_CALLS[call]
+        fault = Fault(None, str(kind), count, method, after_processing=True, tenant=tenant, env=upper_env, template=template)
         with self.app.mutex:
             self.app.faults.append(fault)
         return fault.describe()
@@ -444,6 +493,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     sys_version = ''
     timeout = 120  # an idle keep-alive connection is closed after this long
     disable_nagle_algorithm = True  # headers and body go out in separate writes: no delayed-ACK stalls
+    _api_headers = {}  # set per request by _handle, never changed in place
 
     def do_GET(self):  # pylint: disable=invalid-name
         self._handle('GET')
@@ -469,6 +519,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self, method):
         app = self.server.app
+        self._api_headers = {}  # the headers of an API answer; none on the control surface's
         parts = urlsplit(self.path)
         path = parts.path
         query = parse_qs(parts.query)
@@ -481,9 +532,15 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(app.handle_admin(method, path, query, self.headers, body))
             return
         entry = {'time': time.time(), 'method': method, 'path': path, 'status': None,
-                 'transaction_id': self.headers.get('X-ForgeRock-TransactionId'), 'tenant': None, 'env': None,
+                 'transaction_id': self.headers.get(TRANSACTION_HEADER), 'tenant': None, 'env': None,
                  'template': path, 'fault': None}
-        fault = app.take_fault(method, path)
+        app.resolve(method, path, entry)  # names tenant, env and route for the log and the faults, reached or not
+        # Every answer of the tenant echoes the request's transaction id (one of its own when the request has none)
+        # and, but for the token endpoint (AM's OAuth2, not Common REST), carries Content-API-Version: errors too.
+        self._api_headers = {TRANSACTION_HEADER: entry['transaction_id'] or str(uuid.uuid4())}
+        if not entry['template'].endswith('/access_token'):
+            self._api_headers['Content-API-Version'] = content_version(self.headers.get('Accept-API-Version'))
+        fault = app.take_fault(method, path, entry['template'])
         response = None
         if fault is None or fault.after_processing:
             try:
@@ -491,8 +548,6 @@ class RequestHandler(BaseHTTPRequestHandler):
             except Exception:  # pylint: disable=broad-except
                 traceback.print_exc(file=sys.stderr)
                 response = app.error(entry['tenant'], 500, 'The simulator failed on this request', 'Internal Server Error')
-        else:
-            app.resolve(method, path, entry)  # the request never reaches the tenant; the log still names it
         if fault is not None:
             entry['fault'] = fault.kind
             entry['status'], reply = self._fault_reply(fault, response, entry['tenant'])
@@ -518,7 +573,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if fault.body == 'html':
             title = '%d %s' % (status, FAULT_TITLES[status])
             html = '<html><head><title>%s</title></head><body><center><h1>%s</h1></center></body></html>\n' % (title, title)
-            reply = Response(status, raw=html.encode('ascii'), headers=headers, content_type='text/html')
+            reply = Response(status, raw=html.encode('ascii'), headers=headers, content_type='text/html', tenant=False)
         elif status == 500:
             # The promotions API's own 500, as the seed shows it (in the tenant's error_body style).
             reply = self.server.app.error(tenant, 500, '<internal-error-message>', headers=headers)
@@ -550,10 +605,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, response, truncate=False):
+        headers = dict(response.headers)
+        if response.tenant:
+            for name, value in self._api_headers.items():
+                headers.setdefault(name, value)
         self.send_response(response.status)
         self.send_header('Content-Type', response.content_type)
         self.send_header('Content-Length', str(len(response.raw)))
-        for name, value in response.headers.items():
+        for name, value in headers.items():
             self.send_header(name, value)
         if truncate:
             self.send_header('Connection', 'close')

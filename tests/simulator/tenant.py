@@ -38,17 +38,20 @@ CONFIG_ITEMS = {
     ('idm', 'Access Configuration'): ('idm/conf/access.json', 'pattern', 'single'),
 }
 
+# The defaults are the strictest shapes known: those of the vendor's OpenAPI description (identitycloud-go-client,
+# spec/openapi.json), which answers 202 to POST /lock, /promote and /rollback and to DELETE /lock/{id} (the unlocking
+# answer), and whose report entries are promotionCIMeta objects {name, realm, uid}. Every older default stays a value.
 DEFAULT_VARIANT = {
-    'report_shape': 'seed',        # 'seed': names and file metadata; 'new': {name, realm, uid} objects
+    'report_shape': 'new',         # 'new': {name, realm, uid} objects; 'seed': names and file metadata
     'status_running': 'RUNNING',   # older tenants say IN_PROGRESS
     'date_format': 'iso',          # 'iso' 2022-04-19T17:32:05Z or 'dashed' 2022-04-19T17-32+00Z (report dates)
     'versions': 'strict',          # 'lax' accepts a request without Accept-API-Version
-    'start_status': 200,           # HTTP status of an accepted POST /lock, /promote, /rollback
+    'start_status': 202,           # HTTP status of an accepted POST /lock, /promote, /rollback (200: the older default)
     'vendor': 'ForgeRock',         # who puts on the maintenance lock ('Ping Identity' on newer tenants)
     'stale_lock_reads': 0,         # lock-state reads that still show the old 'locked' body after an unlock request
     'report_body': 'full',         # 'seed': a report is only createdDate, promotionId, report, reportId, reportName
     'report_list': 'full',         # 'seed': GET /reports items without type, and not in date order
-    'unlock_answer': 'unlocked',   # 'unlocking-200' / 'unlocking-202': the seed's "unlock in progress" answer
+    'unlock_answer': 'unlocking-202',  # the OpenAPI's 202 "unlocking"; 'unlocking-200' (seed), 'unlocked' (gone at once)
     'lock_progress': 'clock',      # 'on_read': lock states advance only when GET /lock/state reads them
     'proxy_state': False,          # True: lowerEnv/upperEnv of the lock state also carry proxyState
     'account_scopes': 'all',       # 'promotion': service accounts hold fr:idc:promotion:* only
@@ -56,25 +59,41 @@ DEFAULT_VARIANT = {
     'status_type': 'present',      # 'absent': GET /promote bodies carry no type
     'previous_status': 'hidden',   # 'visible': the last run's final status stays shown after a new lock
     'timing': 'default',           # 'field': the field profile's phase durations (FIELD_PHASES)
+    # The orders a tenant may answer in (API.md 8), all off by default:
+    'status_lag': 0,               # GET /promote reads after an accepted start that still show the status from before it
+    'report_lag': 0,               # GET /report reads after a run ended that still return the report before it
+    'lock_lag': 0,                 # GET /lock/state reads after an accepted POST /lock that still read the state before it
+    'restart_blips': 'off',        # 'error-500' / 'unauthorized-401' / 'gateway-404': a failed read while restarting
+    'dry_run_wording': 'by-report',  # 'no-change': every dry run ends "Promotion completed (no change)"
 }
 VARIANT_CHOICES = {
-    'report_shape': ('seed', 'new'), 'status_running': ('RUNNING', 'IN_PROGRESS'), 'date_format': ('iso', 'dashed'),
-    'versions': ('strict', 'lax'), 'start_status': (200, 202),
+    'report_shape': ('new', 'seed', 'new-null-realm'), 'status_running': ('RUNNING', 'IN_PROGRESS'),
+    'date_format': ('iso', 'dashed'), 'versions': ('strict', 'lax'), 'start_status': (202, 200),
     'vendor': ('ForgeRock', 'Ping Identity'), 'stale_lock_reads': (0, 1, 2, 3),
     'report_body': ('full', 'seed'), 'report_list': ('full', 'seed'),
-    'unlock_answer': ('unlocked', 'unlocking-200', 'unlocking-202'), 'lock_progress': ('clock', 'on_read'),
+    'unlock_answer': ('unlocking-202', 'unlocking-200', 'unlocked'), 'lock_progress': ('clock', 'on_read'),
     'proxy_state': (False, True), 'account_scopes': ('all', 'promotion'),
     'error_body': ('seed', 'common-rest', 'promotions'), 'status_type': ('present', 'absent'),
     'previous_status': ('hidden', 'visible'), 'timing': ('default', 'field'),
+    'status_lag': (0, 1, 2, 3), 'report_lag': (0, 1, 2, 3), 'lock_lag': (0, 1, 2, 3),
+    'restart_blips': ('off', 'error-500', 'unauthorized-401', 'gateway-404'), 'dry_run_wording': ('by-report', 'no-change'),
 }
 # Named sets of variants; other keys given with a preset in the same call override it.
 PRESETS = {
     # Everything the seed guide shows: its bodies exactly, its stale read after an unlock, a lock that moves
-    # only while it is polled, accounts made the seed's way (promotion scope only).
+    # only while it is polled, accounts made the seed's way (promotion scope only); the starts answered 200 as the
+    # simulator always did for it (the guide shows no status code).
     'seed': {'report_shape': 'seed', 'report_body': 'seed', 'report_list': 'seed', 'unlock_answer': 'unlocking-200',
              'stale_lock_reads': 1, 'lock_progress': 'on_read', 'status_type': 'absent', 'error_body': 'seed',
-             'account_scopes': 'promotion', 'date_format': 'iso', 'status_running': 'RUNNING', 'versions': 'strict'},
+             'account_scopes': 'promotion', 'date_format': 'iso', 'status_running': 'RUNNING', 'versions': 'strict',
+             'start_status': 200},
 }
+# Report entries of the 'new' shape name a realm, always a string (promotionCIMeta.realm is a string, its example
+# "/bravo", an AM realm path). AM items are the alpha realm's (their exported files are under am/realms/alpha); IDM
+# configuration belongs to no AM realm and is the tenant's root: "/". 'new-null-realm' keeps the simulator's older
+# entries: "alpha" for AM, null for IDM.
+ENTRY_REALMS = {'am': '/alpha', 'idm': '/'}
+OLD_ENTRY_REALMS = {'am': 'alpha', 'idm': None}
 # A real promotion as seen in the field: about ten minutes, the restart the longest phase (before the speed factor).
 FIELD_PHASES = {'lock': 20.0, 'unlock': 20.0, 'prepare': 60.0, 'promote': 120.0, 'restart': 420.0}
 TIMING_PROFILES = ('default', 'field')
@@ -106,15 +125,33 @@ class ApiError(Exception):
     The body itself is made by ``error_document`` in the tenant's ``error_body`` style (server.py).
     """
 
-    def __init__(self, status, message, reason=None, headers=None):
+    def __init__(self, status, message, reason=None, headers=None, fixed_body=None):
         super().__init__(message)
         self.status = status
         self.message = message
         self.reason = reason
         self.headers = headers or {}
+        self.fixed_body = fixed_body  # a body that is the same in every error_body style
 
     def body(self, style='seed'):
+        if self.fixed_body is not None:
+            return copy.deepcopy(self.fixed_body)
         return error_document(style, self.status, self.message, self.reason)
+
+
+class ProxyAnswer(Exception):
+    """An answer that comes from the gateway in front of the tenant, not from the API: an HTML page, with none of the
+    API's headers (server.py writes it as it is)."""
+
+    def __init__(self, status, title):
+        super().__init__(title)
+        self.status = status
+        self.title = title
+
+    def html(self):
+        title = '%d %s' % (self.status, self.title)
+        return ('<html><head><title>%s</title></head><body><center><h1>%s</h1></center></body></html>\n'
+                % (title, title)).encode('ascii')
 
 
 def error_document(style, status, message, reason=None):
@@ -139,6 +176,18 @@ def error_document(style, status, message, reason=None):
 
 def conflict(message):
     return ApiError(409, message)
+
+
+def restart_blip(kind):
+    """A read that fails while the tenant's workloads restart (``restart_blips``; API.md 8, fr-config-manager issue
+    269): the API's own 500, a 401 with the OpenAPI's Unauthorized body although the token is valid, or the gateway's
+    HTML 404 while the service behind it is away."""
+    if kind == 'unauthorized-401':
+        return ApiError(401, 'unauthorized', headers={'WWW-Authenticate': 'Bearer'},
+                        fixed_body={'code': 401, 'message': 'unauthorized'})
+    if kind == 'gateway-404':
+        return ProxyAnswer(404, 'Not Found')
+    return ApiError(500, '<internal-error-message>')
 
 
 def iso_time(epoch):
@@ -262,11 +311,12 @@ class PairLock:
     ``seen`` at the present, so that switching the variant freezes a lock where it is.
     """
 
-    def __init__(self, lower, upper, locked_at, promotion_id=None, foreign=False, failure=None):
+    def __init__(self, lower, upper, locked_at, promotion_id=None, foreign=False, failure=None, stuck=False):
         self.promotion_id = promotion_id or str(uuid.uuid4())
         self.lower = lower
         self.upper = upper
-        self.locked_at = locked_at
+        self.stuck = stuck        # stays 'locking' forever (stick_next_lock), until support removes it
+        self.locked_at = float('inf') if stuck else locked_at
         self.unlock_at = None
         self.foreign = foreign
         self.failure = failure    # a description: the lock ends in 'error' instead of 'locked'
@@ -311,6 +361,7 @@ class Run:
         self.effects = effects     # called once, with the scheduled end time, when the run finishes
         self.finished = False
         self.visible = True        # False once a lock or an unlock request has moved past it
+        self.blipped = False       # restart_blips: its restart phase has had its failed read
         self.cleared = False       # support cleared it (clear_block): never shown again
 
     def wall(self, moment):
@@ -345,6 +396,9 @@ class Environment:
         self.backup = None            # the config before the last real promotion, what a rollback restores
         self.fail_next = None         # {'blocking': bool, 'dry_runs': bool}
         self.fail_next_lock = None    # the description the next lock of the pair below ends in error with
+        self.stick_next_lock = False  # the next lock of the pair below stays 'locking' forever
+        self.status_lag = None        # status_lag: [reads left, the GET /promote body from before the last start]
+        self.report_lag = 0           # report_lag: GET /report reads left that still return the report before the last
         self.runs = []                # every run started into this environment, oldest first
 
     # -- control-surface edits (a developer changing config, an admin adding an ESV, ...)
@@ -638,10 +692,17 @@ class Simulation:
         if holders:
             own = tenant.lock_of_pair(env.name)
             raise conflict('Environment is already locked for promotion %s' % (own or holders[0]).promotion_id)
-        lock = PairLock(env.lower, env.name, now + self._seconds(tenant, 'lock'), failure=env.fail_next_lock)
+        before = self._lock_body(tenant, env, now)
+        lock = PairLock(env.lower, env.name, now + self._seconds(tenant, 'lock'), failure=env.fail_next_lock,
+                        stuck=env.stick_next_lock)
         env.fail_next_lock = None
+        env.stick_next_lock = False
         tenant.locks.append(lock)
         tenant.stale_lock_bodies.pop(env.name, None)
+        lag = self.variant_of(tenant_name)['lock_lag']
+        if lag:
+            # API.md 8: the lock is taken, but the next reads of the lock state still show the state before it.
+            tenant.stale_lock_bodies[env.name] = [lag, before]
         if env.run is not None and env.run.finished:
             env.run.visible = False
         return self.variant_of(tenant_name)['start_status'], {
@@ -692,6 +753,24 @@ class Simulation:
         return run.visible or env.blocked or self.variant_of(tenant_name)['previous_status'] == 'visible'
 
     def status(self, tenant_name, env_name):
+        """GET /promote: the status, unless a lagging read still shows the one from before the last start
+        (``status_lag``), or a read in a restart phase fails (``restart_blips``)."""
+        tenant = self.tenant(tenant_name)
+        env = self._upper_env(tenant, env_name)
+        now = self.advance(tenant)
+        if env.status_lag and env.status_lag[0] > 0:
+            env.status_lag[0] -= 1
+            return 200, copy.deepcopy(env.status_lag[1])
+        blips = self.variant_of(tenant_name)['restart_blips']
+        run = env.run
+        if blips != 'off' and run is not None and not run.finished and not run.blipped \
+                and run.current_phase(now)[0] == MSG_RESTART:
+            run.blipped = True
+            raise restart_blip(blips)
+        return self._status_body(tenant_name, env_name)
+
+    def _status_body(self, tenant_name, env_name):
+        """The status as it is (what env_state shows): no lag, no blip."""
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, env_name)
         now = self.advance(tenant)
@@ -725,6 +804,9 @@ class Simulation:
         return 200, body
 
     def _start(self, env, run):
+        lag = self.variant_of(env.tenant)['status_lag']
+        # API.md 8: the next reads of GET /promote may still show the status from before the start.
+        env.status_lag = [lag, self._status_body(env.tenant, env.name)[1]] if lag else None
         env.run = run
         env.runs.append(run)
 
@@ -769,7 +851,9 @@ class Simulation:
             def effects(ended):  # pylint: disable=unused-argument
                 env.blocked = env.blocked or failure['blocking']
         else:
-            message = 'Promotion completed' if diff else 'Promotion completed (no change)'
+            # dry_run_wording 'no-change': a dry run's end is worded "(no change)" whatever it found (API.md 8).
+            no_change = not diff or (dry_run and self.variant_of(tenant_name)['dry_run_wording'] == 'no-change')
+            message = 'Promotion completed (no change)' if no_change else 'Promotion completed'
             outcome = {'status': 'READY', 'message': message, 'blockingError': False}
             phases = [prepare, promote] + ([] if dry_run else [(MSG_RESTART, timing.seconds('restart'))])
 
@@ -816,8 +900,9 @@ class Simulation:
         if request.get('unlockEnvironmentsAfterPromotion'):
             lock.start_unlock(ended + self._seconds(tenant, 'unlock'))
 
-    @staticmethod
-    def _add_report(env, ended, diff, kind, lock, dry_run, request, missing, ignored):
+    def _add_report(self, env, ended, diff, kind, lock, dry_run, request, missing, ignored):
+        # report_lag: GET /report keeps returning the report before this one for that many reads (API.md 8).
+        env.report_lag = self.variant_of(env.tenant)['report_lag']
         run = env.run
         created = run.wall(ended) if run is not None else time.time()
         env.reports.append({
@@ -837,8 +922,8 @@ class Simulation:
         for area in AREAS:
             entries = []
             for item, change in sorted(diff.get(area, {}).items()):
-                if shape == 'new':
-                    realm = 'alpha' if area == 'am' else None
+                if shape in ('new', 'new-null-realm'):
+                    realm = ENTRY_REALMS[area] if shape == 'new' else OLD_ENTRY_REALMS[area]
                     entries.append({'configItem': item, 'configChange': {
                         kind: [{'name': n, 'realm': realm, 'uid': entry_uid(area, item, n)} for n in change[kind]]
                         for kind in ('added', 'modified', 'deleted')}})
@@ -847,7 +932,7 @@ class Simulation:
                     entries.append({'configChange': {kind: list(names) for kind, names in change.items() if names},
                                     'configItem': item, 'fileDestinationPattern': pattern, 'fileName': file_name,
                                     'type': item_type})
-            if entries or shape == 'new':
+            if entries or shape != 'seed':
                 rendered[REPORT_AREA_KEYS[area]] = entries
         return rendered
 
@@ -874,9 +959,13 @@ class Simulation:
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, env_name)
         self.advance(tenant)
-        if not env.reports:
+        reports = env.reports
+        if env.report_lag > 0:
+            env.report_lag -= 1
+            reports = reports[:-1]
+        if not reports:
             raise ApiError(404, 'No promotion report found for this environment', 'Not Found')
-        return 200, self._render_report(tenant_name, env.reports[-1])
+        return 200, self._render_report(tenant_name, reports[-1])
 
     def report(self, tenant_name, env_name, report_id):
         tenant = self.tenant(tenant_name)
@@ -956,9 +1045,16 @@ class Simulation:
             raise ValueError('description must be a non-empty string')
         env.fail_next_lock = description
 
+    def stick_next_lock(self, tenant_name, upper_env):
+        """The next lock of the pair below ``upper_env`` starts as usual but stays 'locking' forever."""
+        tenant = self.tenant(tenant_name)
+        env = self._upper_env(tenant, upper_env)
+        self.advance(tenant)
+        env.stick_next_lock = True
+
     def clear_block(self, tenant_name, upper_env):
-        """What support does after a blocking failure or a failed lock: the environment may be promoted into,
-        or unlocked, again; a lock of the pair that failed is removed."""
+        """What support does after a blocking failure, a failed lock or a stuck one: the environment may be promoted
+        into, or unlocked, again; a lock of the pair that failed or is stuck is removed."""
         tenant = self.tenant(tenant_name)
         env = self._upper_env(tenant, upper_env)
         self.advance(tenant)
@@ -966,7 +1062,8 @@ class Simulation:
         if env.run is not None and env.run.finished:
             env.run.visible = False
             env.run.cleared = True
-        tenant.locks = [lock for lock in tenant.locks if not (lock.upper == env.name and lock.failure is not None)]
+        tenant.locks = [lock for lock in tenant.locks
+                        if not (lock.upper == env.name and (lock.failure is not None or lock.stuck))]
 
     @staticmethod
     def _run_record(run, now):
@@ -992,7 +1089,7 @@ class Simulation:
         if holder is not None:
             state['lock'] = {'promotionId': holder.promotion_id, 'state': self.lock_state_of(tenant, holder, now),
                              'clock_state': holder.state(now), 'lower': holder.lower, 'upper': holder.upper,
-                             'foreign': holder.foreign, 'failure': holder.failure}
+                             'foreign': holder.foreign, 'failure': holder.failure, 'stuck': holder.stuck}
         if env.lower is not None:
-            state['status'] = self.status(tenant_name, env_name)[1]
+            state['status'] = self._status_body(tenant_name, env_name)[1]
         return state

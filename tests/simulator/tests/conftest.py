@@ -111,6 +111,13 @@ class Api:
         assert self.wait_lock('locked')['promotionId'] == promotion_id
         return promotion_id
 
+    def unlock(self, promotion_id):
+        """DELETE the lock (202 unlocking by default, 200 in other variants), then wait until it is gone."""
+        response = self.delete(PROMOTION + '/lock/' + promotion_id)
+        assert response.status_code in (200, 202), response.text
+        assert self.wait_lock('unlocked')['result'] == 'unlocked'
+        return response
+
     def promote(self, **body):
         body.setdefault('dryRun', False)
         response = self.post(PROMOTION + '/promote', json=body)

@@ -1,4 +1,5 @@
-"""The seed's seven steps and every state machine of the promotions API, with plain requests."""
+"""The seed's seven steps and every state machine of the promotions API, with plain requests, on the simulator's
+defaults (the OpenAPI description's shapes: 202 on the writes, report entries {name, realm, uid})."""
 
 from __future__ import annotations
 
@@ -11,8 +12,18 @@ SEED_DATE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
 DASHED_DATE = re.compile(r'^\d{4}-\d\d-\d\dT\d\d-\d\d\+00Z$')
 
 
+def names(change):
+    """A configChange with its {name, realm, uid} entries as names, its empty lists left out (the seed's look)."""
+    return {kind: [entry['name'] if isinstance(entry, dict) else entry for entry in entries]
+            for kind, entries in change.items() if entries}
+
+
 def idm_change(report):
-    return {entry['configItem']: entry['configChange'] for entry in report['report'].get('IDMConfig', [])}
+    return {entry['configItem']: names(entry['configChange']) for entry in report['report'].get('IDMConfig', [])}
+
+
+def am_change(report):
+    return {entry['configItem']: names(entry['configChange']) for entry in report['report'].get('AMConfig', [])}
 
 
 def test_seven_steps(sim, tenant, api):
@@ -23,9 +34,10 @@ def test_seven_steps(sim, tenant, api):
         'result': 'unlocked', 'description': 'Environment unlocked',
         'lowerEnv': {'state': 'unlocked'}, 'upperEnv': {'state': 'unlocked'}}
     # 2. lock: locking, then locked on later reads
-    response = staging.post(PROMOTION + '/lock')
-    assert response.status_code == 200
+    response = staging.post(PROMOTION + '/lock', headers={'X-ForgeRock-TransactionId': 'seven-steps/2'})
+    assert response.status_code == 202
     assert response.headers['Content-API-Version'] == 'protocol=1.0,resource=1.0'
+    assert response.headers['X-ForgeRock-TransactionId'] == 'seven-steps/2'
     body = response.json()
     assert body['result'] == 'locking' and body['description'] == 'Environment lock in progress'
     promotion_id = body['promotionId']
@@ -41,7 +53,7 @@ def test_seven_steps(sim, tenant, api):
     assert SEED_DATE.match(status['timeStamp'])
     # 4. dry run: no restart phase, config untouched
     response = staging.post(PROMOTION + '/promote', json={'dryRun': True})
-    assert response.json() == {'result': 'Promotion process initiated successfully'}
+    assert response.status_code == 202 and response.json() == {'result': 'Promotion process initiated successfully'}
     messages = set()
     while True:
         status = staging.get(PROMOTION + '/promote').json()
@@ -67,21 +79,26 @@ def test_seven_steps(sim, tenant, api):
         time.sleep(0.01)
     assert messages[-1] == 'Promotion completed' and 'Waiting for workloads to restart' in messages
     assert messages.index('Promote configuration') < messages.index('Waiting for workloads to restart')
-    # 6. the report of the real run, in the seed's shape
+    # 6. the report of the real run, its entries in the OpenAPI's shape (IDM's realm is the root)
     report = staging.get(PROMOTION + '/report').json()
     assert report['dryRun'] is False and report['promotionId'] == promotion_id
     assert report['reportName'] == 'Report_%s_dryrun=false_%s' % (report['reportName'].split('_')[1], promotion_id)
-    entry = report['report']['IDMConfig'][0]
-    assert entry == {'configChange': {'added': ['Forgotten Username']}, 'configItem': 'Email > Templates',
-                     'fileDestinationPattern': 'idm/conf/emailTemplate-*.json', 'fileName': 'displayName', 'type': 'single'}
+    assert report['report']['AMConfig'] == []
+    [entry] = report['report']['IDMConfig']
+    assert entry['configItem'] == 'Email > Templates' and set(entry) == {'configItem', 'configChange'}
+    [added] = entry['configChange']['added']
+    assert added['name'] == 'Forgotten Username' and added['realm'] == '/' and added['uid']
+    assert entry['configChange']['modified'] == entry['configChange']['deleted'] == []
     assert sim.env_state(tenant, 'staging')['config'] == sim.env_state(tenant, 'dev')['config']
     listed = staging.get(PROMOTION + '/reports').json()
     assert [(r['dryRun'], r['type']) for r in listed] == [(True, 'promotion'), (False, 'promotion')]
     assert staging.get(PROMOTION + '/report/' + listed[0]['reportId']).json()['dryRun'] is True
-    # 7. unlock
+    # 7. unlock: unlocking, then unlocked on later reads
     response = staging.delete(PROMOTION + '/lock/' + promotion_id)
-    assert response.status_code == 200 and response.json()['result'] == 'unlocked'
-    assert staging.get(PROMOTION + '/lock/state').json()['result'] == 'unlocked'
+    assert response.status_code == 202
+    assert response.json() == {'result': 'unlocking', 'description': 'Environment unlock in progress', 'promotionId': promotion_id}
+    assert staging.get(PROMOTION + '/lock/state').json()['result'] == 'unlocking'
+    assert staging.wait_lock('unlocked')['result'] == 'unlocked'
     assert staging.get(PROMOTION + '/promote').json()['status'] == 'UNLOCKED'
 
 
@@ -90,12 +107,11 @@ def test_promoting_again_changes_nothing(sim, tenant, api):
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'modify', 'Login')
     promotion_id = staging.lock()
     assert staging.promote()['message'] == 'Promotion completed'
-    am = {e['configItem']: e['configChange'] for e in staging.get(PROMOTION + '/report').json()['report']['AMConfig']}
-    assert am == {'Journeys': {'modified': ['Login']}}
+    assert am_change(staging.get(PROMOTION + '/report').json()) == {'Journeys': {'modified': ['Login']}}
     status = staging.promote()
     assert status['status'] == 'READY' and status['message'] == 'Promotion completed (no change)'
-    assert staging.get(PROMOTION + '/report').json()['report'] == {}
-    staging.delete(PROMOTION + '/lock/' + promotion_id)
+    assert staging.get(PROMOTION + '/report').json()['report'] == {'AMConfig': [], 'IDMConfig': []}
+    staging.unlock(promotion_id)
 
 
 def test_deleted_entries_are_reported(sim, tenant, api):
@@ -119,7 +135,7 @@ def test_lock_conflicts(sim, tenant, api):
     # unlocking with somebody else's id names the holder
     wrong = staging.delete(PROMOTION + '/lock/not-the-holder')
     assert wrong.status_code == 409 and promotion_id in wrong.json()['message']
-    assert staging.delete(PROMOTION + '/lock/' + promotion_id).status_code == 200
+    staging.unlock(promotion_id)
     assert prod.lock()
 
 
@@ -128,7 +144,7 @@ def test_foreign_lock_can_be_released_with_its_id(sim, tenant, api):
     foreign = sim.foreign_lock(tenant, 'staging')
     response = staging.post(PROMOTION + '/lock')
     assert response.status_code == 409 and response.json()['message'].endswith(foreign)
-    assert staging.delete(PROMOTION + '/lock/' + foreign).status_code == 200
+    staging.unlock(foreign)
     assert staging.lock() != foreign
 
 
@@ -167,7 +183,7 @@ def test_promote_refusals(sim, tenant, api):
     staging.lock()
     assert staging.post(PROMOTION + '/promote', json={}).status_code == 400
     assert staging.post(PROMOTION + '/promote', data='{not json').status_code == 400
-    assert staging.post(PROMOTION + '/promote', json={'dryRun': False}).status_code == 200
+    assert staging.post(PROMOTION + '/promote', json={'dryRun': False}).status_code == 202
     running = staging.post(PROMOTION + '/promote', json={'dryRun': False})
     assert running.status_code == 409 and 'already running' in running.json()['message']
     assert staging.wait_run()['status'] == 'READY'
@@ -188,7 +204,7 @@ def test_blocking_failure(sim, tenant, api):
     sim.clear_block(tenant, 'staging')
     assert sim.env_state(tenant, 'staging')['blocked'] is False
     assert staging.get(PROMOTION + '/promote').json()['status'] == 'READY'
-    assert staging.delete(PROMOTION + '/lock/' + promotion_id).status_code == 200
+    staging.unlock(promotion_id)
 
 
 def test_recoverable_failure(sim, tenant, api):
@@ -253,14 +269,14 @@ def test_rollback(sim, tenant, api):
     sim.edit_config(tenant, 'dev', 'idm', 'Email > Templates', 'add', 'Goodbye')
     promotion_id = staging.lock()
     empty = staging.get(PROMOTION + '/report/provisional-rollback').json()
-    assert empty['report'] == {}
+    assert empty['report'] == {'AMConfig': [], 'IDMConfig': []}
     refused = staging.post(PROMOTION + '/rollback', json={})
     assert refused.status_code == 409 and 'no promotion to roll back' in refused.json()['message']
     staging.promote()
     preview = staging.get(PROMOTION + '/report/provisional-rollback').json()
     assert idm_change(preview) == {'Email > Templates': {'deleted': ['Goodbye']}}
     response = staging.post(PROMOTION + '/rollback', json={'promoter': 'ops'})
-    assert response.status_code == 200 and 'result' in response.json()
+    assert response.status_code == 202 and 'result' in response.json()
     status = staging.get(PROMOTION + '/promote').json()
     assert status['type'] == 'rollback' and status['status'] == 'RUNNING'
     status = staging.wait_run()
@@ -277,12 +293,13 @@ def test_rollback_needs_the_lock(sim, tenant, api):
     assert response.status_code == 409
 
 
-def test_new_report_shape_dashed_dates_in_progress_and_202_unlock(sim, tenant, api):
-    sim.set_variant(tenant=tenant, report_shape='new', date_format='dashed', status_running='IN_PROGRESS', unlock_answer='unlocking-202')
+def test_older_new_report_shape_dashed_dates_in_progress_and_200_unlocked(sim, tenant, api):
+    sim.set_variant(tenant=tenant, report_shape='new-null-realm', date_format='dashed', status_running='IN_PROGRESS',
+                    unlock_answer='unlocked', start_status=200)
     staging = api('staging')
     sim.edit_config(tenant, 'dev', 'am', 'OAuth2 Clients', 'add', 'mobile-app')
     promotion_id = staging.lock()
-    staging.post(PROMOTION + '/promote', json={'dryRun': False})
+    assert staging.post(PROMOTION + '/promote', json={'dryRun': False}).status_code == 200
     assert staging.get(PROMOTION + '/promote').json()['status'] == 'IN_PROGRESS'
     assert staging.wait_run()['status'] == 'READY'
     report = staging.get(PROMOTION + '/report').json()
@@ -294,11 +311,14 @@ def test_new_report_shape_dashed_dates_in_progress_and_202_unlock(sim, tenant, a
     [added] = entry['configChange']['added']
     assert added['name'] == 'mobile-app' and added['realm'] == 'alpha' and added['uid']
     assert DASHED_DATE.match(staging.get(PROMOTION + '/reports').json()[0]['createdDate'])
+    sim.edit_config(tenant, 'dev', 'idm', 'Managed Objects', 'modify', 'alpha_user')
+    staging.promote()
+    [entry] = staging.get(PROMOTION + '/report').json()['report']['IDMConfig']
+    assert entry['configChange']['modified'][0]['realm'] is None  # the simulator's older IDM entries
     response = staging.delete(PROMOTION + '/lock/' + promotion_id)
-    assert response.status_code == 202
-    assert response.json() == {'result': 'unlocking', 'description': 'Environment unlock in progress', 'promotionId': promotion_id}
-    assert staging.get(PROMOTION + '/lock/state').json()['result'] == 'unlocking'
-    assert staging.wait_lock('unlocked')['result'] == 'unlocked'
+    assert response.status_code == 200
+    assert response.json() == {'result': 'unlocked', 'description': 'Environment unlocked', 'promotionId': promotion_id}
+    assert staging.get(PROMOTION + '/lock/state').json()['result'] == 'unlocked'
 
 
 def test_provisional_report_is_served_by_the_lower_environment(sim, tenant, api):
@@ -306,7 +326,7 @@ def test_provisional_report_is_served_by_the_lower_environment(sim, tenant, api)
     provisional = api('dev').get(PROMOTION + '/report/provisional')
     assert provisional.status_code == 200
     assert idm_change(provisional.json()) == {'Email > Templates': {'modified': ['Welcome']}}
-    assert api('staging').get(PROMOTION + '/report/provisional').json()['report'] == {}
+    assert api('staging').get(PROMOTION + '/report/provisional').json()['report'] == {'AMConfig': [], 'IDMConfig': []}
     highest = api('prod').get(PROMOTION + '/report/provisional')
     assert highest.status_code == 400 and 'highest environment' in highest.json()['message']
     lowest = api('dev').get(PROMOTION + '/lock/state')
@@ -342,7 +362,7 @@ def test_admin_state_for_assertions(sim, tenant, api):
 
 
 def test_stale_lock_state_after_unlock(sim, tenant, api):
-    sim.set_variant(tenant=tenant, stale_lock_reads=2)
+    sim.set_variant(tenant=tenant, stale_lock_reads=2, unlock_answer='unlocked')  # gone at once, yet read as locked
     staging = api('staging')
     promotion_id = staging.lock()
     assert staging.delete(PROMOTION + '/lock/' + promotion_id).status_code == 200

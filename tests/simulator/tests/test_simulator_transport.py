@@ -127,7 +127,7 @@ def test_demo_over_http_with_inventory_stops_on_sigterm(tmp_path):
         assert 'promote_after: "acme-staging"' in text
         acme = Api(sim, 'acme', 'dev')
         assert acme.get(PROMOTION + '/report/provisional').json()['report'] != {}
-        assert Api(sim, 'globex', 'dev').get(PROMOTION + '/report/provisional').json()['report'] == {}
+        assert not any(Api(sim, 'globex', 'dev').get(PROMOTION + '/report/provisional').json()['report'].values())
         assert Api(sim, 'initech', 'dev').get(PROMOTION + '/report/provisional').json()['missingESVs'] == ['email.from']
         assert Api(sim, 'acme', 'staging').get(PROMOTION + '/report/provisional').json()['report'] != {}
     finally:

@@ -30,7 +30,7 @@ def read_lock(client):
 
 
 def test_seed_report_body_has_the_five_keys_only(sim, tenant, api):
-    sim.set_variant(tenant=tenant, report_body='seed')
+    sim.set_variant(tenant=tenant, report_body='seed', report_shape='seed')
     staging = api('staging')
     edit_dev(sim, tenant, 'Forgotten Username')
     promotion_id = staging.lock()
@@ -101,7 +101,17 @@ def test_unlocking_answers_with_a_stale_read(sim, tenant, api, answer, status):
     assert sim.env_state(tenant, 'staging')['lock'] is None
 
 
-def test_unlocked_answer_is_the_default(sim, tenant, api):
+def test_unlocking_202_is_the_default(sim, tenant, api):
+    staging = api('staging')
+    promotion_id = staging.lock()
+    response = staging.delete(PROMOTION + '/lock/' + promotion_id)
+    assert response.status_code == 202
+    assert response.json() == {'result': 'unlocking', 'description': SEED_UNLOCKING, 'promotionId': promotion_id}
+    assert staging.wait_lock('unlocked')['result'] == 'unlocked'
+
+
+def test_unlocked_answer(sim, tenant, api):
+    sim.set_variant(tenant=tenant, unlock_answer='unlocked')
     staging = api('staging')
     promotion_id = staging.lock()
     response = staging.delete(PROMOTION + '/lock/' + promotion_id)
@@ -183,7 +193,7 @@ def test_failed_lock(sim, tenant, api):
     staging = api('staging')
     sim.fail_next_lock(tenant, 'staging', description='Environment lock failed: upper environment unreachable')
     response = staging.post(PROMOTION + '/lock')
-    assert response.status_code == 200 and response.json()['result'] == 'locking'
+    assert response.status_code == 202 and response.json()['result'] == 'locking'
     promotion_id = response.json()['promotionId']
     state = staging.wait_lock('error')
     assert state == {'result': 'error', 'description': 'Environment lock failed: upper environment unreachable',
@@ -202,7 +212,8 @@ def test_failed_lock(sim, tenant, api):
     assert sim.env_state(tenant, 'staging')['lock'] is None
     assert read_lock(staging)['result'] == 'unlocked'
     second = staging.lock()  # one lock only fails
-    assert second != promotion_id and staging.delete(PROMOTION + '/lock/' + second).status_code == 200
+    assert second != promotion_id
+    staging.unlock(second)
 
 
 def test_failed_lock_default_description_and_on_read(sim, tenant, api):
@@ -309,7 +320,7 @@ def test_previous_status_stays_visible_after_a_new_lock(sim, tenant, api):
     first = staging.lock()
     failed = staging.promote()
     assert failed['message'] == 'Missing ESVs'
-    assert staging.delete(PROMOTION + '/lock/' + first).status_code == 200
+    staging.unlock(first)
     second = staging.lock()
     shown = staging.get(PROMOTION + '/promote').json()
     assert shown['status'] == 'ERROR' and shown['message'] == 'Missing ESVs' and shown['blockingError'] is False
@@ -322,7 +333,7 @@ def test_previous_status_stays_visible_after_a_new_lock(sim, tenant, api):
     # by default the new lock hides the previous run
     sim.set_variant(tenant=tenant, previous_status='hidden')
     staging.wait_run()
-    staging.delete(PROMOTION + '/lock/' + second)
+    staging.unlock(second)
     third = staging.lock()
     ready = staging.get(PROMOTION + '/promote').json()
     assert (ready['status'], ready['message'], ready['promotionId']) == ('READY', 'Environment ready for promotion', third)
@@ -337,7 +348,7 @@ def test_timing_per_tenant(sim, tenant, other_tenant, api):
     others = sim.env_state(other_tenant, 'staging')['timing']
     assert others == {'lock': 1, 'unlock': 1, 'prepare': 1, 'promote': 2, 'restart': 3, 'speed': 20}
     staging = api('staging')
-    assert staging.post(PROMOTION + '/lock').status_code == 200
+    assert staging.post(PROMOTION + '/lock').status_code == 202
     assert read_lock(staging)['result'] == 'locked'  # no lock time at all
     staging.post(PROMOTION + '/promote', json={'dryRun': False})
     assert staging.get(PROMOTION + '/promote').json()['message'] == 'Promotion completed (no change)'
@@ -424,8 +435,10 @@ def test_seed_preset_per_tenant(sim, tenant, api):
     edit_dev(sim, tenant, 'Forgotten Username')
     # 1. unlocked
     assert read_lock(staging)['result'] == 'unlocked'
-    # 2. lock; it moves on only while polled
-    promotion_id = staging.post(PROMOTION + '/lock').json()['promotionId']
+    # 2. lock (200, as the simulator always answered the seed's starts); it moves on only while polled
+    response = staging.post(PROMOTION + '/lock')
+    assert response.status_code == 200
+    promotion_id = response.json()['promotionId']
     time.sleep(0.1)
     assert staging.post(PROMOTION + '/promote', json={'dryRun': True}).status_code == 409
     assert staging.wait_lock('locked')['promotionId'] == promotion_id
@@ -470,7 +483,7 @@ def test_set_variant_refuses_unknown_keys_and_values(sim, tenant, choices):
 def test_variants_stay_with_their_tenant(sim, tenant, other_tenant):
     sim.set_variant(tenant=tenant, report_body='seed', error_body='promotions')
     others = sim.env_state(other_tenant, 'staging')['variant']
-    assert others['report_body'] == 'full' and others['error_body'] == 'seed' and others['unlock_answer'] == 'unlocked'
+    assert others['report_body'] == 'full' and others['error_body'] == 'seed' and others['unlock_answer'] == 'unlocking-202'
 
 
 # -- scenario files and the command line
