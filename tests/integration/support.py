@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -45,6 +46,34 @@ class PlaybookRun:
 
     def output(self):
         return self.stdout + self.stderr
+
+    def facts(self):
+        """What the run did, as JSON (for ``once_per_run``)."""
+        return dict(rc=self.rc, stdout=self.stdout, stderr=self.stderr, results=self.results, stats=self.stats)
+
+    @classmethod
+    def from_facts(cls, facts):
+        """A PlaybookRun again, from its ``facts()``; None from None."""
+        if facts is None:
+            return None
+        run = cls.__new__(cls)
+        run.__dict__.update(facts)
+        return run
+
+
+def once_per_run(tmp_path_factory, name, make):
+    """``make(workdir)``'s JSON facts, made once per pytest run: by the first pytest-xdist worker that asks, while the
+    others wait for them and read them. For a module fixture whose ansible-playbook runs serve many tests, which
+    pytest-xdist hands to every worker. Returns (workdir, facts); ``workdir`` is where ``make`` worked."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base  # the run's folder, over its workers'
+    workdir, facts_file = shared / name, shared / (name + '.json')
+    with open(shared / (name + '.lock'), 'w', encoding='utf-8') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not facts_file.exists():
+            workdir.mkdir()
+            facts_file.write_text(json.dumps(make(workdir)))
+        return workdir, json.loads(facts_file.read_text())
 
 
 def playbook_invocation(playbook, workdir, extra_vars=None, inventory=None, check=False, diff=False, verbosity=0,

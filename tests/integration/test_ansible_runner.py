@@ -127,9 +127,10 @@ def test_credentials_injected_as_environment_variables_serve_both_environments(s
 
 
 def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_path):
-    # A simulator of its own with a long restart phase, so that the first job can be killed in the middle of it.
+    # A simulator of its own with a long restart phase (15 s), so that the first job can be killed in the middle of it
+    # and the third still finds it going after the second.
     with Simulator.start(tmp_path / 'simulator', scenario='default', tenants='acme',
-                         extra_args=['--speed', '20', '--restart-seconds', '200']) as sim:
+                         extra_args=['--speed', '20', '--restart-seconds', '300']) as sim:
         sim.edit_config('acme', 'dev', 'am', 'OAuth2 Clients', 'add', 'partner-portal')
         hosts = {'acme-staging': host_vars(sim, 'acme', 'staging')}
 
