@@ -118,6 +118,21 @@ def write_lock_record(path: str, promotion_id: str, tenant_url: str, transaction
     return record
 
 
+def note_run(path: str | None, tenant_url: str, promotion_id: str | None, kind: str, dry_run: bool) -> dict | None:
+    """Add to the lock record of ``promotion_id`` the run just started under that lock (``kind``, ``dry_run``): where
+    the tenant does not say (the seed's statuses and reports name no type), it tells a rerun what is going on or last
+    ran under the lock. Returns the record, None when there is none of that lock."""
+    try:
+        record = read_lock_record(path, tenant_url) if path else None
+    except ConfigurationError:
+        return None
+    if not record or record['promotion_id'] != promotion_id:
+        return None
+    record['run'] = dict(kind=kind, dry_run=bool(dry_run))
+    write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
+    return record
+
+
 def forget_lock_record(path: str | None, tenant_url: str, promotion_id: str | None = None) -> None:
     """Remove the lock record (only if it names ``promotion_id``, when given). A record that cannot be removed is
     left: it only makes a later run look for a lock that is gone, and take a new one."""

@@ -20,7 +20,8 @@ from urllib.parse import quote
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._files import forget_lock_record, read_lock_record, write_lock_record
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import (
+    forget_lock_record, note_run, read_lock_record, write_lock_record)
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import (
     change_rows, describe_listing, render_markdown, report_dry_run, report_facts, report_of_run)
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
@@ -168,6 +169,8 @@ class Promotions:
         self.progress = progress  # takes the lines that say how a wait goes
         # The option that bounds the lock steps, named in their timeouts' messages (promotion_run's lock_timeout).
         self.lock_timeout_option = lock_timeout_option
+        # The lock record of the lock this task holds (keep_or_lock), where the runs it starts are noted.
+        self.record_path: str | None = None
 
     @contextlib.contextmanager
     def _step(self, timeout: float) -> Iterator[Waiter]:
@@ -206,6 +209,14 @@ class Promotions:
             dry = report_dry_run(report, self.client.get(REPORTS_PATH))
         return dry
 
+    def noted_run(self, promotion_id: str | None) -> dict[str, Any] | None:
+        """The run last started under the lock ``promotion_id``, as its lock record notes it (None without one)."""
+        try:
+            record = read_lock_record(self.record_path, self.client.base_url) if self.record_path else None
+        except PromotionError:
+            return None
+        return record.get('run') if record and record['promotion_id'] == promotion_id else None
+
     def real_run_finished_under(self, promotion_id: str | None, operation: str = 'promotion') -> bool:
         """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one and the status
         says it completed (a real run that failed is tried again, after a dry run)."""
@@ -213,8 +224,8 @@ class Promotions:
         if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
             return False
         status = self.status()
-        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report), status) and \
-            status.status == states.STATUS_READY
+        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report), status,
+                                     self.noted_run(promotion_id)) and status.status == states.STATUS_READY
 
     def release(self) -> Any:
         return self.client.get(RELEASE_PATH)
@@ -286,6 +297,7 @@ class Promotions:
         tells whether that lock was still held and kept (``resumed``) and, with a record, what it holds."""
         record = read_lock_record(record_path, self.client.base_url) if record_path else None
         kept = promotion_id or (record or {}).get('promotion_id')
+        self.record_path = record_path
         result = self.ensure_locked(promotion_id=kept, record_path=record_path, **options)
         result['resumed'] = bool(kept) and not result['changed'] and result['promotion_id'] == kept
         written = result.pop('record', None)
@@ -536,7 +548,7 @@ class Promotions:
             last = self.last_report()
             under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
             last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
-            decision, why = states.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry)
+            decision, why = states.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry, self.noted_run(lock.promotion_id))
             if self.check_mode and not promotion_id and lock.result in (states.UNLOCKED, states.LOCKING):
                 # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
                 decision = states.START
@@ -731,9 +743,9 @@ class Promotions:
                                             tolerate=sat_out, topic=topic)
         except WaitTimeout as exc:
             last = exc.last or states.Status(None)
-            raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and the lock stays in place%s. '
+            raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and its lock %s stays in place%s. '
                                  'Run the task again to wait for it, or raise wait_timeout.'
-                                 % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message',
+                                 % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message', promotion_id,
                                     '; last error: %s' % exc.error if exc.error else ''),
                                  status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
         return status
@@ -767,6 +779,8 @@ class Promotions:
                                  'no other run is in progress (status %s: %s), then run again.'
                                  % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
                                  error=exc.to_dict(), status=status.as_dict())
+        # Noted once the tenant took it (not before: a start refused must not be taken for a run made).
+        note_run(self.record_path, self.client.base_url, lock_id, kind, dry_run if kind == 'promotion' else False)
 
 
 def sat_out(exc: BaseException) -> bool:

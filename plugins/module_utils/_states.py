@@ -205,11 +205,13 @@ START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
 def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str | None, dry_run: bool = False,
-             last_report: Any = None, last_report_dry: bool | None = None) -> tuple[str, str | None]:
+             last_report: Any = None, last_report_dry: bool | None = None, noted: dict[str, Any] | None = None) -> tuple[str, str | None]:
     """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
     going under our lock (a playbook interrupted and run again), see it COMPLETED (the same real
     run already finished under our lock), or FAIL with a reason. ``last_report_dry`` is whether the
-    last report is a dry run's (``report.report_dry_run``; None when the tenant does not say)."""
+    last report is a dry run's (``report.report_dry_run``; None when the tenant does not say). ``noted`` is the run
+    last started under the lock, as the lock record notes it (``kind``, ``dry_run``), for a tenant that names no type."""
+    going = status.type or (noted or {}).get('kind')
     if lock.result != LOCKED:
         return FAIL, not_locked_message(lock, promotion_id)
     if promotion_id and lock.promotion_id != promotion_id:
@@ -218,18 +220,18 @@ def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str 
         return FAIL, not_locked_message(lock, promotion_id)
     if status.running:
         ours = not status.promotion_id or status.promotion_id == lock.promotion_id
-        if status.type == operation and ours:
+        if going == operation and ours:
             return ATTACH, None
-        if status.type is None and ours:
+        if going is None and ours:
             # The seed's statuses name no type: a rollback going on cannot be told from a promotion.
             return FAIL, ('A run is going on under lock %s (%s), and the tenant does not say whether it is a promotion or '
                           'a rollback, so this task does not wait for it as its own. Wait for it to end, then run again.'
                           % (lock.promotion_id, status.message or 'no message'))
         return FAIL, ('A %s is already running on these environments (%s); wait for it to finish.'
-                      % (status.type or 'run', status.message or 'no message'))
+                      % (going or 'run', status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
-    finished = finished_under(last_report, operation, lock.promotion_id, last_report_dry, status)
+    finished = finished_under(last_report, operation, lock.promotion_id, last_report_dry, status, noted)
     if not dry_run and status.status == STATUS_READY and finished:
         # While the environments are locked their configuration cannot change, so a second real
         # promotion under the same lock has nothing to promote (but would restart the tenant's
@@ -285,17 +287,21 @@ def release_upgrade_message(check: dict[str, Any]) -> str:
                ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
 
 
-def finished_under(report: Any, operation: str, promotion_id: str | None, dry_run: bool | None, status: Status | None = None) -> bool:
+def finished_under(report: Any, operation: str, promotion_id: str | None, dry_run: bool | None, status: Status | None = None,
+                   noted: dict[str, Any] | None = None) -> bool:
     """The report is that of a real run of ``operation`` made under the lock ``promotion_id``. ``dry_run`` is
-    whether the report is a dry run's; ``status`` (the status read with it) may say the kind of the last run when the
-    report does not. When nobody can tell either (the seed's report without ``type``, a status without ``type``: a
-    rollback's report then looks like a promotion's), it is not taken for a finished run: a run that did not happen
-    is never reported, and the dry run made first says what is left to do."""
+    whether the report is a dry run's; ``status`` (the status read with it), else ``noted`` (the real run last started
+    under the lock, as the lock record notes it), may say the kind of the last run when the report does not. When
+    nobody can tell (the seed's report without ``type``, a status without ``type``, no record: a rollback's report then
+    looks like a promotion's), it is not taken for a finished run: a run that did not happen is never reported, and the
+    dry run made first says what is left to do."""
     if not (isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and dry_run is False):
         return False
     kind = report.get('type')
     if not kind and status is not None and status.promotion_id == promotion_id and status.status == STATUS_READY:
         kind = status.type
+    if not kind and noted and noted.get('dry_run') is False:
+        kind = noted.get('kind')
     return kind == operation
 
 

@@ -130,3 +130,14 @@ def test_a_run_directory_already_there_is_used_as_it_is(tmp_path):
     f.write_run_record(str(run_dir), 'acme-staging', 'promoted')
     f.write_run_record(str(run_dir), 'acme-prod', 'failed', 'boom')
     assert sorted(os.listdir(run_dir)) == ['acme-prod.json', 'acme-staging.json']
+
+
+def test_a_run_started_is_noted_in_the_record_of_its_lock_only(tmp_path):
+    path = str(tmp_path / '.lock.json')
+    f.write_lock_record(path, 'lock-1', URL, 'txn')
+    assert f.note_run(path, URL, 'lock-2', 'promotion', False) is None  # another lock's run
+    assert f.read_lock_record(path, URL).get('run') is None
+    f.note_run(path, URL, 'lock-1', 'rollback', False)
+    assert f.read_lock_record(path, URL)['run'] == dict(kind='rollback', dry_run=False)
+    assert f.note_run(str(tmp_path / 'none.json'), URL, 'lock-1', 'promotion', True) is None  # no record: nothing written
+    assert not (tmp_path / 'none.json').exists()

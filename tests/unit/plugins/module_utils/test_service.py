@@ -910,7 +910,7 @@ def test_a_run_that_outlasts_wait_timeout_goes_on_and_keeps_the_lock():
     tenant.run_seconds = 10000
     error = failure(promotions(tenant).run, promotion_id=OURS, wait_timeout=300)
     assert 'Timed out after 300 s' in error.message and 'still RUNNING' in error.message
-    assert 'the lock stays in place' in error.message and 'Run the task again' in error.message
+    assert 'its lock %s stays in place' % OURS in error.message and 'Run the task again' in error.message
     assert error.result['promotion_id'] == OURS and error.result['status']['status'] == 'RUNNING'
     assert len(tenant.writes) == 1 and 300 <= tenant.now <= 300 + s.LAST_LOOK
 

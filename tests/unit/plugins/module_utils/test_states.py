@@ -541,3 +541,16 @@ def test_without_a_progress_callable_the_wait_goes_as_before():
 ])
 def test_progress_text_says_the_state_as_the_tenant_said_it(entry, text):
     assert progress_text(entry) == text
+
+
+def test_the_lock_record_says_the_kind_where_the_tenant_does_not():
+    # The seed's statuses and reports name no type: the run the record notes under the lock tells them apart.
+    running = status('RUNNING', 'Promote configuration', promotionId=OURS)
+    assert p.plan_run(running, 'promotion', lock('locked', OURS), OURS, noted=dict(kind='promotion', dry_run=False))[0] == p.ATTACH
+    assert p.plan_run(running, 'promotion', lock('locked', OURS), OURS, noted=dict(kind='rollback', dry_run=False))[0] == p.FAIL
+    done = status('READY', 'Promotion completed', promotionId=OURS)
+    after_rollback = p.plan_run(done, 'promotion', lock('locked', OURS), OURS, False, seed_report(False), False,
+                                dict(kind='rollback', dry_run=False))
+    after_promotion = p.plan_run(done, 'promotion', lock('locked', OURS), OURS, False, seed_report(False), False,
+                                 dict(kind='promotion', dry_run=False))
+    assert (after_rollback[0], after_promotion[0]) == (p.START, p.COMPLETED)
