@@ -372,8 +372,8 @@ class Promotions:
             # There was no lock before our request: one there now is the one we asked for, and so is the lock that a
             # refusal of the request sent again names (the lock state may not show it yet).
             lock = self.lock_state()
-            if lock.result in (states.LOCKING, states.LOCKED) and lock.promotion_id:
-                return lock.promotion_id
+            if lock.result in (states.LOCKING, states.LOCKED, states.LOCK_ERROR) and lock.promotion_id:
+                return lock.promotion_id  # one that ended in error too: the wait for it says so
             return states.promotion_id_in(refusal.message) if refusal is not None and refusal.status == 409 else None
 
         while True:
