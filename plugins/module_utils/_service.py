@@ -714,6 +714,7 @@ class Promotions:
     def _wait_run(self, waiter: Waiter, kind: str, decision: str, before: states.Status, previous: dict[str, Any] | None,
                   dry_run: bool | None, promotion_id: str | None, topic: str = '') -> states.Status:
         seen_running = [decision == states.ATTACH]
+        reported_at: list[float] = []
 
         def finished(status: states.Status) -> bool:
             # Ended once seen running, or once it shows by its own report or error; a status that merely
@@ -724,9 +725,13 @@ class Promotions:
                 return False
             if seen_running[0] or (status.failed and not status.same_state(before)):
                 return True
+            if reported_at:
+                # Its report is there; a status still as it was before the start may lag the run's end (RECONCILE_WINDOW).
+                return not status.same_state(before) or waiter.clock() - reported_at[0] >= RECONCILE_WINDOW
             try:
                 if report_of_run(self.last_report(), kind, dry_run, promotion_id, previous, sure=True):
-                    return True
+                    reported_at.append(waiter.clock())
+                    return not status.same_state(before)
             except PromotionsApiError:
                 pass  # sat out like a failed status read
 

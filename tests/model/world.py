@@ -203,10 +203,16 @@ class World:
         begun = [run for run in tenant.runs if run.task == number and not run.dry]
         if len(begun) > 1:
             self.violate(number, 'started %d real runs' % len(begun))
-        # Under one lock, a second real promotion only after a rollback (a task run again never promotes twice).
+        # A promotion only after its dry run passed: never past a gate (missing ESVs, encrypted values).
+        mine = [run for run in tenant.runs if run.task == number and run.kind == 'promotion']
+        if any(first.dry and first.outcome['status'] == 'ERROR' and not second.dry for first, second in zip(mine, mine[1:])):
+            self.violate(number, 'a real promotion started after its dry run failed')
+        # Under one lock, a second real promotion only after a rollback, or after one that did not complete (a task
+        # run again never promotes twice).
         for lock_id in {run.lock_id for run in begun}:
-            kinds = [run.kind for run in tenant.runs if run.lock_id == lock_id and not run.dry]
-            if any(first == second == 'promotion' for first, second in zip(kinds, kinds[1:])):
+            runs = [run for run in tenant.runs if run.lock_id == lock_id and not run.dry]
+            if any(first.kind == second.kind == 'promotion' and first.outcome['status'] == 'READY'
+                   for first, second in zip(runs, runs[1:])):
                 self.violate(number, 'a second real promotion under lock %s' % lock_id)
         real = [run for run in tenant.runs if not run.dry]
         if task.check_mode and writes:
