@@ -12,8 +12,8 @@ from tests.model.schedules import describe, play, scenarios
 from tests.model.tenant import Fault, Schedule
 from tests.model.world import Setup, Task
 
-# make test runs this many schedules (about 30 s on a 2-core machine); make soak runs many more (tests/model/soak.py).
-EXAMPLES = int(os.environ.get('MODEL_EXAMPLES', '150'))
+# make test runs this many schedules (about 20 s on a 2-core machine); make soak runs many more (tests/model/soak.py).
+EXAMPLES = int(os.environ.get('MODEL_EXAMPLES', '300'))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
