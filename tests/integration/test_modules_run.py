@@ -148,7 +148,8 @@ def test_run_without_the_lock_fails_and_names_the_next_step(simulator, playbook)
 def test_timeout_then_rerun_attaches_to_the_running_promotion(simulator, playbook):
     sim, tenant = simulator, 'tenant06'
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Slow')
-    sim.set_timing(restart=100)  # five seconds at the test speed
+    # Fifteen seconds at the test speed, for this tenant alone: the rerun must find it still running, even on a busy machine.
+    sim.set_timing(tenant=tenant, restart=300)
     try:
         first = playbook(promotion_play(sim, tenant, 'staging', [
             lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', wait_timeout=1)]))
@@ -163,7 +164,7 @@ def test_timeout_then_rerun_attaches_to_the_running_promotion(simulator, playboo
         assert attached['attached'] is True and attached['changed'] is True and attached['message'] == 'Promotion completed'
         assert len(posts(sim, tenant, 'staging', '/environment/promotion/promote')) == 1
     finally:
-        sim.set_timing(restart=3)
+        sim.set_timing(tenant=tenant, restart=3)
 
 
 def test_rollback_restores_the_configuration_and_a_rerun_changes_nothing(simulator, playbook, tmp_path):
