@@ -325,6 +325,12 @@ class Promotions:
                 # Ours is gone (the tenant released it after the run) and another promotion has locked since.
                 forget_lock_record(record_path, tenant_url, promotion_id)
                 return dict(lock_released=True)
+            # Refused because a run goes on, or blocked: the lock is kept for that reason, which the refusal tells.
+            refused = exc.result.get('status')
+            kept = states.lock_kept(refused if isinstance(refused, dict) else {}, dict(blocked=exc.result.get('blocked')))
+            if kept:
+                return dict(lock_released=False, lock_kept=kept, next_step=states.kept_next_step(kept, promotion_id),
+                            blocked=kept == states.KEPT_BLOCKED)
             return dict(lock_released=False, unlock_error=str(exc), blocked=exc.result.get('blocked', False))
         if not self.check_mode:
             forget_lock_record(record_path, tenant_url, promotion_id)

@@ -61,10 +61,11 @@ class Clock:
 @dataclasses.dataclass(frozen=True)
 class Fault:
     """What happens to the ``request``-th request of a task, counted from 0: of all its requests, or only of those
-    ``on`` names ('POST /environment/promotion/lock', say)."""
+    ``on`` names ('POST /environment/promotion/lock', say); of every task, or only of the task numbered ``task``."""
     request: int
     kind: str
     on: str = ''
+    task: int | None = None
 
 
 @dataclasses.dataclass

@@ -74,6 +74,17 @@ REGRESSIONS = {
     # before its start: that stale status was taken for the dry run's end, and the promotion started past the gate.
     'an idle status shown late taken for the end of a dry run that failed': (
         Setup(missing_esvs=True), Schedule(status_lag=1, prepare=0.0), (Task(),)),
+    # Found by make soak: a rerun that failed at once on a definite error, its resumed lock's promotion still going:
+    # the release it tried was refused for that run, and the result gave that as a failed release, not as a lock kept
+    # for a run that goes on.
+    'a rerun that fails while its promotion goes on': (
+        Setup(fail_next=True),
+        Schedule(start_status=200, unlock_lag=1, promote=120.0, restart_blips=3, blip_kind='unauthorized', error_body='promotions',
+                 unauthorized_burst=(3.0, 8.0), faults=(
+                     Fault(29, 'busy'), Fault(62, 'unauthorized'), Fault(5, 'error500'), Fault(23, 'busy'),
+                     Fault(0, 'lost_after', LOCK), Fault(1, 'lost_before', LOCK))),
+        (Task(wait_timeout=60, unlock=False, wait_for_release=True),
+         Task(lock_timeout=60, wait_timeout=600, interrupt_at=205.0, wait_for_release=True))),
     # Check mode of a dry run only, with changes to find, said nothing_to_promote.
     'check mode of a dry run only': (Setup(), Schedule(), (Task(check_mode=True, dry_run_only=True),)),
     # Check mode while a promotion of ours goes on said nothing_to_promote.

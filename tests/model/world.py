@@ -83,7 +83,7 @@ class World:
         self.tenant = Tenant(schedule, self.clock)
         self.workdir = workdir
         self.record = os.path.join(workdir, 'host', '.lock.json')
-        self.faults = {(fault.on, fault.request): fault.kind for fault in schedule.faults}
+        self.faults = {(fault.on, fault.request, fault.task): fault.kind for fault in schedule.faults}
         self.counts: dict[str, int] = {}
         self.violations: list[str] = []
         self.results: list[dict[str, Any] | None] = []
@@ -105,7 +105,9 @@ class World:
         tenant.requests += 1
         on = '%s %s' % (method, path.rsplit('/', 1)[0] if method == 'DELETE' else path)
         nth = self.counts[on] = self.counts.get(on, -1) + 1
-        fault = self.faults.get(('', index)) or self.faults.get((on, nth))
+        task = len(self.results)
+        fault = self.faults.get(('', index, None)) or self.faults.get((on, nth, None)) or self.faults.get(('', index, task)) \
+            or self.faults.get((on, nth, task))
         if fault is None and method == 'GET' and path.endswith('/environment/promotion/promote') and tenant.in_restart() \
                 and tenant.restart_reads < self.schedule.restart_blips:
             tenant.restart_reads += 1
