@@ -116,6 +116,8 @@ options:
       - A lock record file, as O(idcloud.promotions.promotion_lock#module:record) of M(idcloud.promotions.promotion_lock).
         With O(lock) it is read to keep the lock of an interrupted run, and written as soon as a new lock's id is
         known. It is removed once O(unlock_after) has released the lock.
+      - It also notes the last run started under the lock (promotion or rollback, dry run or not), so that a rerun
+        tells them apart where the tenant does not (the statuses and reports of the vendor's guide name no type).
     type: path
   promoter:
     description: Who runs the promotion, recorded in the report.
