@@ -753,12 +753,15 @@ class Promotions:
                                             describe=lambda status: dict(status=status.status, message=status.message),
                                             tolerate=sat_out, topic=topic)
         except WaitTimeout as exc:
+            # The run has not been seen to end: as far as anyone can tell it goes on, whatever was read last (a read
+            # from before the start that lagged, or none).
             last = exc.last or states.Status(None)
-            raise PromotionError('Timed out after %.0f s; the %s is still %s (%s) on the tenant and its lock %s stays in place%s. '
+            shown = ('is still %s (%s) on the tenant' % (last.status, last.message or 'no message') if last.running and seen_running[0]
+                     else 'has not been seen to end (the tenant last showed %s: %s)' % (last.status or 'nothing', last.message or 'no message'))
+            raise PromotionError('Timed out after %.0f s; the %s %s and its lock %s stays in place%s. '
                                  'Run the task again to wait for it, or raise wait_timeout.'
-                                 % (exc.elapsed, kind, last.status or 'unknown', last.message or 'no message', promotion_id,
-                                    '; last error: %s' % exc.error if exc.error else ''),
-                                 status=last.as_dict(), history=waiter.history, promotion_id=promotion_id)
+                                 % (exc.elapsed, kind, shown, promotion_id, '; last error: %s' % exc.error if exc.error else ''),
+                                 status=last.as_dict(), history=waiter.history, promotion_id=promotion_id, run_going=True)
         return status
 
     def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous: dict[str, Any] | None,
@@ -768,9 +771,12 @@ class Promotions:
         if kind == 'promotion':
             payload['dryRun'] = bool(dry_run)
 
+        unsettled = []  # an answer was lost: whether the tenant started the run is not known until a read shows it
+
         def reconcile(refusal: PromotionsApiError | None) -> bool | None:  # pylint: disable=unused-argument
             # Started or not? A run going, or a new state or report under this lock, says it was; the status may
             # show it a few reads late.
+            unsettled.append(True)
             now = self.status()
             ours = now.promotion_id in (None, before.promotion_id, lock_id)
             started = (now.running and now.type in (None, kind)) or (ours and not now.same_state(before)) or \
@@ -780,6 +786,12 @@ class Promotions:
         try:
             self._write(lambda: self.client.post(path, payload), reconcile)
         except PromotionsApiError as exc:
+            if unsettled and exc.status != 409:
+                # The tenant may have started it: the lock stays (a run may be going), and a rerun finds out.
+                raise PromotionError('Starting the %s got no clear answer, and the tenant has not shown since whether it '
+                                     'began (%s). A %s may be going under lock %s, which is kept: run the task again to '
+                                     'find it and wait for it, or start it.' % (kind, exc, kind, lock_id),
+                                     error=exc.to_dict(), run_going=True) from None
             if exc.status != 409:
                 raise
             status = self.status()
@@ -789,7 +801,7 @@ class Promotions:
             raise PromotionError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
                                  'no other run is in progress (status %s: %s), then run again.'
                                  % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
-                                 error=exc.to_dict(), status=status.as_dict())
+                                 error=exc.to_dict(), status=status.as_dict(), run_going=bool(unsettled))
         # Noted once the tenant took it (not before: a start refused must not be taken for a run made).
         note_run(self.record_path, self.client.base_url, lock_id, kind, dry_run if kind == 'promotion' else False)
 

@@ -246,12 +246,13 @@ KEPT_RUNNING, KEPT_BLOCKED, KEPT_LOCKING, KEPT_ERROR = 'running', 'blocked', 'lo
 
 def lock_kept(status: dict[str, Any], result: dict[str, Any]) -> str | None:
     """Why the lock a task holds must stay after its run, from what the run read (``status``, a ``Status.as_dict``) and
-    its result (a lock state it read, under ``lock``); None when it is to be released. The API refuses to release it
+    its result (a lock state it read, under ``lock``; ``run_going`` when a wait ended before the run was seen to end);
+    None when it is to be released. The API refuses to release it
     after a blocking error and while a run goes on; a lock still changing (``locking``) or in ``error`` after
     lock_timeout was waited out once is not waited for again."""
     if status.get('blocking_error') or result.get('blocked'):
         return KEPT_BLOCKED
-    if status.get('status') == STATUS_RUNNING:
+    if status.get('status') == STATUS_RUNNING or result.get('run_going'):
         return KEPT_RUNNING
     lock = LockState(result.get('lock'))
     if lock.result in (LOCKING, UNLOCKING):

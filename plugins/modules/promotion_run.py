@@ -398,7 +398,8 @@ unlock_error:
 lock_kept:
   description:
     - With O(unlock_after), why the lock the task holds was not released, when it was kept on purpose; RV(next_step)
-      says what to do. V(running), the run still goes on (a O(wait_timeout) ended); V(blocked), a blocking error, which
+      says what to do. V(running), the run still goes on, or was not seen to end (a O(wait_timeout) ended, or the
+      answer to its start was lost and no read has shown it since); V(blocked), a blocking error, which
       the API keeps locked until support clears it; V(locking), the lock was still changing after O(lock_timeout) (it
       is not waited for again); V(error), the lock is in error.
     - Absent when the lock was released or released by the tenant, and when the task holds none.

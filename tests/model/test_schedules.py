@@ -85,6 +85,23 @@ REGRESSIONS = {
                      Fault(0, 'lost_after', LOCK), Fault(1, 'lost_before', LOCK))),
         (Task(wait_timeout=60, unlock=False, wait_for_release=True),
          Task(lock_timeout=60, wait_timeout=600, interrupt_at=205.0, wait_for_release=True))),
+    # Found by make soak: the promotion started, the status still showed the dry run's end, then every read failed
+    # (401s) until wait_timeout: the timeout took that stale READY for the run's state and released the lock's way.
+    'a timeout with no read since the start': (
+        Setup(service_account=True),
+        Schedule(report_body='seed', entries='names', running_word='IN_PROGRESS', start_status=200, previous_status_visible=True,
+                 status_lag=1, promote=1.0, restart=600.0, restart_blips=1, faults=(Fault(28, 'error500'),), error_body='promotions',
+                 unauthorized_burst=(10.0, 70.0)),
+        (Task(check_mode=True, lock_timeout=60), Task(lock_timeout=60, wait_timeout=60, keep_record=False, wait_for_release=True))),
+    # Found by make soak: the start's answer lost, then every read failing (401s) through the reconciling and the
+    # start sent again: the task failed as if nothing ran, while the promotion went on.
+    'a lost start answer and no read since': (
+        Setup(changes=2),
+        Schedule(report_body='seed', running_word='IN_PROGRESS', start_status=200, dry_run_says_no_change=True, status_lag=3,
+                 report_lag=2, reports_lag=True, lock_lag=1, unlock_lag=1, prepare=120.0, promote=600.0, restart=600.0,
+                 restart_blips=1, blip_kind='busy', error_body='promotions', unauthorized_burst=(10.0, 70.0),
+                 faults=(Fault(0, 'lost_after', START), Fault(2, 'lost_before', LOCK))),
+        (Task(check_mode=True, lock_timeout=60, wait_timeout=600), Task(wait_timeout=600, keep_record=False))),
     # Check mode of a dry run only, with changes to find, said nothing_to_promote.
     'check mode of a dry run only': (Setup(), Schedule(), (Task(check_mode=True, dry_run_only=True),)),
     # Check mode while a promotion of ours goes on said nothing_to_promote.
