@@ -261,9 +261,11 @@ class World:
                 self.violate(number, '%s but the tenant completed no rollback under lock %s' % (outcome, lock_id))
             if outcome == 'nothing_to_roll_back' and [run for run in real if run.task == number and run.kind == 'rollback']:
                 self.violate(number, 'nothing_to_roll_back, yet this task started a rollback')
-        # A task that ends while a run under its lock goes on keeps that lock and says so (it never fails as if the run
-        # had ended, nor tries to release a lock the API will not release).
-        going = [run for run in tenant.runs if not run.finished and run.lock_id == lock_id]
+        # A task that ends while a run under its lock goes on, which it started or whose status it read, keeps that
+        # lock and says so (it never fails as if the run had ended, nor tries to release a lock the API will not
+        # release). One that failed before it could read anything names its failed release instead.
+        going = [run for run in tenant.runs if not run.finished and run.lock_id == lock_id
+                 and (run.task == number or result.get('status'))]
         if going and not task.check_mode and task.unlock and result.get('lock_kept') != 'running':
             self.violate(number, 'ended while the %s it holds lock %s for goes on, without lock_kept: running (%s)'
                          % (going[0].kind, lock_id, (result.get('msg') or '')[:160]))
