@@ -164,8 +164,8 @@ def make_matrix(workdir):
                                    log=sim.request_log(tenant, 'staging'), writes=writes_of(sim, tenant))
                         for host, tenant in tenants.items()}
     return dict(tenants=tenant_facts, baseline=baseline, interrupted=interrupted,
-                runs={name: ran and ran.facts() for name, ran in (('first', first), ('resumed', resumed), ('second', second),
-                                                                 ('checked', checked.get('run')))})
+                runs={name: ran and ran.facts() for name, ran in (
+                    ('first', first), ('resumed', resumed), ('second', second), ('checked', checked.get('run')))})
 
 
 @pytest.fixture(scope='module')

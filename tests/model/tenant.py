@@ -225,10 +225,10 @@ class Tenant:
                         upperEnv=dict(state='unlocked'))
         state = self.lock.state(self.clock.now)
         pid = self.lock.promotion_id
-        body = dict(result=state, description={'locking': 'Environment lock in progress', 'locked': 'Environment locked',
-                                                'unlocking': 'Environment unlock in progress',
-                                                'error': 'Failed to lock environment'}[state],
-                    promotionId=pid, lowerEnv=dict(state=state, promotionId=pid), upperEnv=dict(state=state, promotionId=pid))
+        description = {'locking': 'Environment lock in progress', 'locked': 'Environment locked',
+                       'unlocking': 'Environment unlock in progress', 'error': 'Failed to lock environment'}[state]
+        body = dict(result=state, description=description, promotionId=pid, lowerEnv=dict(state=state, promotionId=pid),
+                    upperEnv=dict(state=state, promotionId=pid))
         return body
 
     def status_body(self) -> dict[str, Any]:

@@ -254,8 +254,8 @@ class World:
                 self.violate(number, 'nothing_to_promote, yet the lower environment differs from the upper one')
             if [run for run in real if run.task == number and run.kind == 'promotion']:
                 self.violate(number, 'nothing_to_promote, yet this task started a real promotion')
-        if outcome in ('rolled_back', 'nothing_to_roll_back') or (result.get('changed') and task.operation == 'rollback'
-                                                                   and not task.check_mode and not result.get('failed')):
+        claimed = result.get('changed') and task.operation == 'rollback' and not task.check_mode and not result.get('failed')
+        if outcome in ('rolled_back', 'nothing_to_roll_back') or claimed:
             rollbacks = [run for run in done if run.kind == 'rollback']
             if outcome != 'nothing_to_roll_back' and not rollbacks:
                 self.violate(number, '%s but the tenant completed no rollback under lock %s' % (outcome, lock_id))

@@ -70,13 +70,13 @@ def test_status_lag_shows_the_status_from_before_the_start(sim, tenant, api, lag
     staging = api('staging')
     promotion_id = staging.lock()
     start(staging, True)
-    ready = [staging.get(STATUS).json() for _ in range(lag)]
+    ready = [staging.get(STATUS).json() for _read in range(lag)]
     assert all(body['status'] == 'READY' and body['message'] == 'Environment ready for promotion' for body in ready)
     dry = staging.wait_run()
     assert dry['message'] == 'Promotion completed' and dry['promotionId'] == promotion_id
     start(staging, False)
     # the dry run's end, under the same promotionId, is read again before the promotion shows
-    lagging = [staging.get(STATUS).json() for _ in range(lag)]
+    lagging = [staging.get(STATUS).json() for _read in range(lag)]
     assert all((body['status'], body['message'], body['promotionId'], body['timeStamp']) ==
                ('READY', 'Promotion completed', promotion_id, dry['timeStamp']) for body in lagging), lagging
     assert staging.get(STATUS).json()['status'] == 'RUNNING'
@@ -90,7 +90,7 @@ def test_status_lag_after_a_rollback_start(sim, tenant, api):
     staging.promote()
     sim.set_variant(tenant=tenant, status_lag=2)
     assert staging.post(PROMOTION + '/rollback', json={}).status_code == 202
-    bodies = [staging.get(STATUS).json() for _ in range(2)]
+    bodies = [staging.get(STATUS).json() for _read in range(2)]
     assert [(b['message'], b['type']) for b in bodies] == [('Promotion completed', 'promotion')] * 2
     assert staging.get(STATUS).json()['type'] == 'rollback'
 
@@ -104,11 +104,11 @@ def test_report_lag_returns_the_previous_report_while_the_list_is_ahead(sim, ten
     staging = api('staging')
     staging.lock()
     staging.promote(dryRun=True)
-    assert [staging.get(PROMOTION + '/report').status_code for _ in range(2)] == [404, 404]  # none before the dry run's
+    assert [staging.get(PROMOTION + '/report').status_code for _read in range(2)] == [404, 404]  # none before the dry run's
     dry = staging.get(PROMOTION + '/report').json()
     assert dry['dryRun'] is True
     assert staging.promote()['message'] == 'Promotion completed'
-    lagging = [staging.get(PROMOTION + '/report').json()['reportId'] for _ in range(2)]
+    lagging = [staging.get(PROMOTION + '/report').json()['reportId'] for _read in range(2)]
     assert lagging == [dry['reportId']] * 2
     listed = staging.get(PROMOTION + '/reports').json()
     real_id = listed[-1]['reportId']
@@ -124,7 +124,7 @@ def test_lock_lag_reads_unlocked_and_a_second_lock_names_the_first(sim, tenant, 
     sim.set_variant(tenant=tenant, lock_lag=2)
     staging = api('staging')
     promotion_id = staging.post(PROMOTION + '/lock').json()['promotionId']
-    assert [staging.get(LOCK_STATE).json()['result'] for _ in range(2)] == ['unlocked', 'unlocked']
+    assert [staging.get(LOCK_STATE).json()['result'] for _read in range(2)] == ['unlocked', 'unlocked']
     again = staging.post(PROMOTION + '/lock')
     assert again.status_code == 409 and again.json()['message'].endswith(promotion_id)
     assert staging.wait_lock('locked')['promotionId'] == promotion_id
