@@ -148,8 +148,8 @@ def test_run_without_the_lock_fails_and_names_the_next_step(simulator, playbook)
 def test_timeout_then_rerun_attaches_to_the_running_promotion(simulator, playbook):
     sim, tenant = simulator, 'tenant06'
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Slow')
-    # Fifteen seconds at the test speed, for this tenant alone: the rerun must find it still running, even on a busy machine.
-    sim.set_timing(tenant=tenant, restart=300)
+    # Ten seconds at the test speed, for this tenant alone: the rerun must find it still running, even on a busy machine.
+    sim.set_timing(tenant=tenant, restart=200)
     try:
         first = playbook(promotion_play(sim, tenant, 'staging', [
             lock_task(), run_task(name='Promote', promotion_id='{{ lock.promotion_id }}', wait_timeout=1)]))

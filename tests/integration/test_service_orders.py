@@ -31,6 +31,7 @@ LOCK_LAG_LOST_LOCK = 'lock-lag-lost-lock'
 BLIPS_500 = 'restart-blip-500'
 BLIPS_401 = 'restart-blip-401'
 STUCK_LOCK = 'stuck-lock'
+RUN_TIMEOUT = 'run-timeout'
 STATUS_LAG_LOST_PROMOTE = 'status-lag-lost-promote'
 HOSTS = {
     REPORT_LAG: ({'report_lag': 3}, {}, {}),
@@ -40,6 +41,9 @@ HOSTS = {
     BLIPS_500: ({'restart_blips': 'error-500'}, {'restart': 40}, {}),
     BLIPS_401: ({'restart_blips': 'unauthorized-401'}, {'restart': 40}, {}),
     STUCK_LOCK: ({}, {}, {'promote_lock_timeout': 5}),
+    # A restart phase of 100 s: the promotion still runs when promote_run_timeout ends, and when the run is looked at.
+    # 33 s is the least that leaves the promotion the 30 s the module wants once the dry run is done.
+    RUN_TIMEOUT: ({}, {'restart': 2000}, {'promote_run_timeout': 33}),
     # Three seconds of preparation: each run still goes on while the status lags and no report of it is there yet.
     STATUS_LAG_LOST_PROMOTE: ({'status_lag': 3}, {'prepare': 60}, {}),
 }
@@ -243,28 +247,20 @@ def test_e_promote_roll_back_and_promote_again_under_one_lock(orders):
 
 # f. promote_run_timeout shorter than the run.
 
-def test_f_a_run_that_outlasts_the_timeout_keeps_its_lock_and_says_why(tmp_path):
-    # A simulator of its own: a restart phase of a minute, so that the promotion is still running at the timeout.
-    with Simulator.start(tmp_path / 'simulator', tenants='acme', extra_args=['--speed', '20']) as sim:
-        three_changes(sim, 'acme')
-        sim.set_timing(tenant='acme', restart=1200)
-        inventory = write_inventory(tmp_path / 'inventory.yml', {'acme-staging': host_vars(sim, 'acme', 'staging')})
-        # The least that leaves the promotion the 30 s the module wants once the dry run is done.
-        result = run(tmp_path, inventory, promote_run_timeout=33)
-        assert result.rc == 2, result.output()[-4000:]
-        state = sim.env_state('acme', 'staging')
-        held = state['lock']['promotionId']
-        assert state['status']['status'] == 'RUNNING', state['status']  # the promotion goes on in the tenant
-        said = result.failure('idcloud.promotions.promote : ' + RUN_TASK, 'acme-staging')
-        assert said.get('lock_kept') == 'running' and said.get('lock_released') is False, said
-        # The role leaves the lock alone: an unlock would be refused while the promotion runs.
-        assert UNLOCK not in writes_of(sim, 'acme'), writes_of(sim, 'acme')
-        row = summary(tmp_path)['acme-staging']
-        assert row['outcome'] == 'failed' and row['lock_released'] is False and row['promotion_id'] == held, row
-        # One story: the lock is kept because the promotion still runs, and it is named.
-        assert held in row['reason'] and 'still running' in row['reason'].lower(), row['reason']
-        assert 'could not be released' not in row['reason'], row['reason']
-        assert lock_record(tmp_path, 'acme-staging')['promotion_id'] == held
+def test_f_a_run_that_outlasts_the_timeout_keeps_its_lock_and_says_why(orders):
+    facts = orders['hosts'][RUN_TIMEOUT]
+    held = facts['staging']['lock']['promotionId']
+    assert facts['staging']['status']['status'] == 'RUNNING', facts['staging']['status']  # the promotion goes on
+    said = role_task(orders['shared'], RUN_TASK, RUN_TIMEOUT)
+    assert said.get('lock_kept') == 'running' and said.get('lock_released') is False, said
+    # The role leaves the lock alone: an unlock would be refused while the promotion runs.
+    assert not [entry for entry in facts['log'] if (entry['method'], entry['template']) == UNLOCK], facts['writes']
+    row = orders['summary'][RUN_TIMEOUT]
+    assert row['outcome'] == 'failed' and row['lock_released'] is False and row['promotion_id'] == held, row
+    # One story: the lock is kept because the promotion still runs, and it is named.
+    assert held in row['reason'] and 'still running' in row['reason'].lower(), row['reason']
+    assert 'could not be released' not in row['reason'], row['reason']
+    assert lock_record(orders['workdir'], RUN_TIMEOUT)['promotion_id'] == held
 
 
 # g. A lock stuck in locking.
