@@ -16,6 +16,8 @@ def test_happy_path_then_rerun_unchanged(simulator, tmp_path):
     sim, tenant = simulator, 'tenant01'
     sim.edit_config(tenant, 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username')
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'modify', 'Login')
+    # A restart phase long enough to be seen (1 s at speed 20): the default 0.15 s can fall between two looks.
+    sim.set_timing(tenant=tenant, restart=20)
     inventory = write_inventory(tmp_path / 'inventory.yml', {'t1-staging': host_vars(sim, tenant, 'staging')})
 
     first = run(tmp_path, inventory, promote_description='Release 7', promote_ticket_reference='CHG-7')
