@@ -114,6 +114,10 @@ def write_lock_record(path: str, promotion_id: str, tenant_url: str, transaction
     """Written as soon as a new lock's id is known, so an interruption while waiting for it loses nothing."""
     record = dict(promotion_id=promotion_id, tenant_url=tenant_url, transaction_id=transaction_id,
                   locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+    return save_lock_record(path, record)
+
+
+def save_lock_record(path: str, record: dict) -> dict:
     write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
     return record
 
@@ -129,8 +133,7 @@ def note_run(path: str | None, tenant_url: str, promotion_id: str | None, kind: 
     if not record or record['promotion_id'] != promotion_id:
         return None
     record['run'] = dict(kind=kind, dry_run=bool(dry_run))
-    write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
-    return record
+    return save_lock_record(path, record)
 
 
 def forget_lock_record(path: str | None, tenant_url: str, promotion_id: str | None = None) -> None:

@@ -115,7 +115,6 @@ class Run:
     ends_at: float = 0.0
     unlock_after: bool = False
     finished: bool = False
-    report_id: str | None = None
 
 
 @dataclasses.dataclass
@@ -207,7 +206,6 @@ class Tenant:
                       type=run.kind, missingESVs=list(self.missing_esvs) if outcome['status'] == 'ERROR' else [],
                       diff=run.diff if (run.dry or outcome['status'] == 'READY') else {})
         self.reports.append(report)
-        run.report_id = report['reportId']
         if self.schedule.report_lag:
             self.stale_report = [self.schedule.report_lag, previous]
         if run.outcome['status'] == 'READY' and self.body_unlock_after(run):
