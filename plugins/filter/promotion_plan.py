@@ -50,33 +50,9 @@ _value:
 
 from typing import Any
 
-
-def promotion_plan(hosts: list[str], after: dict[str, Any]) -> dict[str, Any]:
-    """The run's hosts ordered by depth in their chains, and the problems that make the chains impossible."""
-    in_run = set(hosts)
-    leader = {host: after.get(host) for host in hosts if after.get(host) in in_run}
-    depth: dict[str, int] = {}
-    problems, cycles = [], []
-    for host in hosts:
-        path = [host]
-        while path[-1] in leader and path[-1] not in depth:
-            nxt = leader[path[-1]]
-            if nxt in path:
-                cycle = path[path.index(nxt):]
-                if set(cycle) not in cycles:  # each cycle once, named from its first host in the run
-                    cycles.append(set(cycle))
-                    problems.append('promote_after of %s names the host itself' % nxt if len(cycle) == 1
-                                    else 'promote_after forms a cycle: %s' % ' -> '.join(cycle + [nxt]))
-                break
-            path.append(nxt)
-        else:
-            base = depth.get(path[-1], 0)
-            for steps, member in enumerate(reversed(path)):
-                depth.setdefault(member, base + steps)
-    placed = sorted((host for host in hosts if host in depth), key=lambda host: depth[host])  # stable: inventory order within a depth
-    return dict(order=placed + [host for host in hosts if host not in depth], depth=depth, problems=problems)
+from ansible_collections.idcloud.promotions.plugins.plugin_utils._run import run_plan
 
 
 class FilterModule:  # pylint: disable=too-few-public-methods
     def filters(self) -> dict[str, Any]:
-        return {'promotion_plan': promotion_plan}
+        return {'promotion_plan': run_plan}

@@ -4,8 +4,7 @@
 """Internal to this collection: not a public API.
 
 Files on the host that runs the module or the action: owner-only atomic writes, the check that a file can be
-written before anything is sent, the lock record that lets a rerun find the lock of an interrupted run, and the
-records of a run of many hosts.
+written before anything is sent, and the lock record that lets a rerun find the lock of an interrupted run.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import json
 import os
 import tempfile
 import time
-from urllib.parse import quote
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import format_for_path, render
@@ -151,24 +149,3 @@ def forget_lock_record(path: str | None, tenant_url: str, promotion_id: str | No
         os.remove(path)
     except OSError:
         pass
-
-
-# The records of a run of many hosts (promotion_run's run_dir): how each host's task ended, for the hosts that follow.
-def run_record_path(run_dir: str, host: str) -> str:
-    return os.path.join(run_dir, quote(host, safe='') + '.json')
-
-
-def read_run_record(run_dir: str, host: str) -> dict | None:
-    """How ``host``'s task of the run ended, None while it has not."""
-    try:
-        with open(run_record_path(run_dir, host), 'rb') as handle:
-            record = json.loads(handle.read())
-    except (IOError, OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def write_run_record(run_dir: str, host: str, outcome: str, reason: str = '') -> None:
-    if not os.path.isdir(run_dir):
-        os.makedirs(run_dir, 0o700, exist_ok=True)
-    replace_file(run_record_path(run_dir, host), json.dumps(dict(host=host, outcome=outcome, reason=reason)).encode('utf-8'))

@@ -365,39 +365,3 @@ def outcome_name(operation: str, check_mode: bool, dry_run: bool, real_run: bool
     if real_run and (changed or not empty):
         return 'rolled_back' if rollback else 'promoted'
     return 'nothing_to_roll_back' if rollback else 'nothing_to_promote'
-
-
-# The run of many hosts: a host that must follow another (promote_after) starts once that host's task has ended well.
-GO, SKIP = 'go', 'skip'
-# How a host's task may end and still let the host that follows it go on.
-CHAIN_OUTCOMES = ('promoted', 'nothing_to_promote', 'dry_run_only', 'rolled_back', 'nothing_to_roll_back', 'would_promote',
-                  'would_roll_back')
-
-
-# The record of a host whose turn has come and whose task goes on.
-STARTED = 'started'
-
-
-def plan_turn(follows: str | None, record: dict[str, Any] | None, follows_active: bool) -> tuple[str, str]:
-    """Whether a host of a run may start: GO, WAIT (``follows``, the host it must follow, has not ended), or SKIP with
-    the reason. ``record`` is that host's record: STARTED while its task goes on, then how it ended (None before its
-    turn); ``follows_active`` is false once it has failed before its task started."""
-    if not follows:
-        return GO, ''
-    if (record is None and follows_active) or (record or {}).get('outcome') == STARTED:
-        return WAIT, ''
-    if record is None:
-        return SKIP, '%s must be promoted first and failed before its promotion started (see the output above)' % follows
-    if record.get('outcome') in CHAIN_OUTCOMES:
-        return GO, ''
-    reason = record.get('reason') or ''
-    return SKIP, '%s must be promoted first and %s%s' % (follows, record.get('outcome') or 'failed', ': ' + reason if reason else '')
-
-
-def fail_policy_reason(failed: int, hosts: int, max_fail_percentage: float | None) -> str | None:
-    """Why a host is not started: more than ``max_fail_percentage`` of the run's ``hosts`` have ``failed``; None
-    when it may start."""
-    if max_fail_percentage is None or not hosts or failed * 100.0 / hosts <= max_fail_percentage:
-        return None
-    return ('not started: %d of %d hosts of the run failed, more than max_fail_percentage (%s%%)'
-            % (failed, hosts, ('%g' % max_fail_percentage)))

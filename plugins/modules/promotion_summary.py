@@ -7,11 +7,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: promotion_summary
-short_description: Keep the summary of a promotion run as JSON and Markdown files on the controller
+short_description: Make the summary of a promotion run, and keep it as JSON and Markdown files on the controller
 version_added: 0.1.0
 description:
-  - Writes O(rows) as C(summary.json) and O(markdown) as C(summary.md) in the directory O(dest), on the controller,
-    each in one atomic move and readable by its owner only. A file that already holds the same content is left alone.
+  - From the result of each host of a run (O(results), the role's C(promote_result)), makes one row per host of
+    O(hosts), also for a host that did not start or stopped before its end, the summary table as lines of text
+    (RV(lines)), and writes the rows as C(summary.json) and the table as C(summary.md) in the directory O(dest), on the
+    controller, each in one atomic move and readable by its owner only. A file that already holds the same content is
+    left alone.
   - An action that runs in Ansible's own process, so no module is started for a local write. The C(summary) entry point
     of the C(idcloud.promotions.promote) role uses it after a run over many tenants.
   - Talks to no tenant, so it is not in the C(promotion) action group.
@@ -31,26 +34,47 @@ options:
     description: Directory to write the files in, on the controller; made (owner-only) when missing.
     type: path
     required: true
-  rows:
-    description: One row per host of the run; written as they are, as a JSON list.
+  hosts:
+    description: The hosts of the run, in the order of the table.
     type: list
-    elements: dict
+    elements: str
     required: true
-  markdown:
-    description: The summary as Markdown, written to C(summary.md); no such file when empty.
-    type: str
-    default: ''
+  results:
+    description:
+      - The result of each host (C(outcome), C(reason), C(added), C(modified), C(deleted), C(total), C(reports),
+        C(report_dir), C(warnings), and C(holder) for a lock another promotion holds), by host name.
+      - A host of O(hosts) without one failed before its task started; one whose C(outcome) is still C(started)
+        stopped before its end. Both show as failed.
+    type: dict
+    default: {}
 '''
 
 EXAMPLES = r'''
-- name: Keep the summary next to the reports
+- name: Make the summary of the run and keep it next to the reports
   idcloud.promotions.promotion_summary:
     dest: "{{ report_dir }}"
-    rows: "{{ summary_rows }}"
-    markdown: "{{ lookup('ansible.builtin.template', 'summary.md.j2') }}"
+    hosts: "{{ ansible_play_hosts_all }}"
+    results: "{{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars)
+                 | map(attribute='promote_result', default=none))) }}"
+  register: summary
+
+- name: Print it
+  ansible.builtin.debug:
+    msg: "{{ summary.lines }}"
 '''
 
 RETURN = r'''
+rows:
+  description: One row per host of O(hosts), as written to C(summary.json).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"host": "acme-staging", "outcome": "promoted", "reason": "", "added": 2, "modified": 1, "deleted": 0, "total": 3}]
+lines:
+  description: The summary table as lines of text, to print.
+  returned: always
+  type: list
+  elements: str
 files:
   description: The files written (or, in check mode, that would be written).
   returned: always
