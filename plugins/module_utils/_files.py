@@ -61,6 +61,16 @@ def write_report(dest: str, report, fmt: str | None = None, dry_run: bool | None
     return write_file(dest, render(report, fmt or format_for_path(dest), dry_run), check_mode)
 
 
+def write_reports(run: dict | None, dests: list[str]) -> list[str]:
+    """The report of ``run`` (a run's result: ``report``, ``dry_run``) written to each of ``dests``; the paths
+    written."""
+    if run is None or run['report'] is None:
+        return []
+    for dest in dests:
+        write_report(dest, run['report'], dry_run=run['dry_run'])
+    return list(dests)
+
+
 def check_writable(path: str, option: str) -> None:
     """ConfigurationError naming ``option`` unless a file can be written at ``path``: its folder exists and takes a
     new file, or can be made (the nearest existing folder above it takes one). Nothing is left behind."""
@@ -81,71 +91,92 @@ def check_writable(path: str, option: str) -> None:
                                  % (option, path, where, exc.strerror or exc)) from None
 
 
-# The lock record: which lock a run took, so that a rerun after an interruption can keep it. No secret in it.
-def read_lock_record(path: str, tenant_url: str) -> dict | None:
-    """The lock record at ``path``, None when there is none. A file that is not a lock record, or the record of
-    another ``tenant_url``, is a ConfigurationError: taking a new lock over it could leave the old one behind."""
-    try:
-        with open(path) as stream:
-            text = stream.read()
-    except OSError as exc:
-        if not os.path.exists(path):
+class LockRecord:
+    """The lock record at ``path`` (none when ``path`` is empty) of the environment ``tenant_url``: which lock a run
+    took, written as soon as its id is known, so that a rerun after an interruption keeps that lock instead of taking
+    another; the run last started under it; removed once the lock is released. No secret in it. In check mode nothing
+    is written or removed."""
+
+    def __init__(self, path: str | None, tenant_url: str, check_mode: bool = False) -> None:
+        self.path = path or None
+        self.tenant_url = tenant_url
+        self.check_mode = check_mode
+
+    def read(self) -> dict | None:
+        """The record, None when there is none. A file that is not a lock record, or the record of another
+        environment, is a ConfigurationError: taking a new lock over it could leave the old one behind."""
+        if not self.path:
             return None
-        raise ConfigurationError('record %s cannot be read: %s' % (path, exc)) from None
-    try:
-        record = json.loads(text)
-    except ValueError:
-        record = None
-    if not isinstance(record, dict) or not isinstance(record.get('promotion_id'), str):
-        raise ConfigurationError('record %s is not a lock record (JSON with a promotion_id). If no interrupted run of '
-                                 'this environment needs it, remove it; release any lock left behind with '
-                                 'promotion_lock state=unlocked.' % path)
-    recorded_url = str(record.get('tenant_url', '')).rstrip('/')
-    if recorded_url != tenant_url.rstrip('/'):
-        raise ConfigurationError('record %s is the lock record of %s (promotion %s), not of %s. Give every environment '
-                                 'a record file of its own.' % (path, recorded_url or 'no tenant_url',
-                                                                record['promotion_id'], tenant_url))
-    return record
+        try:
+            with open(self.path) as stream:
+                text = stream.read()
+        except OSError as exc:
+            if not os.path.exists(self.path):
+                return None
+            raise ConfigurationError('record %s cannot be read: %s' % (self.path, exc)) from None
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get('promotion_id'), str):
+            raise ConfigurationError('record %s is not a lock record (JSON with a promotion_id). If no interrupted run of '
+                                     'this environment needs it, remove it; release any lock left behind with '
+                                     'promotion_lock state=unlocked.' % self.path)
+        recorded_url = str(record.get('tenant_url', '')).rstrip('/')
+        if recorded_url != self.tenant_url.rstrip('/'):
+            raise ConfigurationError('record %s is the lock record of %s (promotion %s), not of %s. Give every environment '
+                                     'a record file of its own.' % (self.path, recorded_url or 'no tenant_url',
+                                                                    record['promotion_id'], self.tenant_url))
+        return record
 
+    def promotion_id(self) -> str | None:
+        """The id of the lock recorded, None without a record."""
+        return (self.read() or {}).get('promotion_id')
 
-def write_lock_record(path: str, promotion_id: str, tenant_url: str, transaction_id: str) -> dict:
-    """Written as soon as a new lock's id is known, so an interruption while waiting for it loses nothing."""
-    record = dict(promotion_id=promotion_id, tenant_url=tenant_url, transaction_id=transaction_id,
-                  locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-    return save_lock_record(path, record)
+    def write(self, promotion_id: str, transaction_id: str) -> dict | None:
+        """The record of a new lock, None when there is no path."""
+        if not self.path or self.check_mode:
+            return None
+        return self._save(dict(promotion_id=promotion_id, tenant_url=self.tenant_url, transaction_id=transaction_id,
+                               locked_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())))
 
+    def note_run(self, promotion_id: str | None, kind: str, dry_run: bool) -> dict | None:
+        """Add to the record of ``promotion_id`` the run just started under that lock (``kind``, ``dry_run``): where
+        the tenant does not say (the seed's statuses and reports name no type), it tells a rerun what is going on or
+        last ran under the lock. Returns the record, None when there is none of that lock."""
+        record = self._of(promotion_id)
+        if record is None or self.check_mode:
+            return None
+        record['run'] = dict(kind=kind, dry_run=bool(dry_run))
+        return self._save(record)
 
-def save_lock_record(path: str, record: dict) -> dict:
-    write_file(path, json.dumps(record, indent=2, sort_keys=True) + '\n')
-    return record
+    def noted_run(self, promotion_id: str | None) -> dict | None:
+        """The run last started under the lock ``promotion_id``, as the record notes it (None without one)."""
+        return (self._of(promotion_id) or {}).get('run')
 
+    def forget(self, promotion_id: str | None = None) -> None:
+        """Remove the record (only if it names ``promotion_id``, when given). A record that cannot be removed is
+        left: it only makes a later run look for a lock that is gone, and take a new one."""
+        if not self.path or self.check_mode:
+            return
+        try:
+            recorded = self.promotion_id()
+        except ConfigurationError:
+            return  # not ours to remove
+        if promotion_id is not None and recorded not in (None, promotion_id):
+            return
+        try:
+            os.remove(self.path)
+        except OSError:
+            pass
 
-def note_run(path: str | None, tenant_url: str, promotion_id: str | None, kind: str, dry_run: bool) -> dict | None:
-    """Add to the lock record of ``promotion_id`` the run just started under that lock (``kind``, ``dry_run``): where
-    the tenant does not say (the seed's statuses and reports name no type), it tells a rerun what is going on or last
-    ran under the lock. Returns the record, None when there is none of that lock."""
-    try:
-        record = read_lock_record(path, tenant_url) if path else None
-    except ConfigurationError:
-        return None
-    if not record or record['promotion_id'] != promotion_id:
-        return None
-    record['run'] = dict(kind=kind, dry_run=bool(dry_run))
-    return save_lock_record(path, record)
+    def _of(self, promotion_id: str | None) -> dict | None:
+        try:
+            record = self.read()
+        except ConfigurationError:
+            return None
+        return record if record and record['promotion_id'] == promotion_id else None
 
-
-def forget_lock_record(path: str | None, tenant_url: str, promotion_id: str | None = None) -> None:
-    """Remove the lock record (only if it names ``promotion_id``, when given). A record that cannot be removed is
-    left: it only makes a later run look for a lock that is gone, and take a new one."""
-    if not path:
-        return
-    try:
-        recorded = (read_lock_record(path, tenant_url) or {}).get('promotion_id')
-    except ConfigurationError:
-        return  # not ours to remove
-    if promotion_id is not None and recorded not in (None, promotion_id):
-        return
-    try:
-        os.remove(path)
-    except OSError:
-        pass
+    def _save(self, record: dict) -> dict:
+        write_file(self.path, json.dumps(record, indent=2, sort_keys=True) + '\n')
+        return record

@@ -22,10 +22,8 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.idcloud.promotions.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, ServiceAccountToken, StaticToken
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import REQUESTS_IMPORT_ERROR, PromotionsClient, checked_url
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
-from ansible_collections.idcloud.promotions.plugins.module_utils._files import (
-    check_writable, forget_lock_record, read_lock_record, write_report,
-)
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord, check_writable, write_report
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
 
@@ -56,15 +54,6 @@ LOWER_CONNECTION_ARGUMENT_SPEC = dict(
     lower_service_account_key=dict(type='raw', no_log=True, fallback=(env_fallback, ['IDCLOUD_LOWER_SERVICE_ACCOUNT_KEY'])),
     lower_ca_path=dict(type='path', fallback=(env_fallback, ['IDCLOUD_LOWER_CA_PATH'])),
 )
-
-
-def flat_status(fields: dict[str, Any]) -> dict[str, Any]:
-    """A failure's fields with ``status`` as a string, as on success: the service names a status it read as a dict."""
-    status = fields.get('status')
-    if isinstance(status, dict):
-        fields.update(status=status.get('status'), message=status.get('message'), blocking_error=status.get('blocking_error'),
-                      missing_esvs=status.get('missing_esvs', []), encrypted_secrets=status.get('encrypted_secrets', []))
-    return fields
 
 
 @dataclass
@@ -114,11 +103,10 @@ class PromotionTask:
         self.diff = diff
         self.progress = progress
         self.warnings: list[str] = []
-        # Returned with every failure: the lock a task holds, so that the caller can release it whatever failed.
-        self.failure_facts: dict[str, Any] = {}
         self.started = time.monotonic()
         self.client: PromotionsClient | None = None  # the first one made; its transaction id is the run's
         self.clients: list[PromotionsClient] = []
+        self.connected: list[Promotions] = []  # every environment made, to name the lock held in a failure
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -137,8 +125,7 @@ class PromotionTask:
             value = params.get(option)
             for path in value if isinstance(value, list) else [value] if value else []:
                 check_writable(path, option)
-        if params.get('record'):
-            self.read_lock_record(params['record'])
+        self.lock_record().read()
 
     def promotions(self, **connection: Any) -> Promotions:
         """The promotions API of the environment the connection options name; ``connection``
@@ -159,31 +146,46 @@ class PromotionTask:
             if not params['validate_certs']:
                 self.warn('validate_certs is false: the tenant certificate is not verified.')
         self.clients.append(client)
-        return Promotions(client, check_mode=self.check_mode, progress=self.progress,
-                          lock_timeout_option='lock_timeout' if 'lock_timeout' in self.params else 'wait_timeout')
+        # The lock record is that of the environment the task's own options name.
+        promotions = Promotions(client, check_mode=self.check_mode, progress=self.progress, record=None if connection else self.lock_record(),
+                                lock_timeout_option='lock_timeout' if 'lock_timeout' in self.params else 'wait_timeout')
+        self.connected.append(promotions)
+        return promotions
 
-    def lower_promotions(self, **connection: Any) -> Promotions | None:
-        """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the
-        run's transaction id; ``connection`` overrides some of its options."""
+    def lower_connection(self) -> dict[str, Any] | None:
+        """The options of the lower environment as overrides of the upper one's (None when O(lower_tenant_url) is not
+        given)."""
         params = self.params
         if not params.get('lower_tenant_url'):
             return None
         if not (params['lower_access_token'] or params['lower_service_account_id']):
             raise ConfigurationError('lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
-        options = dict(tenant_url=params['lower_tenant_url'], access_token=params['lower_access_token'],
-                       service_account_id=params['lower_service_account_id'],
-                       service_account_key=params['lower_service_account_key'],
-                       ca_path=params['lower_ca_path'] or params['ca_path'], key_option='lower_service_account_key')
-        options.update(connection)
-        return self.promotions(**options)
+        return dict(tenant_url=params['lower_tenant_url'], access_token=params['lower_access_token'],
+                    service_account_id=params['lower_service_account_id'], service_account_key=params['lower_service_account_key'],
+                    ca_path=params['lower_ca_path'] or params['ca_path'], key_option='lower_service_account_key')
 
-    # The lock record of this task's environment (see _files).
-    def read_lock_record(self, path: str) -> dict[str, Any] | None:
-        return read_lock_record(path, self.params['tenant_url'])
+    def lower_promotions(self) -> Promotions | None:
+        """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the run's
+        transaction id."""
+        return self.environments(lower=True)[1]
 
-    def forget_lock_record(self, path: str | None, promotion_id: str | None = None) -> None:
-        if not self.check_mode:
-            forget_lock_record(path, self.params['tenant_url'], promotion_id)
+    def environments(self, lower: bool = False, release_check: bool = False) -> list[Promotions | None]:
+        """The environments a task talks to, under one transaction id: the upper one; the lower one (with ``lower``);
+        both again with the release scope (with ``release_check``). None for the lower environment when
+        O(lower_tenant_url) is not given, and for each one not asked for."""
+        lower_options = self.lower_connection() if lower or release_check else None
+        release = dict(scope=RELEASE_SCOPE)
+        wanted = [{}, lower_options if lower else None, release if release_check else None,
+                  dict(lower_options, **release) if release_check and lower_options else None]
+        return [None if options is None else self.promotions(**options) for options in wanted]
+
+    def lock_record(self) -> LockRecord:
+        """The lock record of this task's environment (O(record); none without it)."""
+        return LockRecord(self.params.get('record'), self.params['tenant_url'], self.check_mode)
+
+    def held(self) -> str | None:
+        """The lock this task holds or works under, once known."""
+        return next((promotions.held for promotions in self.connected if promotions.held), None)
 
     def write_report(self, dest: str, report: Any, fmt: str | None = None, dry_run: bool | None = None) -> bool:
         return write_report(dest, report, fmt, dry_run, self.check_mode)
@@ -194,20 +196,22 @@ class PromotionTask:
 
     def execute(self, step: Callable[[PromotionTask], dict[str, Any]]) -> dict[str, Any]:
         """Run ``step(self)``, turning every failure into a result with ``failed`` and a message that says what
-        happened and what to do next, never a traceback (but for a bug, whose traceback goes in ``exception``)."""
+        happened and what to do next, never a traceback (but for a bug, whose traceback goes in ``exception``). Every
+        failure names the lock the task holds, so that the caller can release it whatever failed."""
         try:
             self.check_options()
             result = step(self)
         except PromotionError as exc:
-            result = dict(self.failure_facts, **flat_status(dict(exc.result)))
-            result.update(failed=True, msg=str(exc))
+            result = dict(exc.result, failed=True, msg=str(exc))
         except Exception as exc:  # pylint: disable=broad-exception-caught  # a message, never a bare traceback
-            result = dict(self.failure_facts, failed=True, exception=traceback.format_exc(),
+            result = dict(failed=True, exception=traceback.format_exc(),
                           msg='Unexpected error (%s: %s). This is a bug of idcloud.promotions; please report it with '
                               'the transaction id.' % (exc.__class__.__name__, exc))
         finally:
             for client in self.clients:
                 client.close()
+        if result.get('failed') and self.held():
+            result['promotion_id'] = self.held()
         result.update(self.common_result())
         return result
 

@@ -20,8 +20,7 @@ from urllib.parse import quote
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import backoff
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._files import (
-    forget_lock_record, note_run, read_lock_record, write_lock_record)
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import (
     change_rows, describe_listing, render_markdown, report_dry_run, report_facts, report_of_run)
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import WaitTimeout, Waiter, poll_delay
@@ -123,9 +122,9 @@ def run_fields(run: dict[str, Any], operation: str, report_files: Sequence[str] 
         result.update(report_available=False, summary=None, changes=None, empty=None)
     if report is not None and diff:
         result['diff'] = dict(prepared=render_markdown(report, dry_run=run['dry_run']))
-    if run['outcome'] is not None:
-        result['msg'] = run['outcome'].message
-    return result, run['outcome'] is None or run['outcome'].ok
+    if run['verdict'] is not None:
+        result['msg'] = run['verdict'].message
+    return result, run['verdict'] is None or run['verdict'].ok
 
 
 def task_result(operation: str, dry: dict[str, Any] | None, real: dict[str, Any] | None, dry_run: bool = False, check_mode: bool = False,
@@ -161,7 +160,7 @@ class Promotions:
 
     def __init__(self, client: PromotionsClient, check_mode: bool = False, waiter_factory: Callable[[float], Waiter] = Waiter,
                  sleep: Callable[[float], None] = time.sleep, progress: Callable[[str], None] | None = None,
-                 lock_timeout_option: str = 'wait_timeout') -> None:
+                 lock_timeout_option: str = 'wait_timeout', record: LockRecord | None = None) -> None:
         self.client = client
         self.check_mode = check_mode
         self.waiter_factory = waiter_factory
@@ -169,8 +168,10 @@ class Promotions:
         self.progress = progress  # takes the lines that say how a wait goes
         # The option that bounds the lock steps, named in their timeouts' messages (promotion_run's lock_timeout).
         self.lock_timeout_option = lock_timeout_option
-        # The lock record of the lock this task holds (keep_or_lock), where the runs it starts are noted.
-        self.record_path: str | None = None
+        # The lock record of this environment: the lock a task takes is written there, the runs it starts are noted.
+        self.record = record or LockRecord(None, client.base_url)
+        # The lock this task holds or works under, once known: every failure names it (PromotionTask.execute).
+        self.held: str | None = None
 
     @contextlib.contextmanager
     def _step(self, timeout: float) -> Iterator[Waiter]:
@@ -209,23 +210,15 @@ class Promotions:
             dry = report_dry_run(report, self.client.get(REPORTS_PATH))
         return dry
 
-    def noted_run(self, promotion_id: str | None) -> dict[str, Any] | None:
-        """The run last started under the lock ``promotion_id``, as its lock record notes it (None without one)."""
-        try:
-            record = read_lock_record(self.record_path, self.client.base_url) if self.record_path else None
-        except PromotionError:
-            return None
-        return record.get('run') if record and record['promotion_id'] == promotion_id else None
-
-    def real_run_finished_under(self, promotion_id: str | None, operation: str = 'promotion') -> bool:
-        """A real ``operation`` has finished under the lock ``promotion_id``: its report is the last one and the status
+    def real_run_finished_under(self, promotion_id: str | None, kind: str = 'promotion') -> bool:
+        """A real ``kind`` of run has finished under the lock ``promotion_id``: its report is the last one and the status
         says it completed (a real run that failed is tried again, after a dry run)."""
         report = self.last_report()
         if not (isinstance(report, dict) and promotion_id and report.get('promotionId') == promotion_id):
             return False
-        status = self.status()
-        return states.finished_under(report, operation, promotion_id, self.report_is_dry_run(report), status,
-                                     self.noted_run(promotion_id)) and status.status == states.STATUS_READY
+        status, noted = self.status(), self.record.noted_run(promotion_id)
+        return states.finished_under(report, kind, promotion_id, self.report_is_dry_run(report), status, noted) \
+            and status.status == states.STATUS_READY
 
     def release(self) -> Any:
         return self.client.get(RELEASE_PATH)
@@ -243,10 +236,10 @@ class Promotions:
 
     # Lock.
     def ensure_locked(self, promotion_id: str | None = None, wait: bool = True, wait_timeout: float = 900,
-                      wait_for_release: bool = False, record_path: str | None = None) -> dict[str, Any]:
+                      wait_for_release: bool = False) -> dict[str, Any]:
         """Hold the lock: keep ours (``promotion_id``) or take a new one. A new lock's id is written to the lock
-        record at ``record_path`` as soon as it is known, before waiting for it, so that it is never lost; the
-        result's ``record`` is what was written there (None when nothing was)."""
+        record as soon as it is known, before waiting for it, so that it is never lost; the result's ``record`` is
+        what was written there (None when nothing was)."""
         with self._step(wait_timeout) as waiter:
             lock = self.lock_state()
             step = states.plan_lock(lock, promotion_id)
@@ -266,10 +259,10 @@ class Promotions:
                     return self._lock_result(True, lock, None, waiter)
                 promotion_id = self._start_lock(waiter, wait_for_release)
                 changed = True
-                if record_path:
-                    record = write_lock_record(record_path, promotion_id, self.client.base_url, self.client.transaction_id)
+                record = self.record.write(promotion_id, self.client.transaction_id)
             else:
                 promotion_id = lock.promotion_id
+            self.held = promotion_id
             try:
                 if wait:
                     # Done when ours is locked, or when the lock can no longer become ours; a stale
@@ -285,73 +278,48 @@ class Promotions:
                 else:
                     lock = self.lock_state()
             except PromotionError as exc:
-                # A new copy: an API error's result is made afresh on each read. The lock taken is named; one that
-                # ended in error holds nothing.
+                # A new copy: an API error's result is made afresh on each read. A lock that ended in error holds
+                # nothing.
                 ended_in_error = states.LockState(exc.result.get('lock')).result == states.LOCK_ERROR
-                raise PromotionError(str(exc), exc.result, promotion_id=promotion_id, changed=changed and not ended_in_error) from None
+                raise PromotionError(str(exc), exc.result, changed=changed and not ended_in_error) from None
             return dict(self._lock_result(changed, lock, promotion_id, waiter), record=record)
 
-    def keep_or_lock(self, record_path: str | None = None, promotion_id: str | None = None, **options: Any) -> dict[str, Any]:
-        """``ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the record at
-        ``record_path`` (an interrupted run's), and recording a new lock there as soon as its id is known. The result
-        tells whether that lock was still held and kept (``resumed``) and, with a record, what it holds."""
-        record = read_lock_record(record_path, self.client.base_url) if record_path else None
+    def keep_or_lock(self, promotion_id: str | None = None, **options: Any) -> dict[str, Any]:
+        """``ensure_locked``, keeping the lock of ``promotion_id`` or, without one, the lock named in the lock record
+        (an interrupted run's), and recording a new lock there as soon as its id is known. The result tells whether
+        that lock was still held and kept (``resumed``) and, with a record, what it holds."""
+        record = self.record.read()
         kept = promotion_id or (record or {}).get('promotion_id')
-        self.record_path = record_path
-        result = self.ensure_locked(promotion_id=kept, record_path=record_path, **options)
+        result = self.ensure_locked(promotion_id=kept, **options)
         result['resumed'] = bool(kept) and not result['changed'] and result['promotion_id'] == kept
         written = result.pop('record', None)
-        if record_path:
+        if self.record.path:
             result['record'] = written or (record if result['resumed'] and record and record['promotion_id'] == kept else None)
         return result
 
-    def unlock_after_run(self, promotion_id: str, run_result: dict[str, Any], record_path: str | None = None,
-                         lock_timeout: float = 900) -> dict[str, Any]:
-        """The release of the task's own lock after a run, whatever its outcome, unless it must be kept
+    def unlock_after_run(self, promotion_id: str, run_result: dict[str, Any], lock_timeout: float = 900) -> dict[str, Any]:
+        """The release of the task's own lock (``promotion_id``) after its run, whatever its outcome, or after it was
+        refused before its run (then the lock it was given or an interrupted run's), unless it must be kept
         (``states.lock_kept``). Returns the fields to add to the run's result: ``lock_released``; ``lock_kept`` and
         ``next_step`` when it is kept on purpose; ``unlock_error`` when the release was tried and failed. A failed
         release is told, never raised over the run's own outcome."""
-        # A failure names the status it read as a dict (Status.as_dict), a result as its word.
-        status = run_result.get('status')
-        read = status if isinstance(status, dict) else dict(status=status, blocking_error=run_result.get('blocking_error'))
-        kept = states.lock_kept(read, run_result)
-        if kept:
-            return dict(lock_released=False, lock_kept=kept, next_step=states.kept_next_step(kept, promotion_id))
-        tenant_url = self.client.base_url
-        try:
-            self.ensure_unlocked(promotion_id=promotion_id, wait=True, wait_timeout=lock_timeout)
-        except PromotionError as exc:
-            if exc.result.get('holder') not in (None, promotion_id):
-                # Ours is gone (the tenant released it after the run) and another promotion has locked since.
-                forget_lock_record(record_path, tenant_url, promotion_id)
-                return dict(lock_released=True)
-            # Refused because a run goes on, or blocked: the lock is kept for that reason, which the refusal tells.
-            refused = exc.result.get('status')
-            kept = states.lock_kept(refused if isinstance(refused, dict) else {}, dict(blocked=exc.result.get('blocked')))
-            if kept:
-                return dict(lock_released=False, lock_kept=kept, next_step=states.kept_next_step(kept, promotion_id),
-                            blocked=kept == states.KEPT_BLOCKED)
-            return dict(lock_released=False, unlock_error=str(exc), blocked=exc.result.get('blocked', False))
-        if not self.check_mode:
-            forget_lock_record(record_path, tenant_url, promotion_id)
-        return dict(lock_released=True)
-
-    def unlock_interrupted_lock(self, record_path: str | None, lock_timeout: float = 900) -> dict[str, Any]:
-        """Before anything is locked the task was refused (the release check): the lock an interrupted run recorded
-        at ``record_path`` is released, so that no lock this playbook took is left behind, and the record goes with
-        it. Returns the fields to add to the failure: the lock still held, when it could not be released."""
-        tenant_url = self.client.base_url
-        recorded = read_lock_record(record_path, tenant_url) if record_path else None
-        if not recorded:
-            return {}
-        try:
-            self.ensure_unlocked(promotion_id=recorded['promotion_id'], wait=True, wait_timeout=lock_timeout)
-        except PromotionError as exc:
-            if exc.result.get('holder') in (None, recorded['promotion_id']):
-                return dict(unlock_error=str(exc), promotion_id=recorded['promotion_id'])
-        if not self.check_mode:
-            forget_lock_record(record_path, tenant_url, recorded['promotion_id'])
-        return {}
+        self.held = promotion_id
+        kept, refusal = states.lock_kept(run_result), {}
+        if not kept:
+            try:
+                self.ensure_unlocked(promotion_id=promotion_id, wait=True, wait_timeout=lock_timeout)
+            except PromotionError as exc:
+                # Ours is gone when another promotion holds the lock now (the tenant released ours after the run).
+                # Refused because a run goes on, or blocked: the lock is kept for that reason, which the refusal tells.
+                gone = exc.result.get('holder') not in (None, promotion_id)
+                kept = None if gone else states.lock_kept(dict(exc.result, lock=None, run_going=None))
+                if not (gone or kept):
+                    return dict(lock_released=False, unlock_error=str(exc), blocked=exc.result.get('blocked', False))
+                refusal = dict(blocked=kept == states.KEPT_BLOCKED) if kept else {}
+        if not kept:
+            self.record.forget(promotion_id)
+            return dict(lock_released=True)
+        return dict(refusal, lock_released=False, lock_kept=kept, next_step=states.kept_next_step(kept, promotion_id))
 
     def _held(self, lock: states.LockState, promotion_id: str | None = None, refused: str | None = None, **facts: Any) -> PromotionError:
         """The failure for a lock another promotion holds (``refused``: the 409's message, when the lock request was
@@ -461,7 +429,7 @@ class Promotions:
                     raise PromotionError('A %s is running under lock %s (%s), so the lock cannot be released yet. Run '
                                          'promotion_run again to wait for it to end, then unlock.'
                                          % (status.type or 'run', promotion_id, status.message or 'no message'),
-                                         error=exc.to_dict(), status=status.as_dict())
+                                         error=exc.to_dict(), result=status.fields())
                 if lock.result in (states.UNLOCKING, states.UNLOCKED):
                     return
                 if lock.promotion_id and lock.promotion_id != promotion_id:
@@ -484,16 +452,16 @@ class Promotions:
                 return send()
             except PromotionsApiError as exc:
                 if lost and not exc.transient:
-                    outcome = self._reconcile(reconcile, exc, window=0)
-                    if outcome is not None:
-                        return outcome
+                    effect = self._reconcile(reconcile, exc, window=0)
+                    if effect is not None:
+                        return effect
                 if not exc.transient:
                     raise
                 if not exc.refused:
                     lost = True
-                    outcome = self._reconcile(reconcile)
-                    if outcome is not None:
-                        return outcome
+                    effect = self._reconcile(reconcile)
+                    if effect is not None:
+                        return effect
                 pause = exc.retry_after if exc.refused and exc.retry_after is not None else backoff(attempt)
                 if attempt == WRITE_ATTEMPTS or self.client.remaining() <= pause:
                     raise
@@ -507,12 +475,12 @@ class Promotions:
         waited, attempt = 0.0, 0
         while True:
             try:
-                outcome = reconcile(refusal)
+                effect = reconcile(refusal)
             except PromotionsApiError:
-                outcome = None
+                effect = None
             pause = min(backoff(attempt), window - waited, self.client.remaining())
-            if outcome is not None or pause <= 0:
-                return outcome
+            if effect is not None or pause <= 0:
+                return effect
             self.sleep(pause)
             waited += pause
             attempt += 1
@@ -554,30 +522,30 @@ class Promotions:
             last = self.last_report()
             under_lock = isinstance(last, dict) and bool(lock.promotion_id) and last.get('promotionId') == lock.promotion_id
             last_dry = self.report_is_dry_run(last) if under_lock and not dry_run else None
-            decision, why = states.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry, self.noted_run(lock.promotion_id))
+            decision, why = states.plan_run(before, kind, lock, promotion_id, dry_run, last, last_dry, self.record.noted_run(lock.promotion_id))
             if self.check_mode and not promotion_id and lock.result in (states.UNLOCKED, states.LOCKING):
                 # In check mode the lock of an earlier task was only predicted: say what would run once it is taken.
                 decision = states.START
             if decision == states.FAIL:
-                raise PromotionError(why, status=before.as_dict(), lock=lock.body)
-            promotion_id = lock.promotion_id
+                raise PromotionError(why, result=before.fields(), lock=lock.body)
+            promotion_id = self.held = lock.promotion_id
             if self.check_mode:
                 # A run found going under the lock is waited for, then the promotion made if it was its dry run.
                 predicted = decision in (states.START, states.ATTACH) and not dry_run
-                return dict(changed=predicted, promotion_id=promotion_id, status=before, outcome=None, history=[],
+                return dict(changed=predicted, promotion_id=promotion_id, status=before, verdict=None, history=[],
                             report=None, attached=decision == states.ATTACH, dry_run=dry_run)
             if decision == states.COMPLETED:
-                outcome = states.Outcome(before, kind, False, True)
-                outcome.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
+                verdict = states.Verdict(before, kind, False, True)
+                verdict.message = 'The %s under lock %s had already finished (%s); nothing was started.' % (
                     kind, promotion_id, before.message or 'no message')
-                return dict(changed=False, promotion_id=promotion_id, status=before, outcome=outcome, history=[], report=last,
+                return dict(changed=False, promotion_id=promotion_id, status=before, verdict=verdict, history=[], report=last,
                             attached=False, dry_run=False)
             if decision == states.START:
                 self._start_run(kind, dry_run, body, before, last, promotion_id)
             if not wait:
                 # A run started here will change configuration; one merely found running is not this task's change.
                 return dict(changed=decision == states.START and not dry_run, promotion_id=promotion_id, status=self.status(),
-                            outcome=None, history=waiter.history, report=None, attached=decision == states.ATTACH,
+                            verdict=None, history=waiter.history, report=None, attached=decision == states.ATTACH,
                             dry_run=dry_run if decision == states.START else None)
             topic = '%s %s' % ('attached to the' if decision == states.ATTACH else 'the',
                                'dry run' if dry_run and decision == states.START else kind)
@@ -595,19 +563,19 @@ class Promotions:
                         'A %s found running under lock %s has ended (%s), but its report is not available, so whether it '
                         'was the dry run or the %s itself cannot be told. Run the task again: it reads the report again '
                         'and starts nothing twice.' % (kind, promotion_id, status.message or 'no message', kind),
-                        status=status.as_dict(), history=waiter.history)
+                        result=status.fields(), history=waiter.history)
                 if ran_dry:
                     # The run found going was a dry run of this lock: the real one is still to do.
                     return self.run(operation, dry_run, body, promotion_id, wait, max(1, int(waiter.remaining())),
                                     ignore_encrypted_secrets)
             report_empty = None if report is None else not change_rows(report)
             # A run nobody can place counts as a dry run: never report a promotion that may not have happened.
-            outcome = states.Outcome(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets, promotion_id,
+            verdict = states.Verdict(status, kind, ran_dry is not False, report_empty, ignore_encrypted_secrets, promotion_id,
                                      self.client.transaction_id)
             if ended and report is None:
-                outcome.message += (' Its report is not available yet, so what it changed is unknown: read it with '
+                verdict.message += (' Its report is not available yet, so what it changed is unknown: read it with '
                                     'promotion_report (playbooks/report.yml).')
-            return dict(changed=outcome.changed, promotion_id=promotion_id, status=status, outcome=outcome,
+            return dict(changed=verdict.changed, promotion_id=promotion_id, status=status, verdict=verdict,
                         history=waiter.history, report=report, attached=decision == states.ATTACH, dry_run=ran_dry,
                         report_available=report is not None if ended else None)
 
@@ -661,16 +629,16 @@ class Promotions:
                 dry = self.run('promote', True, dry_body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
                 if dry['attached'] and dry['dry_run'] is False:
                     return None, dry  # it attached to the real promotion of an interrupted run
-                outcome = dry['outcome']
+                verdict = dry['verdict']
                 # Nothing to promote only when the dry run's report says so: its wording ('(no change)') may not agree,
                 # and a dry run whose report cannot be had may have found changes.
                 empty = dry['report'] is not None and not change_rows(dry['report'])
-                if not outcome.ok or (skip_if_unchanged and empty):
+                if not verdict.ok or (skip_if_unchanged and empty):
                     return dry, None
             if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
                 # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.
                 raise PromotionError('The dry run passed but took all but %.0f s of wait_timeout; the promotion was not started. '
-                                     'Run again with a larger wait_timeout.' % waiter.remaining(), status=dry['status'].as_dict())
+                                     'Run again with a larger wait_timeout.' % waiter.remaining(), result=dry['status'].fields())
             real = self.run('promote', False, body, promotion_id, True, max(1, int(waiter.remaining())), ignore_encrypted_secrets)
             return dry, real
 
@@ -692,7 +660,7 @@ class Promotions:
     def rollback_preview(self, promotion_id: str | None = None, status: states.Status | None = None) -> dict[str, Any]:
         """The provisional-rollback report as a run result: what a rollback would revert, changing nothing (``status``:
         the status just read, if any)."""
-        return dict(changed=False, promotion_id=promotion_id, status=status or self.status(), outcome=None, history=[],
+        return dict(changed=False, promotion_id=promotion_id, status=status or self.status(), verdict=None, history=[],
                     report=self.report('provisional_rollback'), attached=False, dry_run=True)
 
     def predict(self, operation: str = 'promote', dry_run: bool = False, promotion_id: str | None = None,
@@ -745,7 +713,7 @@ class Promotions:
                 raise PromotionError('The tenant accepted the %s but has not shown it running after %d s (status %s: %s). '
                                      'Run the task again to wait for it, or check the tenant.'
                                      % (kind, STALE_STATUS_GRACE, status.status, status.message or 'no message'),
-                                     status=status.as_dict(), promotion_id=promotion_id, history=waiter.history)
+                                     result=status.fields(), history=waiter.history)
             return False
 
         try:
@@ -761,7 +729,7 @@ class Promotions:
             raise PromotionError('Timed out after %.0f s; the %s %s and its lock %s stays in place%s. '
                                  'Run the task again to wait for it, or raise wait_timeout.'
                                  % (exc.elapsed, kind, shown, promotion_id, '; last error: %s' % exc.error if exc.error else ''),
-                                 status=last.as_dict(), history=waiter.history, promotion_id=promotion_id, run_going=True)
+                                 result=last.fields(), history=waiter.history, run_going=True)
         return status
 
     def _start_run(self, kind: str, dry_run: bool, body: dict[str, Any] | None, before: states.Status, previous: dict[str, Any] | None,
@@ -797,13 +765,13 @@ class Promotions:
             status = self.status()
             if (status.failed and status.blocking_error) or 'blocked' in (exc.message or '').lower():
                 raise PromotionError(states.blocked_message(before.promotion_id, self.client.transaction_id),
-                                     error=exc.to_dict(), status=status.as_dict(), blocked=True)
+                                     error=exc.to_dict(), result=status.fields(), blocked=True)
             raise PromotionError('The tenant refused to start the %s: %s. Check the lock (promotion_lock) and that '
                                  'no other run is in progress (status %s: %s), then run again.'
                                  % (kind, exc.message.rstrip('.'), status.status, status.message or 'no message'),
-                                 error=exc.to_dict(), status=status.as_dict(), run_going=bool(unsettled))
+                                 error=exc.to_dict(), result=status.fields(), run_going=bool(unsettled))
         # Noted once the tenant took it (not before: a start refused must not be taken for a run made).
-        note_run(self.record_path, self.client.base_url, lock_id, kind, dry_run if kind == 'promotion' else False)
+        self.record.note_run(lock_id, kind, dry_run if kind == 'promotion' else False)
 
 
 def sat_out(exc: BaseException) -> bool:

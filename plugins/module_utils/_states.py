@@ -195,7 +195,13 @@ class Status:
         idle status with the time it was read."""
         return other is not None and (self.status, self.message, self.type) == (other.status, other.message, other.type)
 
+    def fields(self) -> dict[str, Any]:
+        """The status as a task's result gives it, on success and on failure alike."""
+        return dict(status=self.status, message=self.message, blocking_error=self.blocking_error, missing_esvs=self.missing_esvs,
+                    encrypted_secrets=self.encrypted_secrets)
+
     def as_dict(self) -> dict[str, Any]:
+        """The run it describes, with its kind, lock and time (holder_evidence)."""
         return dict(status=self.status, message=self.message, type=self.type, blocking_error=self.blocking_error,
                     promotion_id=self.promotion_id, missing_esvs=self.missing_esvs,
                     encrypted_secrets=self.encrypted_secrets, timestamp=self.timestamp)
@@ -204,7 +210,7 @@ class Status:
 START, ATTACH, COMPLETED = 'start', 'attach', 'completed'
 
 
-def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str | None, dry_run: bool = False,
+def plan_run(status: Status, kind: str, lock: LockState, promotion_id: str | None, dry_run: bool = False,
              last_report: Any = None, last_report_dry: bool | None = None, noted: dict[str, Any] | None = None) -> tuple[str, str | None]:
     """Before starting a promotion or rollback: START it, ATTACH to the same kind of run already
     going under our lock (a playbook interrupted and run again), see it COMPLETED (the same real
@@ -220,7 +226,7 @@ def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str 
         return FAIL, not_locked_message(lock, promotion_id)
     if status.running:
         ours = not status.promotion_id or status.promotion_id == lock.promotion_id
-        if going == operation and ours:
+        if going == kind and ours:
             return ATTACH, None
         if going is None and ours:
             # The seed's statuses name no type: a rollback going on cannot be told from a promotion.
@@ -231,7 +237,7 @@ def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str 
                       % (going or 'run', status.message or 'no message'))
     if status.failed and status.blocking_error:
         return FAIL, blocked_message(lock.promotion_id)
-    finished = finished_under(last_report, operation, lock.promotion_id, last_report_dry, status, noted)
+    finished = finished_under(last_report, kind, lock.promotion_id, last_report_dry, status, noted)
     if not dry_run and status.status == STATUS_READY and finished:
         # While the environments are locked their configuration cannot change, so a second real
         # promotion under the same lock has nothing to promote (but would restart the tenant's
@@ -244,15 +250,15 @@ def plan_run(status: Status, operation: str, lock: LockState, promotion_id: str 
 KEPT_RUNNING, KEPT_BLOCKED, KEPT_LOCKING, KEPT_ERROR = 'running', 'blocked', 'locking', 'error'
 
 
-def lock_kept(status: dict[str, Any], result: dict[str, Any]) -> str | None:
-    """Why the lock a task holds must stay after its run, from what the run read (``status``, a ``Status.as_dict``) and
-    its result (a lock state it read, under ``lock``; ``run_going`` when a wait ended before the run was seen to end);
-    None when it is to be released. The API refuses to release it
-    after a blocking error and while a run goes on; a lock still changing (``locking``) or in ``error`` after
-    lock_timeout was waited out once is not waited for again."""
-    if status.get('blocking_error') or result.get('blocked'):
+def lock_kept(result: dict[str, Any]) -> str | None:
+    """Why the lock a task holds must stay after its run, from the task's result (or failure): the status it read
+    (``status``, ``blocking_error``), ``blocked``, ``run_going`` when a wait ended before the run was seen to end, and
+    a lock state read (``lock``); None when it is to be released. The API refuses to release it after a blocking error
+    and while a run goes on; a lock still changing (``locking``) or in ``error`` after lock_timeout was waited out once
+    is not waited for again."""
+    if result.get('blocking_error') or result.get('blocked'):
         return KEPT_BLOCKED
-    if status.get('status') == STATUS_RUNNING or result.get('run_going'):
+    if result.get('status') == STATUS_RUNNING or result.get('run_going'):
         return KEPT_RUNNING
     lock = LockState(result.get('lock'))
     if lock.result in (LOCKING, UNLOCKING):
@@ -288,9 +294,9 @@ def release_upgrade_message(check: dict[str, Any]) -> str:
                ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
 
 
-def finished_under(report: Any, operation: str, promotion_id: str | None, dry_run: bool | None, status: Status | None = None,
+def finished_under(report: Any, kind: str, promotion_id: str | None, dry_run: bool | None, status: Status | None = None,
                    noted: dict[str, Any] | None = None) -> bool:
-    """The report is that of a real run of ``operation`` made under the lock ``promotion_id``. ``dry_run`` is
+    """The report is that of a real run of ``kind`` made under the lock ``promotion_id``. ``dry_run`` is
     whether the report is a dry run's; ``status`` (the status read with it), else ``noted`` (the real run last started
     under the lock, as the lock record notes it), may say the kind of the last run when the report does not. When
     nobody can tell (the seed's report without ``type``, a status without ``type``, no record: a rollback's report then
@@ -298,12 +304,12 @@ def finished_under(report: Any, operation: str, promotion_id: str | None, dry_ru
     dry run made first says what is left to do."""
     if not (isinstance(report, dict) and bool(promotion_id) and report.get('promotionId') == promotion_id and dry_run is False):
         return False
-    kind = report.get('type')
-    if not kind and status is not None and status.promotion_id == promotion_id and status.status == STATUS_READY:
-        kind = status.type
-    if not kind and noted and noted.get('dry_run') is False:
-        kind = noted.get('kind')
-    return kind == operation
+    shown = report.get('type')
+    if not shown and status is not None and status.promotion_id == promotion_id and status.status == STATUS_READY:
+        shown = status.type
+    if not shown and noted and noted.get('dry_run') is False:
+        shown = noted.get('kind')
+    return shown == kind
 
 
 def not_locked_message(lock: LockState, promotion_id: str | None = None) -> str:
@@ -319,38 +325,38 @@ def missing_esvs_preview_message(missing: list[str]) -> str:
             'upper environment lacks. Create them in the upper environment, then run again.' % ', '.join(missing))
 
 
-class Outcome:
-    """How a finished run went: ``ok``, ``changed`` and, when not ok, a message naming the cause
-    and the next step."""
+class Verdict:
+    """The verdict on a finished run: ``ok``, ``changed`` and, when not ok, a message naming the cause and the next
+    step."""
 
-    def __init__(self, status: Status, operation: str, dry_run: bool, report_empty: bool | None = None,
+    def __init__(self, status: Status, kind: str, dry_run: bool, report_empty: bool | None = None,
                  ignore_encrypted_secrets: bool = False, promotion_id: str | None = None, transaction_id: str | None = None) -> None:
         self.status = status
         self.ok = status.status == STATUS_READY
-        kind = 'dry run' if dry_run else operation
+        label = 'dry run' if dry_run else kind
         if self.ok:
             # Decided by the report, never by the wording ('(no change)'): a report that lists changes wins, and a run
             # whose report is not known may have changed something.
             self.changed = not dry_run and report_empty is not True
-            self.message = 'The %s finished: %s.' % (kind, status.message or 'done')
+            self.message = 'The %s finished: %s.' % (label, status.message or 'done')
             return
         self.changed = False
         if status.blocking_error:
             self.message = 'The %s failed with a blocking error (%s). %s' % (
-                kind, status.message or 'no message', blocked_message(status.promotion_id or promotion_id, transaction_id))
+                label, status.message or 'no message', blocked_message(status.promotion_id or promotion_id, transaction_id))
         elif status.missing_esvs:
             self.message = ('The %s stopped on missing ESVs %s: the lower environment\'s configuration references ESVs the '
                             'upper environment lacks. ESVs cannot change while the environments are locked: release the lock, '
-                            'create them in the upper environment, then lock and run again.' % (kind, ', '.join(status.missing_esvs)))
+                            'create them in the upper environment, then lock and run again.' % (label, ', '.join(status.missing_esvs)))
         elif status.encrypted_secrets:
             hint = '' if ignore_encrypted_secrets else (' If they are there on purpose, run again with '
                                                         'ignore_encrypted_secrets: true.')
             self.message = ('The %s stopped: encrypted values were found in the AM/IDM configuration: %s. Move each secret '
                             'into an ESV in every environment and reference it (release the lock first: configuration '
-                            'cannot change while locked).%s' % (kind, ', '.join(status.encrypted_secrets), hint))
+                            'cannot change while locked).%s' % (label, ', '.join(status.encrypted_secrets), hint))
         else:
             self.message = 'The %s ended in %s: %s. Fix the cause and run again.' % (
-                kind, status.status or 'an unknown state', status.message or 'no message')
+                label, status.status or 'an unknown state', status.message or 'no message')
 
 
 def outcome_name(operation: str, check_mode: bool, dry_run: bool, real_run: bool, changed: bool, empty: bool) -> str:

@@ -187,35 +187,35 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def lock(module: PromotionTask, promotions: Promotions) -> dict[str, Any]:
+def lock(task: PromotionTask, promotions: Promotions) -> dict[str, Any]:
     """Locked: the lock kept (that of O(promotion_id), or of O(record)) or taken, and recorded."""
-    params = module.params
-    return promotions.keep_or_lock(params['record'], params['promotion_id'], wait=params['wait'],
+    params = task.params
+    return promotions.keep_or_lock(params['promotion_id'], wait=params['wait'],
                                    wait_timeout=params['wait_timeout'], wait_for_release=params['wait_for_release'])
 
 
-def unlock(module: PromotionTask, promotions: Promotions) -> dict[str, Any]:
+def unlock(task: PromotionTask, promotions: Promotions) -> dict[str, Any]:
     """Unlocked: the lock of O(promotion_id) (or of O(record)) released, or any lock with O(force); the record goes."""
-    params = module.params
-    path = params['record']
-    promotion_id = params['promotion_id'] or ((module.read_lock_record(path) or {}).get('promotion_id') if path else None)
+    params = task.params
+    record = promotions.record
+    promotion_id = params['promotion_id'] or record.promotion_id()
     try:
         result = promotions.ensure_unlocked(promotion_id=promotion_id, force=params['force'], wait=params['wait'],
                                             wait_timeout=params['wait_timeout'])
     except PromotionError as exc:
         if promotion_id and exc.result.get('holder') not in (None, promotion_id):
-            module.forget_lock_record(path)  # our lock is gone; someone else's is in place now
+            record.forget()  # our lock is gone; someone else's is in place now
         raise
     result['resumed'] = False
-    if path:
-        module.forget_lock_record(path)
+    if record.path:
+        record.forget()
         result['record'] = None
     return result
 
 
-def lock_or_unlock(module: PromotionTask) -> dict[str, Any]:
-    step = lock if module.params['state'] == 'locked' else unlock
-    return step(module, module.promotions())
+def lock_or_unlock(task: PromotionTask) -> dict[str, Any]:
+    step = lock if task.params['state'] == 'locked' else unlock
+    return step(task, task.promotions())
 
 
 TASK = TaskSpec(ARGUMENT_SPEC, lock_or_unlock)

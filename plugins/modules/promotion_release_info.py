@@ -109,8 +109,8 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def releases(module: PromotionTask) -> dict[str, Any]:
-    return dict(module.promotions().compare_releases(module.lower_promotions()), changed=False)
+def releases(task: PromotionTask) -> dict[str, Any]:
+    return dict(task.promotions().compare_releases(task.lower_promotions()), changed=False)
 
 
 TASK = TaskSpec(ARGUMENT_SPEC, releases, lower_connection=True)

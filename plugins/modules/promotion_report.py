@@ -148,10 +148,10 @@ def refused_combination(params: dict[str, Any]) -> str | None:
     return None
 
 
-def read(module: PromotionTask) -> Any:
+def read(task: PromotionTask) -> Any:
     """The report asked for: the provisional one from the lower environment, the others from this one."""
-    params = module.params
-    promotions = module.lower_promotions() if params['report'] == 'provisional' else module.promotions()
+    params = task.params
+    promotions = task.lower_promotions() if params['report'] == 'provisional' else task.promotions()
     try:
         return promotions.report(params['report'], params['report_id'])
     except PromotionsApiError as exc:
@@ -161,20 +161,20 @@ def read(module: PromotionTask) -> Any:
         raise
 
 
-def report_result(module: PromotionTask, document: Any) -> dict[str, Any]:
+def report_result(task: PromotionTask, document: Any) -> dict[str, Any]:
     """The return values for ``document``, written to O(dest) when given."""
-    params = module.params
+    params = task.params
     result = dict(changed=False, report=document)
     if params['report'] == 'list':
         result['reports'] = describe_listing(document)
     else:
         result.update(report_facts(document))
     if params['dest']:
-        result.update(changed=module.write_report(params['dest'], document, params['format']), dest=params['dest'])
+        result.update(changed=task.write_report(params['dest'], document, params['format']), dest=params['dest'])
     return result
 
 
-TASK = TaskSpec(ARGUMENT_SPEC, lambda module: report_result(module, read(module)), lower_connection=True,
+TASK = TaskSpec(ARGUMENT_SPEC, lambda task: report_result(task, read(task)), lower_connection=True,
                 refused=refused_combination)
 
 

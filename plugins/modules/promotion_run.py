@@ -433,9 +433,10 @@ transaction_id:
 from typing import Any
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import write_reports
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import (
-    NO_PREVIEW_WARNING, RELEASE_SCOPE, Promotions, check_release, run_body, task_result)
+    NO_PREVIEW_WARNING, Promotions, check_release, run_body, task_result)
 from ansible_collections.idcloud.promotions.plugins.module_utils._states import KEPT_ERROR, KEPT_LOCKING
 
 ARGUMENT_SPEC = dict(
@@ -475,120 +476,101 @@ def refused_combination(params: dict[str, Any]) -> str | None:
     return None
 
 
-def release_check(module: PromotionTask) -> dict[str, Any] | None:
-    """With the lower environment known, before anything is locked: the release check (see ``check_release``)."""
-    params = module.params
-    if params['operation'] != 'promote' or params['dry_run'] or not params['lower_tenant_url']:
+def release_check(params: dict[str, Any], upper: Promotions | None, lower: Promotions | None, task: PromotionTask) -> dict[str, Any] | None:
+    """Before anything is locked, with the environments read with the release scope (None when no check is made): the
+    release check (see ``check_release``)."""
+    if upper is None:
         return None
-    check = check_release(module.promotions(scope=RELEASE_SCOPE), module.lower_promotions(scope=RELEASE_SCOPE),
-                          params['allow_release_upgrade'], params['require_release_check'])
+    check = check_release(upper, lower, params['allow_release_upgrade'], params['require_release_check'])
     if check.get('warning'):
-        module.warn(check['warning'])
+        task.warn(check['warning'])
     return check
 
 
-def preview(module: PromotionTask) -> dict[str, Any]:
-    """Check mode: whether the run's changes and gates could be previewed; a promotion can only be previewed from
-    the lower environment."""
-    params = module.params
-    if params['operation'] == 'promote' and not params['dry_run'] and not params['lower_tenant_url']:
-        module.warn(NO_PREVIEW_WARNING)
-        return dict(skipped=True, warning=NO_PREVIEW_WARNING)
-    return dict(skipped=False)
-
-
-def take_lock(module: PromotionTask, promotions: Promotions) -> tuple[str | None, bool]:
-    """With O(lock): the lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run).
-    Returns its id and whether it was resumed."""
-    params = module.params
-    if not params['lock']:
-        return params['promotion_id'], False
-    locked = promotions.keep_or_lock(params['record'], params['promotion_id'], wait=True, wait_timeout=params['lock_timeout'],
-                                     wait_for_release=params['wait_for_release'])
-    return locked['promotion_id'], locked['resumed']
-
-
-def saved_reports(module: PromotionTask, run: dict[str, Any] | None, dests: list[str]) -> list[str]:
-    """The report of ``run`` written to each of ``dests``; the paths written (none in check mode)."""
-    if run is None or run['report'] is None or module.check_mode:
-        return []
-    for dest in dests:
-        module.write_report(dest, run['report'], dry_run=run['dry_run'])
-    return list(dests)
-
-
-def run(module: PromotionTask, promotions: Promotions, lock_id: str | None) -> tuple[dict[str, Any], bool]:
-    """The run this task is about, after the dry run made first when asked (in check mode, its prediction):
-    the result and whether it passed."""
-    params = module.params
+def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions | None, check_mode: bool
+                   ) -> tuple[bool, dict[str, Any] | None, dict[str, Any] | None]:
+    """The lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run), with O(lock); then the
+    run this task is about, after the dry run made first when asked (in check mode, its prediction). Returns whether
+    the lock was resumed, and the results of the dry run (None without one) and of the run (None when the dry run
+    stopped it)."""
+    lock_id, resumed = params['promotion_id'], False
+    if params['lock']:
+        locked = upper.keep_or_lock(lock_id, wait=True, wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
+        lock_id, resumed = locked['promotion_id'], locked['resumed']
+    else:
+        upper.held = lock_id  # the lock it was given, which it works under
     body = run_body(params['unlock_after'], params['ignore_encrypted_secrets'] if params['operation'] == 'promote' else None,
                     params['promoter'], params['description'], params['ticket_reference'])
-    if module.check_mode:
-        dry, real = None, promotions.predict(params['operation'], params['dry_run'], lock_id, module.lower_promotions())
-    elif params['operation'] == 'rollback' and params['dry_run']:
-        dry, real = None, promotions.rollback_preview(lock_id)
-    elif params['operation'] == 'rollback' and params['dry_run_first']:
-        dry, real = promotions.rollback_after_preview(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
-                                                      skip_if_unchanged=params['skip_if_unchanged'])
-    elif params['dry_run_first']:
-        dry, real = promotions.promote_after_dry_run(
-            body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
-            ignore_encrypted_secrets=params['ignore_encrypted_secrets'], skip_if_unchanged=params['skip_if_unchanged'])
-    else:
-        dry, real = None, promotions.run(
-            operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id, wait=params['wait'],
-            wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
-    return task_result(params['operation'], dry, real, params['dry_run'], module.check_mode,
-                       saved_reports(module, dry, params['dry_run_report_dest']), saved_reports(module, real, params['report_dest']),
-                       module.diff)
+    if check_mode:
+        return resumed, None, upper.predict(params['operation'], params['dry_run'], lock_id, lower)
+    if params['operation'] == 'rollback' and params['dry_run']:
+        return resumed, None, upper.rollback_preview(lock_id)
+    if params['operation'] == 'rollback' and params['dry_run_first']:
+        return (resumed,) + upper.rollback_after_preview(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
+                                                         skip_if_unchanged=params['skip_if_unchanged'])
+    if params['dry_run_first']:
+        return (resumed,) + upper.promote_after_dry_run(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
+                                                        ignore_encrypted_secrets=params['ignore_encrypted_secrets'],
+                                                        skip_if_unchanged=params['skip_if_unchanged'])
+    return resumed, None, upper.run(operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id,
+                                    wait=params['wait'], wait_timeout=params['wait_timeout'],
+                                    ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
 
 
-def unlock(module: PromotionTask, promotions: Promotions, lock_id: str | None, result: dict[str, Any]) -> None:
+def unlock(params: dict[str, Any], upper: Promotions, lock_id: str | None, result: dict[str, Any], check_mode: bool) -> None:
     """With O(unlock_after): the release of this task's own lock (never one merely found in place)."""
-    params = module.params
-    if params['unlock_after'] and params['wait'] and not module.check_mode and lock_id:
-        result.update(promotions.unlock_after_run(lock_id, result, params['record'], params['lock_timeout']))
+    if params['unlock_after'] and params['wait'] and not check_mode and lock_id:
+        result.update(upper.unlock_after_run(lock_id, result, params['lock_timeout']))
 
 
-def promote(module: PromotionTask) -> dict[str, Any]:
-    """release check -> lock -> run -> unlock. Every failure names the lock this task holds, so that the caller can
-    release it if this task could not."""
-    params = module.params
-    promotions = module.promotions()
+def promote(task: PromotionTask) -> dict[str, Any]:
+    """release check -> lock -> run -> unlock, on the environments the options name; the lock released in one place,
+    whatever happened before. Every failure names the lock this task holds (PromotionTask.execute)."""
+    params, check_mode = task.params, task.check_mode
+    checked = params['operation'] == 'promote' and not params['dry_run'] and bool(params['lower_tenant_url'])
+    upper, lower, release_upper, release_lower = task.environments(lower=check_mode, release_check=checked)
+    preview = previewed(params, task) if check_mode else None
+    passed = False
     try:
-        check = release_check(module)
+        check = release_check(params, release_upper, release_lower, task)
     except (PromotionsApiError, ConfigurationError) as exc:
         # The check could not be made: an interrupted run's lock stays, for a rerun to resume.
         raise PromotionError(str(exc), exc.result, outcome='failed') from None
     except PromotionError as refused:
         # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
-        record = params['record'] if params['lock'] else None
-        refused.result.update(promotions.unlock_interrupted_lock(record, params['lock_timeout']), outcome='failed')
-        unlock(module, promotions, params['promotion_id'], refused.result)
-        raise
-    lock_id = params['promotion_id']
-    try:
-        lock_id, resumed = take_lock(module, promotions)
-        module.failure_facts['promotion_id'] = lock_id  # named by any failure from now on, unexpected ones too
-        result, passed = run(module, promotions, lock_id)
-    except PromotionError as exc:
-        # A failure changed no configuration (a lock taken is no change of configuration).
-        failure = PromotionError(str(exc), exc.result, outcome='failed', changed=False)
-        # Refused a lock another promotion holds, this task holds none (not even the one it was given).
-        failure.result.setdefault('promotion_id', None if failure.result.get('holder') else lock_id)
-        unlock(module, promotions, failure.result['promotion_id'] if params['lock'] else lock_id, failure.result)
-        if failure.result.get('lock_kept') in (KEPT_LOCKING, KEPT_ERROR):
-            failure.message += ' ' + failure.result['next_step']
-        raise failure from None
-    result['resumed'] = resumed
-    if check is not None:
-        result['release_check'] = check
-    if module.check_mode:
-        result['preview'] = preview(module)
-    unlock(module, promotions, lock_id, result)
-    if not passed:
-        raise PromotionError(result.pop('msg'), result)
-    return result
+        result = dict(refused.result, msg=str(refused))
+        lock_id = params['promotion_id'] or (upper.record.promotion_id() if params['lock'] else None)
+    else:
+        try:
+            resumed, dry, real = run_under_lock(params, upper, lower, check_mode)
+            reports = [[] if check_mode else write_reports(found, params[option])
+                       for found, option in ((dry, 'dry_run_report_dest'), (real, 'report_dest'))]
+            result, passed = task_result(params['operation'], dry, real, params['dry_run'], check_mode, reports[0], reports[1],
+                                         task.diff)
+            result.update(resumed=resumed, **({} if check is None else dict(release_check=check)))
+            if preview is not None:
+                result['preview'] = preview
+        except PromotionError as exc:
+            result = dict(exc.result, msg=str(exc))
+        # A lock another promotion holds is not this task's, not even the one it was given.
+        lock_id = upper.held if params['lock'] else params['promotion_id']
+    unlock(params, upper, lock_id, result, check_mode)
+    if passed:
+        return result
+    # A failure changed no configuration (a lock taken is no change of configuration).
+    message = result.pop('msg')
+    if result.get('lock_kept') in (KEPT_LOCKING, KEPT_ERROR):
+        message += ' ' + result['next_step']
+    raise PromotionError(message, result, outcome='failed', changed=False)
+
+
+def previewed(params: dict[str, Any], task: PromotionTask) -> dict[str, Any]:
+    """Check mode: whether the run's changes and gates could be previewed; a promotion can only be previewed from
+    the lower environment."""
+    if params['operation'] == 'promote' and not params['dry_run'] and not params['lower_tenant_url']:
+        task.warn(NO_PREVIEW_WARNING)
+        return dict(skipped=True, warning=NO_PREVIEW_WARNING)
+    return dict(skipped=False)
 
 
 TASK = TaskSpec(ARGUMENT_SPEC, promote, lower_connection=True, refused=refused_combination)
