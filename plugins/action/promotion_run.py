@@ -22,6 +22,7 @@ from ansible_collections.idcloud.promotions.plugins.plugin_utils._run import Run
 class ActionModule(PromotionAction):
     MODULE = 'promotion_run'
     TASK = TASK
+    ACTION_ONLY = ('run_id', 'after', 'max_fail_percentage')
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         task_vars = task_vars or {}

@@ -11,6 +11,13 @@ class ModuleDocFragment:  # pylint: disable=too-few-public-methods
     DOCUMENTATION = r'''
 options: {}
 attributes:
+  action:
+    description: Has an action plugin, which runs the task in Ansible's own process when it runs on the controller.
+    support: full
+  async:
+    description: Refused with C(async) (Ansible's own "async is not supported for this task"); every wait is bounded
+      by the module's own timeouts instead.
+    support: none
   check_mode:
     description: Can run in check mode and then predicts RV(ignore:changed) without changing the tenant or any file.
   diff_mode:

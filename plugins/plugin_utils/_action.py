@@ -28,6 +28,8 @@ class PromotionAction(ActionBase):
 
     MODULE = ''
     TASK: TaskSpec
+    # Options the action itself acts on (a run of many hosts), which the module, run elsewhere, is not given.
+    ACTION_ONLY: tuple[str, ...] = ()
     TRANSFERS_FILES = False
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -36,7 +38,8 @@ class PromotionAction(ActionBase):
         if self.runs_here():
             result.update(self.run_here(self._task.args, task_vars))
         else:
-            result.update(self._execute_module(module_name='idcloud.promotions.' + self.MODULE, module_args=self._task.args,
+            module_args = {name: value for name, value in self._task.args.items() if name not in self.ACTION_ONLY}
+            result.update(self._execute_module(module_name='idcloud.promotions.' + self.MODULE, module_args=module_args,
                                                task_vars=task_vars))
         return result
 
@@ -54,6 +57,14 @@ class PromotionAction(ActionBase):
         params = validation.validated_parameters
         result = run_task(self.TASK, params, bool(self._task.check_mode), bool(self._task.diff),
                           self.progress_line(task_vars) if params.get('progress', True) else None)
+        # The validator's own warnings and deprecations (an alias of an option, say), as AnsibleModule gives them.
+        # pylint: disable-next=protected-access
+        warnings, deprecations = validation._warnings, validation._deprecations
+        if warnings:
+            result['warnings'] = ['Both option %s and its alias %s are set.' % (warning['option'], warning['alias'])
+                                  for warning in warnings] + result.get('warnings', [])
+        if deprecations:
+            result['deprecations'] = deprecations + result.get('deprecations', [])
         # As AnsibleModule does with a module's result: the options as checked, shown at -vvv, and the values of
         # no_log options never leave the task.
         result['invocation'] = dict(module_args=params)
