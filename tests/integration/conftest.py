@@ -1,15 +1,26 @@
 # -*- coding: utf-8 -*-
-"""Integration test fixtures: a real simulator process, and real ansible-playbook runs against it."""
+"""Integration test fixtures: a real simulator process, and real ansible-playbook runs against it; every process the
+suite starts is marked, and a run that leaves one alive fails (naming it) and kills it; pytest-xdist hands out whole
+files where a file's tests share one run, the longest first."""
 
 from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.simulator.control import Simulator
-from tests.integration.support import run_playbook
+from tests.integration.support import MARK, leftovers, run_playbook
 
-# Fast phases: the tests wait for the simulator's state machines, not for real minutes.
-FAST = ['--speed', '20']
+# Fast phases: the tests wait for the simulator's state machines, not for real minutes. The service-account keys come
+# from a cache (the simulator's own tests use it too): a start takes well under a second instead of seconds.
+FAST = ['--speed', '20', '--key-cache', os.path.join(tempfile.gettempdir(), 'idcloud-simulator-test-keys')]
+
+RUN_KEY = pytest.StashKey[str]()
+WORKER_INPUT = 'idcloud_test_run'
 
 
 @pytest.fixture(scope='module')
@@ -24,3 +35,107 @@ def playbook(tmp_path):
     def run(text, **kwargs):
         return run_playbook(text, tmp_path, **kwargs)
     return run
+
+
+# -- Nothing the suite starts outlives it.
+
+def pytest_configure(config):
+    workerinput = getattr(config, 'workerinput', None)
+    config.stash[RUN_KEY] = (workerinput or {}).get(WORKER_INPUT) or uuid.uuid4().hex
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist's controller: its workers mark their processes with the controller's run id."""
+    node.workerinput[WORKER_INPUT] = node.config.stash[RUN_KEY]
+
+
+@pytest.fixture(scope='session', autouse=True)
+def marked_processes(request):
+    """Every process this test process starts from now on inherits MARK ('<run>:<worker>'; the variable is set here,
+    where tests run, and not before pytest-xdist starts its workers, which are no test's); at the end, none of them may
+    be left: those alive are named (an error of the last test) and killed."""
+    config = request.config
+    worker = getattr(config, 'workerinput', {}).get('workerid', 'main')
+    mine = '%s:%s' % (config.stash[RUN_KEY], worker)
+    os.environ[MARK] = mine
+    yield mine
+    found = leftovers(mine)
+    assert not found, 'processes this worker started were still alive at its end (now killed): %s' % found
+
+
+class Leftover:  # pylint: disable=too-few-public-methods
+    """A process left alive, as an entry of the terminal's statistics (counted in the closing line)."""
+
+    def __init__(self, pid, command):
+        self.pid, self.command = pid, command
+
+
+def pytest_sessionfinish(session):
+    """Over every worker (in pytest-xdist's controller, once they have ended): no process of the run may be left."""
+    config = session.config
+    if hasattr(config, 'workerinput'):
+        return  # a worker: its own end was checked by marked_processes
+    found = leftovers(config.stash[RUN_KEY] + ':')
+    if not found:
+        return
+    reporter = config.pluginmanager.get_plugin('terminalreporter')
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep('!', 'processes started by this run were still alive at its end (now killed)', red=True)
+        for pid, line in sorted(found.items()):
+            reporter.write_line('%d %s' % (pid, line))
+        reporter.stats.setdefault('leftover processes', []).extend(Leftover(pid, line) for pid, line in found.items())
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- pytest-xdist: whole files where the tests share one run, the longest work first.
+
+# Seconds each file takes on one worker (measured on the 2-core machine): the order in which work is handed out,
+# longest first, so that no long file starts last. A file not listed counts as DEFAULT_WEIGHT per test.
+WEIGHTS = {}
+# Files whose tests read one shared run (a module fixture): one worker gets them all, or the second would wait for
+# the first's run. The tests of the other files go one by one.
+SHARED_RUNS = set()
+DEFAULT_WEIGHT = 5.0
+
+try:
+    from xdist.scheduler import LoadScopeScheduling
+except ImportError:  # pytest-xdist not installed: the hook below is never called
+    LoadScopeScheduling = object
+
+
+class LongestFirst(LoadScopeScheduling):
+    """LoadScopeScheduling with a file as the unit of the files in SHARED_RUNS and a test as that of the others, handed
+    out longest first, each when its worker is about to run out of work (not two units ahead)."""
+
+    def _split_scope(self, nodeid):
+        path = nodeid.split('::', 1)[0]
+        return path if Path(path).name in SHARED_RUNS else nodeid
+
+    def _weight(self, scope):
+        path = scope.split('::', 1)[0]
+        tests = sum(1 for nodeid in self.collection if nodeid.split('::', 1)[0] == path)
+        share = 1.0 if scope == path else 1.0 / max(tests, 1)
+        return WEIGHTS.get(Path(path).name, DEFAULT_WEIGHT * tests) * share
+
+    def _assign_work_unit(self, node):
+        self.workqueue.move_to_end(max(self.workqueue, key=self._weight), last=False)
+        super()._assign_work_unit(node)
+
+    def _reschedule(self, node):
+        if node.shutting_down:
+            return
+        if not self.workqueue:
+            node.shutdown()
+            return
+        # One test pending is one the worker holds back until it knows the next (it may be running the one before).
+        if self._pending_of(self.assigned_work[node]) <= 1:
+            self._assign_work_unit(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue('dist') != 'load':
+        return None  # another --dist asked for: pytest-xdist's own
+    return LongestFirst(config, log)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,6 +14,133 @@ import time
 from pathlib import Path
 
 CALLBACKS = Path(__file__).resolve().parent / 'callback_plugins'
+# Every process the suite starts carries this variable (the conftest puts it in the environment of each test process,
+# which every child inherits: simulators, ansible-playbook and its workers, ansible-runner and its pexpect child).
+# Its value is '<run>:<worker>', one <run> per pytest run: what is left over of a run is found by it in /proc.
+MARK = 'IDCLOUD_TEST_RUN'
+
+
+def stat_fields(pid):
+    """/proc/<pid>/stat after the command name: [state, ppid, pgrp, session, ...]; None once the process is gone."""
+    try:
+        with open('/proc/%s/stat' % pid, encoding='utf-8') as stat:
+            return stat.read().rsplit(')', 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def alive(pid):
+    """The process exists and is not a zombie (a zombie has ended; only its exit status waits to be read)."""
+    fields = stat_fields(pid)
+    return bool(fields) and fields[0] not in ('Z', 'X')
+
+
+def command_line(pid):
+    try:
+        with open('/proc/%s/cmdline' % pid, 'rb') as cmdline:
+            return cmdline.read().replace(b'\0', b' ').decode('utf-8', 'replace').strip()
+    except OSError:
+        return ''
+
+
+def marked_processes(prefix, variable=MARK):
+    """{pid: command line} of the live processes (this one aside) whose environment has ``variable`` starting with
+    ``prefix``: what a test run (``'<run>:'``) or one of its workers (``'<run>:<worker>'``) started. /proc/<pid>/environ
+    is the environment the process was started with, as a forked child (Ansible's workers) inherits it."""
+    wanted = ('%s=%s' % (variable, prefix)).encode()
+    found = {}
+    for entry in filter(str.isdigit, os.listdir('/proc')):
+        pid = int(entry)
+        if pid == os.getpid():
+            continue
+        try:
+            with open('/proc/%d/environ' % pid, 'rb') as environ:
+                variables = environ.read().split(b'\0')
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        if any(variable.startswith(wanted) for variable in variables) and alive(pid):
+            found[pid] = command_line(pid)
+    return found
+
+
+def kill_and_wait(pids, timeout=30):
+    """SIGKILL each of ``pids`` (stopped first, so that none starts another meanwhile) and wait until none is alive;
+    AssertionError naming those still alive after ``timeout`` seconds."""
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + timeout
+    while True:
+        left = [pid for pid in pids if alive(pid)]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError('still alive after SIGKILL: %s' % {pid: command_line(pid) for pid in left})
+        time.sleep(0.05)
+
+
+def processes():
+    """{pid: (ppid, session id)} of every live process."""
+    table = {}
+    for entry in filter(str.isdigit, os.listdir('/proc')):
+        fields = stat_fields(entry)
+        if fields and fields[0] not in ('Z', 'X'):
+            table[int(entry)] = (int(fields[1]), int(fields[3]))
+    return table
+
+
+def process_tree(pid):
+    """``pid``, the processes below it, and every process in the session of any of them (this one's aside), until
+    nothing more is found: what a command started, even where a process made a session of its own (pexpect's child
+    under ansible-runner, Ansible's workers) or lost its parent."""
+    table, ours = processes(), os.getsid(0)
+    found = {pid}
+    while True:
+        sessions = {table[member][1] for member in found if member in table} - {ours, 0, 1}
+        more = {other for other, (parent, session) in table.items() if parent in found or session in sessions} - found
+        if not more:
+            return found
+        found |= more
+
+
+def kill_tree(pid, timeout=30):
+    """Kill ``pid`` and its process_tree (stopped first, then looked at again until nothing new appears, so that no
+    process starts another on the way), and wait until every one of them has ended: AssertionError otherwise."""
+    stopped = set()
+    for _round in range(20):
+        tree = process_tree(pid) | stopped
+        fresh = tree - stopped
+        if not fresh:
+            break
+        for member in fresh:
+            try:
+                os.kill(member, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        stopped |= fresh
+    kill_and_wait(sorted(stopped), timeout)
+    return stopped
+
+
+def leftovers(prefix, grace=10.0):
+    """The processes marked with ``prefix`` still alive after ``grace`` seconds ({pid: command line}), killed (and
+    waited for) once named: the machine is left clean, and the caller fails the run with the names."""
+    deadline = time.monotonic() + grace
+    found = marked_processes(prefix)
+    while found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = marked_processes(prefix)
+    fresh = dict(found)
+    for _round in range(5):  # and what they had started meanwhile
+        if not fresh:
+            break
+        kill_and_wait(list(fresh))
+        fresh = {pid: line for pid, line in marked_processes(prefix).items() if pid not in found}
+        found.update(fresh)
+    return found
 
 
 class PlaybookRun:

@@ -9,13 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.integration.role.support import PLAYBOOKS, config, host_vars, kill_group, wait_for, writes_of
+from tests.integration.support import kill_and_wait, marked_processes
 from tests.simulator.control import Simulator
 
 RUNNER = str(Path(sys.executable).parent / 'ansible-runner')
+# The environment variable that marks the processes of the job that is killed.
+JOB = 'IDCLOUD_TEST_JOB'
 
 
 @dataclass
@@ -135,19 +139,23 @@ def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_p
         hosts = {'acme-staging': host_vars(sim, 'acme', 'staging')}
 
         # Job 1: killed with its container while the tenant restarts its services; its lock stays, and its files go.
-        first = private_data_dir(tmp_path / 'job1', hosts)
+        # Every process of the job carries JOB (ansible-runner hands its environment to ansible-playbook): none may be
+        # left once it is killed, wherever it went (pexpect starts ansible-playbook in a session of its own).
+        first, job = private_data_dir(tmp_path / 'job1', hosts), uuid.uuid4().hex
         with open(tmp_path / 'job1.log', 'w', encoding='utf-8') as log:
             process = subprocess.Popen(runner_command(first, 'job1'),  # pylint: disable=consider-using-with
-                                       env=os.environ, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
+                                       env=dict(os.environ, **{JOB: job}), stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for(lambda: process.poll() is not None
                      or sim.env_state('acme', 'staging')['status']['message'] == 'Waiting for workloads to restart', timeout=120)
         finally:
             ended = process.poll()
-            if ended is None:
-                kill_group(process)
+            kill_group(process)
+            survivors = marked_processes(job, JOB)
+            kill_and_wait(list(survivors))
         assert ended is None, (tmp_path / 'job1.log').read_text()[-4000:]
+        assert not survivors, 'job 1 went on after it was killed: %s' % survivors
         held = sim.env_state('acme', 'staging')['lock']['promotionId']
 
         # Job 2, a relaunch with the same variables and none of job 1's files: the lock it finds may be a colleague's,

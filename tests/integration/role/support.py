@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
-from tests.integration.support import playbook_invocation, run_playbook
+from tests.integration.support import kill_tree, playbook_invocation, run_playbook
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOKS = ROOT / 'playbooks'
@@ -96,52 +94,11 @@ def start_promote(tmp_path, inventory, log_name='interrupted.log', args=(), **ex
     return process, record
 
 
-def descendants(pid):
-    """The processes below ``pid`` (its children, theirs, ...), from /proc."""
-    children = {}
-    for entry in filter(str.isdigit, os.listdir('/proc')):
-        try:
-            with open('/proc/%s/stat' % entry, encoding='utf-8') as stat:
-                parent = int(stat.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile
-        children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def kill_group(process):
-    """Kill a run like Ctrl-C twice or a controller that died: the process, its group, and every process below it.
-    Ansible's workers each run in a session of their own (setsid), so killing the group alone leaves them, and the
-    modules they started, going on with the run. They are stopped first, so that none starts another on the way."""
-    try:
-        os.kill(process.pid, signal.SIGSTOP)
-    except ProcessLookupError:
-        pass
-    stopped = set()
-    for _attempt in range(10):
-        tree = set(descendants(process.pid)) - stopped
-        if not tree:
-            break
-        for pid in tree:
-            try:
-                os.kill(pid, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-        stopped |= tree
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    for pid in stopped:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """Kill a run like Ctrl-C twice or a controller that died: the process, every process below it and every process in
+    their sessions (Ansible's workers each run in a session of their own, so killing the group alone leaves them, and
+    the modules they started, going on with the run), and wait until all have ended."""
+    kill_tree(process.pid)
     process.wait(timeout=30)
 
 
