@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """Files written by the modules and the summary action: atomic owner-only writes, the writable check made before
-any request, and the lock record."""
+any request, the lock record (``LockRecord``) and a run's reports (``write_reports``)."""
 
 from __future__ import annotations
 
@@ -45,28 +45,96 @@ def test_check_writable_refuses_what_cannot_be_written_and_leaves_nothing(tmp_pa
 
 def test_lock_records_of_another_environment_or_corrupt_are_refused(tmp_path):
     path = tmp_path / '.lock.json'
-    assert f.read_lock_record(str(path), URL) is None
-    record = f.write_lock_record(str(path), 'p-1', URL, 'tx-1')
-    assert f.read_lock_record(str(path), URL + '/') == record and record['promotion_id'] == 'p-1'
+    assert f.LockRecord(str(path), URL).read() is None
+    record = f.LockRecord(str(path), URL).write('p-1', 'tx-1')
+    assert f.LockRecord(str(path), URL + '/').read() == record and record['promotion_id'] == 'p-1'
+    assert (record['tenant_url'], record['transaction_id']) == (URL, 'tx-1') and record['locked_at'].endswith('Z')
+    assert f.LockRecord(str(path), URL).promotion_id() == 'p-1'
     with pytest.raises(ConfigurationError, match='is the lock record of %s' % URL):
-        f.read_lock_record(str(path), 'https://other.example.com')
-    f.forget_lock_record(str(path), URL, promotion_id='p-2')  # another lock's id: kept
+        f.LockRecord(str(path), 'https://other.example.com').read()
+    f.LockRecord(str(path), URL).forget(promotion_id='p-2')  # another lock's id: kept
     assert path.exists()
-    f.forget_lock_record(str(path), URL, promotion_id='p-1')
+    f.LockRecord(str(path), URL).forget(promotion_id='p-1')
     assert not path.exists()
     path.write_text('{"promotion_id": ')
     with pytest.raises(ConfigurationError, match='is not a lock record'):
-        f.read_lock_record(str(path), URL)
-    f.forget_lock_record(str(path), URL)  # not ours to remove
+        f.LockRecord(str(path), URL).read()
+    f.LockRecord(str(path), URL).forget()  # not ours to remove
     assert json.loads('"kept"') and path.exists()
 
 
 def test_a_run_started_is_noted_in_the_record_of_its_lock_only(tmp_path):
     path = str(tmp_path / '.lock.json')
-    f.write_lock_record(path, 'lock-1', URL, 'txn')
-    assert f.note_run(path, URL, 'lock-2', 'promotion', False) is None  # another lock's run
-    assert f.read_lock_record(path, URL).get('run') is None
-    f.note_run(path, URL, 'lock-1', 'rollback', False)
-    assert f.read_lock_record(path, URL)['run'] == dict(kind='rollback', dry_run=False)
-    assert f.note_run(str(tmp_path / 'none.json'), URL, 'lock-1', 'promotion', True) is None  # no record: nothing written
+    record = f.LockRecord(path, URL)
+    record.write('lock-1', 'txn')
+    assert record.note_run('lock-2', 'promotion', False) is None  # another lock's run
+    assert record.read().get('run') is None and record.noted_run('lock-1') is None
+    record.note_run('lock-1', 'rollback', False)
+    assert record.read()['run'] == dict(kind='rollback', dry_run=False)
+    assert record.noted_run('lock-1') == dict(kind='rollback', dry_run=False)
+    assert record.noted_run('lock-2') is None  # the run of another lock is not this one's
+    none = f.LockRecord(str(tmp_path / 'none.json'), URL)
+    assert none.note_run('lock-1', 'promotion', True) is None  # no record: nothing written
     assert not (tmp_path / 'none.json').exists()
+
+
+def test_a_corrupt_record_notes_no_run_and_says_none(tmp_path):
+    path = tmp_path / '.lock.json'
+    path.write_text('not json')
+    record = f.LockRecord(str(path), URL)
+    assert record.note_run('lock-1', 'promotion', False) is None and record.noted_run('lock-1') is None
+    assert path.read_text() == 'not json'
+
+
+def test_in_check_mode_the_record_is_read_but_nothing_is_written_or_removed(tmp_path):
+    path = tmp_path / '.lock.json'
+    assert f.LockRecord(str(path), URL, check_mode=True).write('p-1', 'tx-1') is None and not path.exists()
+    f.LockRecord(str(path), URL).write('p-1', 'tx-1')
+    before = path.read_text()
+    checking = f.LockRecord(str(path), URL, check_mode=True)
+    assert checking.promotion_id() == 'p-1'
+    assert checking.note_run('p-1', 'promotion', False) is None
+    checking.forget('p-1')
+    checking.forget()
+    assert path.read_text() == before
+
+
+def test_without_a_path_there_is_no_record_and_nothing_is_done(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for path in (None, ''):
+        record = f.LockRecord(path, URL)
+        assert record.path is None
+        assert (record.read(), record.promotion_id(), record.noted_run('p-1')) == (None, None, None)
+        assert record.write('p-1', 'tx-1') is None and record.note_run('p-1', 'promotion', False) is None
+        record.forget('p-1')
+        record.forget()
+    assert os.listdir(tmp_path) == []
+
+
+# write_reports
+def test_no_run_or_no_report_writes_no_file(tmp_path):
+    dest = str(tmp_path / 'p.json')
+    assert f.write_reports(None, [dest]) == []
+    assert f.write_reports(dict(report=None, dry_run=True), [dest]) == []
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('dry_run', [True, False])
+def test_the_report_goes_to_every_dest_saying_whether_it_is_a_dry_run(monkeypatch, dry_run):
+    written = []
+    monkeypatch.setattr(f, 'write_report', lambda dest, report, fmt=None, dry_run=None, check_mode=False: written.append(
+        dict(dest=dest, report=report, fmt=fmt, dry_run=dry_run, check_mode=check_mode)) or True)
+    run = dict(report=dict(reportId='report-1', report={}), dry_run=dry_run)
+    dests = ['p.json', 'p.md']
+    saved = f.write_reports(run, dests)
+    assert saved == dests and saved is not dests
+    assert written == [dict(dest=dest, report=run['report'], fmt=None, dry_run=dry_run, check_mode=False) for dest in dests]
+
+
+def test_the_reports_written_are_the_runs_report_as_json_and_markdown(tmp_path):
+    report = dict(reportId='report-1', promotionId='p-1', createdDate='2022-04-19T17:01:05Z', type='promotion',
+                  report={'AMConfig': [{'configItem': 'Journeys', 'configChange': {'added': ['Login'], 'modified': [], 'deleted': []}}]})
+    dests = [str(tmp_path / 'p.json'), str(tmp_path / 'sub' / 'p.md')]
+    assert f.write_reports(dict(report=report, dry_run=False), dests) == dests
+    assert json.loads((tmp_path / 'p.json').read_text()) == report
+    assert 'Login' in (tmp_path / 'sub' / 'p.md').read_text()
