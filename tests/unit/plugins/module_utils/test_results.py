@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 """promotion_run's return values (``_service.run_fields``, ``_service.task_result``), the outcome words of the role
-(``_states.outcome_name``) and the flattening of a failure's status (``_module.flat_status``). Pure functions: their
-inputs are built as ``Promotions.run`` builds them, with the real ``Status`` and ``Outcome``."""
+(``_states.outcome_name``) and the status of a failure in the same shape as on success (``_states.Status.fields``).
+Pure functions: their inputs are built as ``Promotions.run`` builds them, with the real ``Status`` and ``Verdict``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import yaml
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _service as s
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
-from ansible_collections.idcloud.promotions.plugins.module_utils._module import flat_status
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows, render_markdown
 from ansible_collections.idcloud.promotions.plugins.modules import promotion_run
 
@@ -35,19 +34,19 @@ def report(changes=None, number=1, dry=None, kind='promotion'):
 
 
 def finished(status_body, dry_run=False, the_report=None, operation='promotion', attached=False, history=None):
-    """A ``Promotions.run`` result for a run that ended: the outcome is the real one for that status and report."""
+    """A ``Promotions.run`` result for a run that ended: the verdict is the real one for that status and report."""
     status = states.Status(status_body)
     report_empty = None if the_report is None else not change_rows(the_report)
-    outcome = states.Outcome(status, operation, dry_run is not False, report_empty, False, OURS, TXN)
-    return dict(changed=outcome.changed, promotion_id=OURS, status=status, outcome=outcome,
+    verdict = states.Verdict(status, operation, dry_run is not False, report_empty, False, OURS, TXN)
+    return dict(changed=verdict.changed, promotion_id=OURS, status=status, verdict=verdict,
                 history=[dict(status='RUNNING', message='Prepare config')] if history is None else history,
                 report=the_report, attached=attached, dry_run=dry_run)
 
 
 def predicted(changed, the_report=None, status_body=None):
-    """A check-mode result (``Promotions.run`` in check mode, or ``predict``): no outcome, nothing ran."""
+    """A check-mode result (``Promotions.run`` in check mode, or ``predict``): no verdict, nothing ran."""
     return dict(changed=changed, promotion_id=OURS, status=states.Status(status_body or dict(status='READY', message='Environment ready')),
-                outcome=None, history=[], report=the_report, attached=False, dry_run=the_report is not None)
+                verdict=None, history=[], report=the_report, attached=False, dry_run=the_report is not None)
 
 
 # run_fields
@@ -85,20 +84,20 @@ def test_type_is_the_status_one_else_the_operation_kind(status_type, operation, 
     assert result['type'] == expected
 
 
-def test_a_run_without_an_outcome_passes_and_sets_no_msg():
-    """wait: false and check mode have no outcome yet: nothing failed, and no message to give."""
+def test_a_run_without_a_verdict_passes_and_sets_no_msg():
+    """wait: false and check mode have no verdict yet: nothing failed, and no message to give."""
     result, passed = s.run_fields(predicted(True), 'promote')
     assert passed is True
     assert 'msg' not in result
     assert (result['report'], result['empty'], result['changes']) == (None, True, [])
 
 
-def test_a_failed_run_does_not_pass_and_its_msg_is_the_outcome_message():
+def test_a_failed_run_does_not_pass_and_its_msg_is_the_verdict_message():
     run = finished(MISSING_ESVS, the_report=report())
     result, passed = s.run_fields(run, 'promote')
     assert passed is False
     assert result['changed'] is False
-    assert result['msg'] == run['outcome'].message
+    assert result['msg'] == run['verdict'].message
     assert 'esv.email.from, esv.smtp.host' in result['msg']
     assert result['missing_esvs'] == ['esv.email.from', 'esv.smtp.host']
 
@@ -135,8 +134,8 @@ def test_a_promotion_already_done_under_the_lock_is_promoted_though_nothing_ran_
     """run() finds the real promotion of this lock finished (a rerun after an interruption): not changed now, but the
     promotion happened, and its report says what it changed."""
     before = states.Status(COMPLETED)
-    outcome = states.Outcome(before, 'promotion', False, True)
-    run = dict(changed=False, promotion_id=OURS, status=before, outcome=outcome, history=[], report=report(dry=False),
+    verdict = states.Verdict(before, 'promotion', False, True)
+    run = dict(changed=False, promotion_id=OURS, status=before, verdict=verdict, history=[], report=report(dry=False),
                attached=False, dry_run=False)
     result, passed = s.task_result('promote', None, run)
     assert passed is True
@@ -206,12 +205,12 @@ def test_a_dry_run_first_then_the_promotion_lists_the_dry_run_files_first():
     assert (fields['status'], fields['empty'], fields['summary']['total']) == ('READY', False, 3)
 
 
-def test_a_failed_run_is_failed_with_the_outcome_message():
+def test_a_failed_run_is_failed_with_the_verdict_message():
     real = finished(MISSING_ESVS, the_report=report())
     result, passed = s.task_result('promote', None, real)
     assert passed is False
     assert result['outcome'] == 'failed'
-    assert result['msg'] == real['outcome'].message
+    assert result['msg'] == real['verdict'].message
     assert result['msg'].startswith('The promotion stopped on missing ESVs esv.email.from, esv.smtp.host')
     assert (result['status'], result['missing_esvs'], result['changed']) == ('ERROR', ['esv.email.from', 'esv.smtp.host'], False)
 
@@ -223,7 +222,7 @@ def test_a_dry_run_first_that_failed_is_failed_and_keeps_the_dry_run_message():
     assert passed is False
     assert result['outcome'] == 'failed'
     assert result['real_run'] is False
-    assert result['msg'] == dry['outcome'].message
+    assert result['msg'] == dry['verdict'].message
     assert result['msg'].startswith('The dry run stopped on missing ESVs')
     assert result['dry_run_result']['missing_esvs'] == ['esv.email.from', 'esv.smtp.host']
 
@@ -313,27 +312,21 @@ def test_the_outcome_table_covers_every_word_the_module_documents():
     assert 'failed' in documented
 
 
-# flat_status
-def test_flat_status_flattens_a_status_read_as_a_dict():
-    """A failure names the status it read as ``Status.as_dict()``; the task returns it as on success."""
-    status = states.Status(dict(status='ERROR', message='Failed to promote config', blockingError=True, missingESVs=['esv.a'],
-                                encryptedSecrets=['x.json:1'], promotionId=OURS))
-    fields = dict(status=status.as_dict(), history=[], promotion_id=OURS)
-    flat = flat_status(fields)
-    assert flat is fields
-    assert flat == dict(status='ERROR', message='Failed to promote config', blocking_error=True, missing_esvs=['esv.a'],
-                        encrypted_secrets=['x.json:1'], history=[], promotion_id=OURS)
+# The status of a failure: the service raises it as Status.fields(), the shape a run's result gives it.
+STATUS_FIELDS = ('status', 'message', 'blocking_error', 'missing_esvs', 'encrypted_secrets')
 
 
-def test_flat_status_fills_empty_lists_when_the_dict_has_none():
-    flat = flat_status(dict(status=dict(status='RUNNING', message='Prepare config')))
-    assert flat == dict(status='RUNNING', message='Prepare config', blocking_error=None, missing_esvs=[], encrypted_secrets=[])
+@pytest.mark.parametrize('status_body', [
+    dict(status='ERROR', message='Failed to promote config', blockingError=True, missingESVs=['esv.a'], encryptedSecrets=['x.json:1'],
+         promotionId=OURS),
+    dict(status='IN_PROGRESS', message='Prepare config'),
+    MISSING_ESVS,
+], ids=['blocking error with every list', 'running without lists', 'missing ESVs'])
+def test_a_failure_gives_its_status_as_a_run_result_does(status_body):
+    """A failure names the status it read as ``Status.fields()``: the same fields, with the same values, as a result."""
+    status = states.Status(status_body)
+    result, _passed = s.run_fields(finished(status_body), 'promote')
+    assert status.fields() == {field: result[field] for field in STATUS_FIELDS}
+    assert isinstance(status.fields()['status'], str)
+    assert isinstance(status.fields()['missing_esvs'], list) and isinstance(status.fields()['encrypted_secrets'], list)
 
-
-@pytest.mark.parametrize('fields', [
-    dict(status='READY', message='Promotion completed', blocking_error=False, missing_esvs=['esv.kept']),
-    dict(error=dict(status=500, message='Internal error')),
-], ids=['string status', 'no status'])
-def test_flat_status_leaves_other_fields_untouched(fields):
-    expected = dict(fields)
-    assert flat_status(fields) == expected

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""What lock states, run statuses and outcomes mean, and how the waits are paced."""
+"""What lock states and run statuses mean, the verdict on a finished run, why a lock stays after a run, and how the
+waits are paced."""
 
 from __future__ import annotations
 
@@ -150,21 +151,57 @@ def test_plan_run_reasons_say_what_to_do():
     (status('READY', 'Promotion completed'), True, False, True, False),
     (status('ERROR', 'Missing ESVs', missingESVs=['email.from']), True, None, False, False),
 ])
-def test_outcome_changed_only_for_real_changes(state, dry_run, report_empty, ok, changed):
-    outcome = p.Outcome(state, 'promotion', dry_run, report_empty)
-    assert (outcome.ok, outcome.changed) == (ok, changed)
+def test_verdict_changed_only_for_real_changes(state, dry_run, report_empty, ok, changed):
+    verdict = p.Verdict(state, 'promotion', dry_run, report_empty)
+    assert (verdict.ok, verdict.changed) == (ok, changed)
 
 
-def test_outcome_messages_name_cause_and_next_step():
-    missing = p.Outcome(status('ERROR', 'Missing ESVs', missingESVs=['email.from', 'esv.x']), 'promotion', True)
+def test_verdict_messages_name_cause_and_next_step():
+    missing = p.Verdict(status('ERROR', 'Missing ESVs', missingESVs=['email.from', 'esv.x']), 'promotion', True)
     assert 'email.from, esv.x' in missing.message and 'dry run' in missing.message
     secret = '* am/services/realm/root-alpha/x.json:10'
-    encrypted = p.Outcome(status('ERROR', 'Found encrypted values', encryptedSecrets=[secret]), 'promotion', False)
+    encrypted = p.Verdict(status('ERROR', 'Found encrypted values', encryptedSecrets=[secret]), 'promotion', False)
     assert secret in encrypted.message and 'ignore_encrypted_secrets' in encrypted.message
-    blocking = p.Outcome(status('ERROR', 'Failed to promote config', blockingError=True, promotionId=OURS), 'promotion', False)
+    blocking = p.Verdict(status('ERROR', 'Failed to promote config', blockingError=True, promotionId=OURS), 'promotion', False)
     assert 'support ticket' in blocking.message and OURS in blocking.message
-    other = p.Outcome(status('ERROR', 'Something else'), 'rollback', False)
+    other = p.Verdict(status('ERROR', 'Something else'), 'rollback', False)
     assert 'rollback' in other.message and 'Something else' in other.message
+
+
+# Status.fields: the status as a task's result gives it, on success and on failure alike.
+def test_status_fields_are_the_status_as_its_word_and_its_gates():
+    read = status('ERROR', 'Failed to promote config', blockingError=True, missingESVs=['esv.a'], encryptedSecrets=['x.json:1'],
+                  promotionId=OURS, type='promotion', timeStamp='2022-04-19T17:01:05Z')
+    assert read.fields() == dict(status='ERROR', message='Failed to promote config', blocking_error=True, missing_esvs=['esv.a'],
+                                 encrypted_secrets=['x.json:1'])
+    # The lock, the kind and the time are holder evidence (as_dict), not a task's status.
+    assert {'promotion_id', 'type', 'timestamp'} <= set(read.as_dict()) and not {'promotion_id', 'type', 'timestamp'} & set(read.fields())
+
+
+def test_status_fields_fill_empty_lists_and_read_in_progress_as_running():
+    assert status('IN_PROGRESS', 'Prepare config').fields() == dict(status='RUNNING', message='Prepare config', blocking_error=False,
+                                                                    missing_esvs=[], encrypted_secrets=[])
+
+
+# lock_kept: from a task's result or failure, in the one flat shape.
+@pytest.mark.parametrize('result, kept', [
+    (dict(status='READY', blocking_error=False), None),
+    (dict(status='ERROR', message='Missing ESVs', blocking_error=False, missing_esvs=['esv.a']), None),
+    (dict(status='ERROR', blocking_error=True), p.KEPT_BLOCKED),
+    (dict(status='READY', blocked=True), p.KEPT_BLOCKED),
+    (dict(status='RUNNING', blocking_error=False), p.KEPT_RUNNING),
+    (dict(status='READY', run_going=True), p.KEPT_RUNNING),
+    (dict(lock=dict(result='locking', promotionId=OURS)), p.KEPT_LOCKING),
+    (dict(lock=dict(result='unlocking', promotionId=OURS)), p.KEPT_LOCKING),
+    (dict(lock=dict(result='error', promotionId=OURS)), p.KEPT_ERROR),
+    (dict(lock=dict(result='locked', promotionId=OURS)), None),
+    (dict(release_check=dict(upgrade=True), real_run=False), None),
+], ids=['ready', 'failed on its own', 'blocking error', 'blocked', 'running', 'run going', 'locking', 'unlocking', 'lock in error',
+        'locked', 'refused before any run'])
+def test_lock_kept_says_why_the_lock_stays_from_the_flat_result(result, kept):
+    assert p.lock_kept(result) == kept
+    if kept:
+        assert OURS in p.kept_next_step(kept, OURS)
 
 
 def test_poll_delay_starts_fast_and_is_capped():
