@@ -11,7 +11,9 @@ import json
 import pytest
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _service as s
+from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import PROGRESS_EVERY, Waiter
 
 URL = 'https://tenant.example.com'
@@ -253,9 +255,15 @@ class Tenant:
             self.reports.append(report(len(self.reports) + 1, self.holder, dry, kind, self.report_shape, self.run_changes))
 
 
-def promotions(tenant, check_mode=False):
-    return s.Promotions(tenant, check_mode=check_mode, sleep=tenant.sleep,
+def promotions(tenant, check_mode=False, record=None):
+    """The service of ``tenant``; ``record``: its lock record (a ``LockRecord``), as the task gives it."""
+    return s.Promotions(tenant, check_mode=check_mode, sleep=tenant.sleep, record=record,
                         waiter_factory=lambda timeout: Waiter(timeout, clock=tenant.clock, sleep=tenant.sleep, wall=lambda: 0))
+
+
+def record_at(path, check_mode=False):
+    """The lock record at ``path`` of the tenant's environment, as the task makes it."""
+    return LockRecord(str(path), URL, check_mode)
 
 
 def locked(status=None, reports=(), holder=OURS):
@@ -279,7 +287,8 @@ def test_unlocked_is_locked_and_the_new_id_is_recorded_before_the_wait(tmp_path)
         return tenant._lock_body()
 
     tenant.script('GET', s.LOCK_STATE_PATH, None, first_wait_read)
-    result = promotions(tenant).ensure_locked(record_path=path)
+    service = promotions(tenant, record=record_at(path))
+    result = service.ensure_locked()
     assert seen == [(NEW, 'locking', 2)]  # on disk at the first read of the wait, while still locking
     assert result['record']['promotion_id'] == NEW
     assert tenant.writes == [('POST', s.LOCK_PATH, None)]
@@ -287,6 +296,14 @@ def test_unlocked_is_locked_and_the_new_id_is_recorded_before_the_wait(tmp_path)
     assert result['lock']['promotionId'] == NEW
     assert [entry['result'] for entry in result['history']] == ['locking', 'locked']
     assert tenant.now >= tenant.lock_seconds
+    assert service.held == NEW  # the lock the task holds now
+
+
+def test_a_service_holds_no_lock_and_has_no_record_until_told():
+    service = promotions(Tenant())
+    assert service.held is None
+    assert (service.record.path, service.record.read()) == (None, None)
+    assert service.record.write(NEW, TXN) is None  # no record: nothing written
 
 
 def test_each_step_bounds_its_requests_by_its_own_deadline():
@@ -298,9 +315,11 @@ def test_each_step_bounds_its_requests_by_its_own_deadline():
 
 def test_our_lock_is_kept_and_nothing_is_sent(tmp_path):
     tenant = locked()
-    result = promotions(tenant).ensure_locked(promotion_id=OURS, record_path=str(tmp_path / 'lock.json'))
+    service = promotions(tenant, record=record_at(tmp_path / 'lock.json'))
+    result = service.ensure_locked(promotion_id=OURS)
     assert (result['changed'], result['promotion_id'], result['state']) == (False, OURS, 'locked')
     assert tenant.writes == [] and result['record'] is None and not (tmp_path / 'lock.json').exists()
+    assert service.held == OURS
 
 
 def test_our_lock_still_locking_is_waited_for_not_taken_again():
@@ -314,7 +333,9 @@ def test_our_lock_still_locking_is_waited_for_not_taken_again():
 @pytest.mark.parametrize('ours', [None, OURS])
 def test_a_foreign_lock_is_refused_with_its_holder(ours):
     tenant = locked(holder=THEIRS)
-    error = failure(promotions(tenant).ensure_locked, promotion_id=ours)
+    service = promotions(tenant)
+    error = failure(service.ensure_locked, promotion_id=ours)
+    assert service.held is None  # not ours, not even the one given
     assert error.result['holder'] == THEIRS
     assert 'already locked for promotion %s' % THEIRS in error.message and 'wait_for_release' in error.message
     assert tenant.writes == [] and tenant.sleeps == []
@@ -363,10 +384,11 @@ def test_a_lock_state_of_error_names_the_support_ticket_and_sends_nothing():
 def test_a_lock_that_ends_in_error_names_the_ticket_and_the_new_id():
     tenant = Tenant()
     tenant.lock_ends = 'error'
-    error = failure(promotions(tenant).ensure_locked)
+    service = promotions(tenant)
+    error = failure(service.ensure_locked)
     assert 'Locking did not complete' in error.message and 'support ticket' in error.message
     assert 'quoting promotion id %s' % NEW in error.message
-    assert (error.result['promotion_id'], error.result['changed']) == (NEW, False)
+    assert (service.held, error.result['changed']) == (NEW, False)  # the failure names it (PromotionTask.execute)
     assert len(tenant.writes) == 1
 
 
@@ -442,7 +464,7 @@ def test_a_500_on_the_lock_request_names_the_support_ticket():
 def test_a_lock_request_whose_answer_was_lost_is_not_sent_again_when_it_happened(error, tmp_path):
     tenant = Tenant()
     tenant.script('POST', s.LOCK_PATH, tenant.happened_then(error))
-    result = promotions(tenant).ensure_locked(record_path=str(tmp_path / 'lock.json'))
+    result = promotions(tenant, record=record_at(tmp_path / 'lock.json')).ensure_locked()
     assert tenant.writes == [('POST', s.LOCK_PATH, None)]
     assert (result['changed'], result['promotion_id'], result['state']) == (True, NEW, 'locked')
     assert recorded(str(tmp_path / 'lock.json'))['promotion_id'] == NEW
@@ -510,7 +532,7 @@ def test_keep_or_lock_without_a_record_locks_and_records_the_new_lock(tmp_path):
     tenant = Tenant()
     on_disk = []
     tenant.script('GET', s.LOCK_STATE_PATH, None, lambda *call: on_disk.append(recorded(path)) or tenant._lock_body())
-    result = promotions(tenant).keep_or_lock(path)
+    result = promotions(tenant, record=record_at(path)).keep_or_lock()
     assert on_disk[0]['promotion_id'] == NEW  # recorded as soon as the id was known, while still locking
     assert (result['changed'], result['resumed'], result['promotion_id']) == (True, False, NEW)
     assert result['record']['promotion_id'] == NEW and result['record']['transaction_id'] == TXN
@@ -521,15 +543,17 @@ def test_keep_or_lock_records_a_new_lock_even_when_locking_then_fails(tmp_path):
     path = str(tmp_path / 'staging.lock.json')
     tenant = Tenant()
     tenant.lock_ends = 'error'
-    failure(promotions(tenant).keep_or_lock, path)
+    failure(promotions(tenant, record=record_at(path)).keep_or_lock)
     assert recorded(path)['promotion_id'] == NEW  # a rerun can still find the lock it took
 
 
 def test_keep_or_lock_resumes_the_recorded_lock(tmp_path):
     path = record_file(tmp_path)
     tenant = locked()
-    result = promotions(tenant).keep_or_lock(path)
+    service = promotions(tenant, record=record_at(path))
+    result = service.keep_or_lock()
     assert (result['changed'], result['resumed'], result['promotion_id']) == (False, True, OURS)
+    assert service.held == OURS
     assert result['record']['transaction_id'] == 'txn-old'  # the record is kept as it was
     assert tenant.writes == []
 
@@ -537,7 +561,7 @@ def test_keep_or_lock_resumes_the_recorded_lock(tmp_path):
 def test_keep_or_lock_takes_a_new_lock_when_the_recorded_one_is_gone(tmp_path):
     path = record_file(tmp_path)
     tenant = Tenant()
-    result = promotions(tenant).keep_or_lock(path)
+    result = promotions(tenant, record=record_at(path)).keep_or_lock()
     assert (result['changed'], result['resumed'], result['promotion_id']) == (True, False, NEW)
     assert recorded(path)['promotion_id'] == NEW == result['record']['promotion_id']
 
@@ -545,16 +569,23 @@ def test_keep_or_lock_takes_a_new_lock_when_the_recorded_one_is_gone(tmp_path):
 def test_keep_or_lock_an_explicit_id_wins_over_the_record(tmp_path):
     path = record_file(tmp_path, promotion_id=THEIRS)
     tenant = locked()
-    result = promotions(tenant).keep_or_lock(path, promotion_id=OURS)
+    result = promotions(tenant, record=record_at(path)).keep_or_lock(promotion_id=OURS)
     # The lock given is kept (resumed); the record names another, so it is not what this lock is recorded as.
     assert (result['changed'], result['resumed'], result['promotion_id'], result['record']) == (False, True, OURS, None)
+
+
+def test_keep_or_lock_with_no_record_path_returns_no_record():
+    tenant = Tenant()
+    result = promotions(tenant).keep_or_lock()
+    assert (result['changed'], result['resumed'], result['promotion_id']) == (True, False, NEW) and 'record' not in result
 
 
 def test_keep_or_lock_refuses_a_foreign_lock_over_the_record(tmp_path):
     path = record_file(tmp_path)
     tenant = locked(holder=THEIRS)
-    error = failure(promotions(tenant).keep_or_lock, path)
-    assert error.result['holder'] == THEIRS and OURS in error.message
+    service = promotions(tenant, record=record_at(path))
+    error = failure(service.keep_or_lock)
+    assert error.result['holder'] == THEIRS and OURS in error.message and service.held is None
     assert recorded(path)['promotion_id'] == OURS and tenant.writes == []
 
 
@@ -581,14 +612,15 @@ def test_keep_or_lock_refuses_the_record_of_another_tenant_before_any_call(tmp_p
     path = record_file(tmp_path, tenant_url='https://other.example.com')
     tenant = Tenant()
     with pytest.raises(ConfigurationError):
-        promotions(tenant).keep_or_lock(path)
+        promotions(tenant, record=record_at(path)).keep_or_lock()
     assert tenant.calls == []
 
 
 def test_keep_or_lock_in_check_mode_writes_no_record(tmp_path):
+    """The service in check mode writes none, even to a record that would take it (the task's is in check mode too)."""
     path = tmp_path / 'staging.lock.json'
     tenant = Tenant()
-    result = promotions(tenant, check_mode=True).keep_or_lock(str(path))
+    result = promotions(tenant, check_mode=True, record=record_at(path)).keep_or_lock()
     assert (result['changed'], result['resumed'], result['record']) == (True, False, None)
     assert not path.exists() and tenant.writes == []
 
@@ -658,7 +690,8 @@ def test_a_409_while_a_run_is_going_says_to_wait_for_it():
     tenant.running(seconds=600)
     error = failure(promotions(tenant).ensure_unlocked, promotion_id=OURS)
     assert 'is running under lock %s' % OURS in error.message and 'promotion_run again' in error.message
-    assert error.result['status']['status'] == 'RUNNING' and error.result['error']['status'] == 409
+    assert error.result['status'] == 'RUNNING' and error.result['error']['status'] == 409
+    assert (error.result['message'], error.result['blocking_error']) == ('Promote configuration', False)
     assert len(tenant.writes) == 1 and tenant.lock == 'locked'
 
 
@@ -754,8 +787,8 @@ def test_a_run_is_started_and_waited_for_until_ready():
     body = dict(unlockEnvironmentsAfterPromotion=False, promoter='ci')
     result = promotions(tenant).run(body=body, promotion_id=OURS)
     assert tenant.writes == [('POST', s.PROMOTE_PATH, dict(body, dryRun=False))]
-    outcome = result['outcome']
-    assert outcome.ok and outcome.changed and result['changed'] is True
+    verdict = result['verdict']
+    assert verdict.ok and verdict.changed and result['changed'] is True
     assert (result['dry_run'], result['attached'], result['promotion_id']) == (False, False, OURS)
     assert result['report']['reportId'] == 'report-1' and result['status'].status == 'READY'
     assert [entry['status'] for entry in result['history']] == ['RUNNING', 'READY']
@@ -766,8 +799,8 @@ def test_a_dry_run_changes_nothing():
     tenant = locked()
     result = promotions(tenant).run(dry_run=True, promotion_id=OURS)
     assert promote_calls(tenant) == [dict(dryRun=True)]
-    assert result['outcome'].ok and (result['changed'], result['dry_run']) == (False, True)
-    assert 'dry run finished' in result['outcome'].message
+    assert result['verdict'].ok and (result['changed'], result['dry_run']) == (False, True)
+    assert 'dry run finished' in result['verdict'].message
 
 
 @pytest.mark.parametrize('end, changes', [(NO_CHANGE, {}), (COMPLETED, {'AMConfig': []})], ids=['(no change)', 'empty report'])
@@ -775,7 +808,7 @@ def test_a_run_with_nothing_to_promote_is_not_a_change(end, changes):
     tenant = locked()
     tenant.run_end, tenant.run_changes = dict(end), changes
     result = promotions(tenant).run(promotion_id=OURS)
-    assert result['outcome'].ok and (result['changed'], result['dry_run']) == (False, False)
+    assert result['verdict'].ok and (result['changed'], result['dry_run']) == (False, False)
 
 
 @pytest.mark.parametrize('dry_run', [True, False])
@@ -783,9 +816,9 @@ def test_missing_esvs_stop_the_run_and_are_named(dry_run):
     tenant = locked()
     tenant.run_end = dict(MISSING_ESVS)
     result = promotions(tenant).run(dry_run=dry_run, promotion_id=OURS)
-    outcome = result['outcome']
-    assert not outcome.ok and result['changed'] is False and result['dry_run'] is dry_run
-    assert 'esv.email.from, esv.smtp.host' in outcome.message and 'release the lock' in outcome.message
+    verdict = result['verdict']
+    assert not verdict.ok and result['changed'] is False and result['dry_run'] is dry_run
+    assert 'esv.email.from, esv.smtp.host' in verdict.message and 'release the lock' in verdict.message
 
 
 @pytest.mark.parametrize('ignore, hint', [(False, True), (True, False)])
@@ -793,17 +826,17 @@ def test_encrypted_secrets_stop_the_run_and_are_named(ignore, hint):
     tenant = locked()
     tenant.run_end = dict(ENCRYPTED)
     result = promotions(tenant).run(promotion_id=OURS, ignore_encrypted_secrets=ignore)
-    outcome = result['outcome']
-    assert not outcome.ok and result['changed'] is False and result['dry_run'] is False
-    assert SECRET in outcome.message and ('ignore_encrypted_secrets: true' in outcome.message) is hint
+    verdict = result['verdict']
+    assert not verdict.ok and result['changed'] is False and result['dry_run'] is False
+    assert SECRET in verdict.message and ('ignore_encrypted_secrets: true' in verdict.message) is hint
 
 
 def test_a_blocking_error_ends_the_run_with_the_support_ticket():
     tenant = locked()
     tenant.run_end, tenant.leaves_report = dict(BLOCKING), False
     result = promotions(tenant).run(promotion_id=OURS)
-    outcome = result['outcome']
-    assert not outcome.ok and result['changed'] is False and 'support ticket' in outcome.message
+    verdict = result['verdict']
+    assert not verdict.ok and result['changed'] is False and 'support ticket' in verdict.message
     assert result['report'] is None and result['dry_run'] is False  # no report: as this task started it
 
 
@@ -813,7 +846,7 @@ def test_a_run_in_progress_under_our_lock_is_attached_to():
     result = promotions(tenant).run(promotion_id=OURS)
     assert tenant.writes == []
     assert (result['attached'], result['dry_run'], result['changed']) == (True, False, True)
-    assert result['outcome'].ok and result['report']['reportId'] == 'report-1'
+    assert result['verdict'].ok and result['report']['reportId'] == 'report-1'
 
 
 def test_a_rollback_in_progress_under_our_lock_is_attached_to():
@@ -870,7 +903,7 @@ def test_a_real_run_already_finished_under_our_lock_is_not_started_again(shape):
     result = promotions(tenant).run(promotion_id=OURS)
     assert tenant.writes == []
     assert (result['changed'], result['attached'], result['dry_run']) == (False, False, False)
-    assert result['outcome'].ok and 'had already finished' in result['outcome'].message
+    assert result['verdict'].ok and 'had already finished' in result['verdict'].message
     assert result['report']['reportId'] == 'report-1'
     # Only a report that says nothing itself sends for the listing.
     assert tenant.count('GET', s.REPORTS_PATH) == (1 if shape == 'bare' else 0)
@@ -902,25 +935,27 @@ def test_a_rollback_is_started_without_a_dry_run_flag():
     body = dict(unlockEnvironmentsAfterPromotion=False, promoter='ci')
     result = promotions(tenant).run('rollback', body=body, promotion_id=OURS)
     assert tenant.writes == [('POST', s.ROLLBACK_PATH, dict(unlockEnvironmentsAfterPromotion=False, promoter='ci'))]
-    assert (result['changed'], result['dry_run']) == (True, False) and 'rollback finished' in result['outcome'].message
+    assert (result['changed'], result['dry_run']) == (True, False) and 'rollback finished' in result['verdict'].message
 
 
 def test_a_run_that_outlasts_wait_timeout_goes_on_and_keeps_the_lock():
     tenant = locked()
     tenant.run_seconds = 10000
-    error = failure(promotions(tenant).run, promotion_id=OURS, wait_timeout=300)
+    service = promotions(tenant)
+    error = failure(service.run, promotion_id=OURS, wait_timeout=300)
     assert 'Timed out after 300 s' in error.message and 'still RUNNING' in error.message
     assert 'its lock %s stays in place' % OURS in error.message and 'Run the task again' in error.message
-    assert error.result['promotion_id'] == OURS and error.result['status']['status'] == 'RUNNING'
+    assert service.held == OURS and error.result['status'] == 'RUNNING' and error.result['run_going'] is True
     assert len(tenant.writes) == 1 and 300 <= tenant.now <= 300 + s.LAST_LOOK
 
 
 def test_a_run_the_status_never_shows_fails_after_the_grace_period():
     tenant = locked()
     tenant.run_shows_after = None
-    error = failure(promotions(tenant).run, promotion_id=OURS, wait_timeout=3600)
+    service = promotions(tenant)
+    error = failure(service.run, promotion_id=OURS, wait_timeout=3600)
     assert 'has not shown it running after %d s' % s.STALE_STATUS_GRACE in error.message
-    assert error.result['promotion_id'] == OURS and len(tenant.writes) == 1
+    assert service.held == OURS and error.result['status'] == 'READY' and len(tenant.writes) == 1
     assert s.STALE_STATUS_GRACE < tenant.now < s.STALE_STATUS_GRACE + 20
 
 
@@ -928,14 +963,14 @@ def test_a_run_the_status_shows_late_is_waited_for():
     tenant = locked()
     tenant.run_shows_after = 20
     result = promotions(tenant).run(promotion_id=OURS)
-    assert result['outcome'].ok and result['changed'] is True and len(tenant.writes) == 1
+    assert result['verdict'].ok and result['changed'] is True and len(tenant.writes) == 1
 
 
 def test_transient_status_read_failures_while_waiting_are_sat_out():
     tenant = locked()
     tenant.script('GET', s.PROMOTE_PATH, None, api_error(503), lost(), None, api_error(504))
     result = promotions(tenant).run(promotion_id=OURS)
-    assert result['outcome'].ok and result['changed'] is True and len(tenant.writes) == 1
+    assert result['verdict'].ok and result['changed'] is True and len(tenant.writes) == 1
     assert not tenant.scripts[('GET', s.PROMOTE_PATH)]  # every scripted failure was read, and sat out
 
 
@@ -946,7 +981,7 @@ def test_a_failed_read_of_any_status_while_waiting_is_sat_out(error):
     tenant = locked()
     tenant.script('GET', s.PROMOTE_PATH, None, error, error)
     result = promotions(tenant).run(promotion_id=OURS)
-    assert result['outcome'].ok and result['changed'] is True and len(tenant.writes) == 1
+    assert result['verdict'].ok and result['changed'] is True and len(tenant.writes) == 1
 
 
 def test_a_read_that_keeps_failing_while_waiting_ends_at_the_deadline_naming_it():
@@ -961,21 +996,21 @@ def test_a_run_whose_answer_was_lost_is_not_started_again_when_it_started(error)
     tenant = locked()
     tenant.script('POST', s.PROMOTE_PATH, tenant.happened_then(error))
     result = promotions(tenant).run(promotion_id=OURS)
-    assert len(tenant.writes) == 1 and result['outcome'].ok and result['dry_run'] is False
+    assert len(tenant.writes) == 1 and result['verdict'].ok and result['dry_run'] is False
 
 
 def test_a_run_whose_answer_was_lost_is_sent_again_when_it_did_not_start():
     tenant = locked()
     tenant.script('POST', s.PROMOTE_PATH, api_error(502))
     result = promotions(tenant).run(promotion_id=OURS)
-    assert len(tenant.writes) == 2 and result['outcome'].ok
+    assert len(tenant.writes) == 2 and result['verdict'].ok
 
 
 def test_a_refused_run_is_sent_again_after_the_pause():
     tenant = locked()
     tenant.script('POST', s.PROMOTE_PATH, api_error(429, retry_after=3))
     result = promotions(tenant).run(promotion_id=OURS)
-    assert len(tenant.writes) == 2 and tenant.sleeps[0] == 3 and result['outcome'].ok
+    assert len(tenant.writes) == 2 and tenant.sleeps[0] == 3 and result['verdict'].ok
 
 
 def test_a_409_on_start_after_a_blocking_failure_is_blocked():
@@ -983,6 +1018,7 @@ def test_a_409_on_start_after_a_blocking_failure_is_blocked():
     tenant.script('POST', s.PROMOTE_PATH, api_error(409, 'Environment is blocked from a previous failed promotion'))
     error = failure(promotions(tenant).run, promotion_id=OURS)
     assert error.result['blocked'] is True and 'support ticket' in error.message and TXN in error.message
+    assert error.result['status'] == 'READY'  # the status read after the refusal, as its word
 
 
 def test_a_409_on_start_says_to_check_the_lock_and_the_runs():
@@ -990,7 +1026,7 @@ def test_a_409_on_start_says_to_check_the_lock_and_the_runs():
     tenant.script('POST', s.PROMOTE_PATH, api_error(409, 'Environment is not locked.'))
     error = failure(promotions(tenant).run, promotion_id=OURS)
     assert 'refused to start the promotion: Environment is not locked. Check the lock' in error.message
-    assert error.result['status']['status'] == 'READY' and len(tenant.writes) == 1
+    assert error.result['status'] == 'READY' and len(tenant.writes) == 1
 
 
 @pytest.mark.parametrize('tenant, ours, words', [
@@ -1000,16 +1036,18 @@ def test_a_409_on_start_says_to_check_the_lock_and_the_runs():
     (locked(status=BLOCKING), OURS, 'support ticket'),
 ], ids=['unlocked', 'locking', 'foreign lock', 'blocked'])
 def test_a_run_that_cannot_start_says_why_and_sends_nothing(tenant, ours, words):
-    error = failure(promotions(tenant).run, promotion_id=ours)
+    service = promotions(tenant)
+    error = failure(service.run, promotion_id=ours)
     assert words in error.message and tenant.writes == []
-    assert 'status' in error.result and 'lock' in error.result
+    assert isinstance(error.result['status'], str) and 'blocking_error' in error.result and 'lock' in error.result
+    assert service.held is None  # refused before working under any lock
 
 
 def test_run_without_wait_returns_once_started():
     tenant = locked()
     result = promotions(tenant).run(dry_run=True, promotion_id=OURS, wait=False)
     assert (result['changed'], result['dry_run'], result['attached']) == (False, True, False)
-    assert result['status'].running and result['outcome'] is None and len(tenant.writes) == 1
+    assert result['status'].running and result['verdict'] is None and len(tenant.writes) == 1
     result = promotions(locked()).run(promotion_id=OURS, wait=False)
     assert (result['changed'], result['dry_run']) == (True, False)
 
@@ -1025,7 +1063,7 @@ def test_run_without_wait_on_a_run_found_going_is_not_this_tasks_change():
 def test_check_mode_predicts_the_run_and_sends_nothing(dry_run, changed):
     tenant = locked()
     result = promotions(tenant, check_mode=True).run(dry_run=dry_run, promotion_id=OURS)
-    assert (result['changed'], result['dry_run'], result['outcome']) == (changed, dry_run, None)
+    assert (result['changed'], result['dry_run'], result['verdict']) == (changed, dry_run, None)
     assert tenant.writes == []
 
 
@@ -1059,7 +1097,7 @@ def test_nothing_to_promote_starts_no_promotion(end, changes):
     tenant = locked()
     tenant.run_end, tenant.run_changes = dict(end), changes
     dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS)
-    assert real is None and dry['dry_run'] is True and dry['outcome'].ok
+    assert real is None and dry['dry_run'] is True and dry['verdict'].ok
     assert promote_calls(tenant) == [dict(dryRun=True)]
 
 
@@ -1076,7 +1114,7 @@ def test_a_failed_dry_run_starts_no_promotion(end):
     tenant = locked()
     tenant.run_end = dict(end)
     dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS)
-    assert real is None and not dry['outcome'].ok and dry['dry_run'] is True
+    assert real is None and not dry['verdict'].ok and dry['dry_run'] is True
     assert promote_calls(tenant) == [dict(dryRun=True)]
 
 
@@ -1084,7 +1122,7 @@ def test_a_real_promotion_already_done_under_the_lock_is_reported_without_a_dry_
     tenant = locked(status=dict(COMPLETED, promotionId=OURS, type='promotion'), reports=[report(dry=False, shape='seed')])
     dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS)
     assert dry is None and tenant.writes == []
-    assert (real['changed'], real['dry_run']) == (False, False) and 'had already finished' in real['outcome'].message
+    assert (real['changed'], real['dry_run']) == (False, False) and 'had already finished' in real['verdict'].message
 
 
 def test_a_real_promotion_found_running_under_the_lock_is_waited_for_without_a_dry_run():
@@ -1121,9 +1159,10 @@ def test_promote_after_dry_run_in_check_mode_predicts_the_promotion_only():
 def test_a_read_failure_after_the_lock_was_taken_still_tells_the_new_lock():
     tenant = Tenant()
     tenant.script('GET', s.LOCK_STATE_PATH, None, *[api_error(403, 'Forbidden')] * 200)
-    error = failure(promotions(tenant).ensure_locked, wait_timeout=60)
+    service = promotions(tenant)
+    error = failure(service.ensure_locked, wait_timeout=60)
     assert len(tenant.writes) == 1 and tenant.holder == NEW
-    assert (error.result.get('promotion_id'), error.result.get('changed')) == (NEW, True)
+    assert (service.held, error.result.get('changed')) == (NEW, True)
 
 
 def test_a_transient_report_read_failure_while_waiting_is_sat_out():
@@ -1131,7 +1170,7 @@ def test_a_transient_report_read_failure_while_waiting_is_sat_out():
     tenant.run_shows_after = 10
     tenant.script('GET', s.REPORT_PATH, None, api_error(503))
     result = promotions(tenant).run(promotion_id=OURS)
-    assert result['outcome'].ok and len(tenant.writes) == 1
+    assert result['verdict'].ok and len(tenant.writes) == 1
 
 
 def test_a_failed_real_promotion_under_the_lock_gets_a_dry_run_before_it_is_tried_again():
@@ -1167,7 +1206,7 @@ def test_an_empty_provisional_rollback_report_starts_no_rollback(changes):
     preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
     assert rollback is None and tenant.writes == []
     assert preview['report']['type'] == 'provisional-rollback' and preview['report']['report'] == changes
-    assert (preview['changed'], preview['dry_run'], preview['attached'], preview['outcome']) == (False, True, False, None)
+    assert (preview['changed'], preview['dry_run'], preview['attached'], preview['verdict']) == (False, True, False, None)
     assert preview['promotion_id'] == OURS and preview['status'].status == 'READY'
     assert tenant.count('GET', PROVISIONAL_ROLLBACK) == 1
 
@@ -1181,7 +1220,7 @@ def test_a_provisional_rollback_report_with_changes_starts_the_rollback():
     assert tenant.writes == [('POST', s.ROLLBACK_PATH, body)]  # one rollback, no dry run flag, no promotion
     assert preview['report']['report'] == CHANGES and preview['dry_run'] is True
     assert (rollback['changed'], rollback['dry_run'], rollback['attached']) == (True, False, False)
-    assert rollback['outcome'].ok and 'rollback finished: Rollback completed' in rollback['outcome'].message
+    assert rollback['verdict'].ok and 'rollback finished: Rollback completed' in rollback['verdict'].message
     assert rollback['report']['reportId'] == 'report-2' and rollback['report']['type'] == 'rollback'
     # The preview was read before the rollback was started.
     preview_at = tenant.calls.index(('GET', PROVISIONAL_ROLLBACK, None))
@@ -1192,7 +1231,7 @@ def test_an_empty_provisional_rollback_report_is_rolled_back_anyway_without_skip
     tenant = after_a_promotion()
     tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body({}))
     preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS, skip_if_unchanged=False)
-    assert preview['report']['report'] == {} and len(rollback_calls(tenant)) == 1 and rollback['outcome'].ok
+    assert preview['report']['report'] == {} and len(rollback_calls(tenant)) == 1 and rollback['verdict'].ok
 
 
 def test_a_rollback_running_under_the_lock_is_attached_to_without_a_preview():
@@ -1201,14 +1240,14 @@ def test_a_rollback_running_under_the_lock_is_attached_to_without_a_preview():
     preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
     assert preview is None and tenant.writes == []
     assert tenant.count('GET', PROVISIONAL_ROLLBACK) == 0
-    assert (rollback['attached'], rollback['dry_run'], rollback['changed']) == (True, False, True) and rollback['outcome'].ok
+    assert (rollback['attached'], rollback['dry_run'], rollback['changed']) == (True, False, True) and rollback['verdict'].ok
 
 
 def test_a_rollback_already_finished_under_the_lock_is_reported_without_a_preview():
     tenant = locked(status=dict(COMPLETED, promotionId=OURS, type='rollback'), reports=[report(), report(2, kind='rollback')])
     preview, rollback = promotions(tenant).rollback_after_preview(promotion_id=OURS)
     assert preview is None and tenant.writes == [] and tenant.count('GET', PROVISIONAL_ROLLBACK) == 0
-    assert rollback['changed'] is False and 'had already finished' in rollback['outcome'].message
+    assert rollback['changed'] is False and 'had already finished' in rollback['verdict'].message
 
 
 @pytest.mark.parametrize('shape', ['seed', 'bare'])
@@ -1232,7 +1271,7 @@ def test_rollback_preview_changes_nothing_and_says_what_a_rollback_would_revert(
     tenant.script('GET', PROVISIONAL_ROLLBACK, rollback_preview_body())
     preview = promotions(tenant).rollback_preview(OURS)
     assert tenant.writes == [] and [call[1] for call in tenant.calls] == [s.PROMOTE_PATH, PROVISIONAL_ROLLBACK]
-    assert preview == dict(changed=False, promotion_id=OURS, status=preview['status'], outcome=None, history=[],
+    assert preview == dict(changed=False, promotion_id=OURS, status=preview['status'], verdict=None, history=[],
                            report=rollback_preview_body(), attached=False, dry_run=True)
 
 
@@ -1258,7 +1297,7 @@ def test_the_lines_of_a_dry_run_then_the_promotion_name_each_run_and_the_tenants
     tenant.script('POST', s.PROMOTE_PATH, with_phases(tenant))
     lines = []
     dry, real = reporting(tenant, lines).promote_after_dry_run(promotion_id=OURS)
-    assert dry['outcome'].ok and real['outcome'].ok and len(promote_calls(tenant)) == 2
+    assert dry['verdict'].ok and real['verdict'].ok and len(promote_calls(tenant)) == 2
     # One line at each phase, with the seconds since the run's wait began; the end is the result, not a line.
     assert lines == ['the dry run: RUNNING: Prepare config (0 s)', 'the dry run: RUNNING: Promote configuration (10 s)',
                      'the promotion: RUNNING: Prepare config (0 s)', 'the promotion: RUNNING: Promote configuration (10 s)']
@@ -1323,33 +1362,97 @@ def test_without_progress_the_steps_wait_as_before():
     service = promotions(tenant)
     assert service.progress is None
     dry, real = service.promote_after_dry_run(promotion_id=OURS)
-    assert dry['outcome'].ok and real['changed'] is True
+    assert dry['verdict'].ok and real['changed'] is True
 
 
-# unlock_after_run: the status of a run's result as its word, or of a failure as a dict.
+# unlock_after_run: the status of a run's result, or of a failure, as its word (Status.fields).
 @pytest.mark.parametrize('run_result', [
     dict(status='RUNNING', blocking_error=False),
-    dict(status=dict(status='RUNNING', message='Prepare config', blocking_error=False)),
+    dict(states.Status(dict(status='RUNNING', message='Prepare config')).fields(), history=[]),
     dict(status='ERROR', blocking_error=True),
-    dict(status=dict(status='ERROR', message='Failed to promote config', blocking_error=True)),
-    dict(status=dict(status='READY', blocking_error=False), blocked=True),
-], ids=['running', 'running as a dict', 'blocking error', 'blocking error as a dict', 'blocked'])
-def test_no_unlock_after_a_run_that_goes_on_or_is_blocked(run_result):
+    dict(states.Status(dict(status='ERROR', message='Failed to promote config', blockingError=True)).fields(), history=[]),
+    dict(status='READY', blocking_error=False, blocked=True),
+    dict(status='READY', blocking_error=False, run_going=True),
+], ids=['running', 'running as a failure gives it', 'blocking error', 'blocking error as a failure gives it', 'blocked', 'run going'])
+def test_no_unlock_after_a_run_that_goes_on_or_is_blocked(tmp_path, run_result):
+    path = record_file(tmp_path)
     tenant = locked()
-    kept = promotions(tenant).unlock_after_run(OURS, run_result)
+    service = promotions(tenant, record=record_at(path))
+    kept = service.unlock_after_run(OURS, run_result)
     assert kept['lock_released'] is False and 'unlock_error' not in kept and OURS in kept['next_step']
-    assert kept['lock_kept'] == ('running' if 'RUNNING' in str(run_result) else 'blocked')
+    assert kept['lock_kept'] == ('running' if 'RUNNING' in str(run_result) or run_result.get('run_going') else 'blocked')
     assert tenant.writes == [] and tenant.lock == 'locked'
+    assert recorded(path)['promotion_id'] == OURS and service.held == OURS  # kept, and named by a failure
 
 
 @pytest.mark.parametrize('run_result', [
     dict(status='READY', blocking_error=False),
-    dict(status=dict(status='ERROR', message='Missing ESVs', blocking_error=False)),
-    dict(status=dict(status='READY', message='Promotion completed'), blocking_error=True),  # the dict is what was read
-], ids=['ready', 'error as a dict', 'dict wins'])
+    dict(status='ERROR', message='Missing ESVs', blocking_error=False, missing_esvs=['esv.a'], encrypted_secrets=[]),
+    dict(release_check=dict(upgrade=True, skipped=False), real_run=False),
+], ids=['ready', 'failed on its own', 'refused before the run'])
 def test_unlock_after_a_run_that_ended_releases_the_lock_and_its_record(tmp_path, run_result):
     path = record_file(tmp_path)
     tenant = locked()
-    assert promotions(tenant).unlock_after_run(OURS, run_result, record_path=path) == dict(lock_released=True)
+    service = promotions(tenant, record=record_at(path))
+    assert service.unlock_after_run(OURS, run_result) == dict(lock_released=True)
     assert tenant.writes == [('DELETE', '%s/%s' % (s.LOCK_PATH, OURS), None)] and tenant.lock == 'unlocked'
     assert not (tmp_path / 'staging.lock.json').exists()
+    assert service.held == OURS
+
+
+def test_unlock_after_a_run_the_status_read_too_early_is_refused_while_it_goes_on_and_kept(tmp_path):
+    """The run's result read READY, but a run goes on under the lock: the refusal says why, and the lock and its
+    record stay."""
+    path = record_file(tmp_path)
+    tenant = locked()
+    tenant.running(seconds=600)
+    kept = promotions(tenant, record=record_at(path)).unlock_after_run(OURS, dict(status='READY', blocking_error=False))
+    assert (kept['lock_released'], kept['lock_kept'], kept['blocked']) == (False, 'running', False) and 'unlock_error' not in kept
+    assert OURS in kept['next_step'] and tenant.lock == 'locked' and recorded(path)['promotion_id'] == OURS
+
+
+def test_unlock_after_a_run_refused_by_a_blocking_error_keeps_the_lock_as_blocked(tmp_path):
+    tenant = locked(status=BLOCKING)
+    kept = promotions(tenant, record=record_at(record_file(tmp_path))).unlock_after_run(OURS, dict(status='READY'))
+    assert (kept['lock_released'], kept['lock_kept'], kept['blocked']) == (False, 'blocked', True)
+    assert len(tenant.writes) == 1 and tenant.lock == 'locked'
+
+
+def test_unlock_after_a_run_whose_lock_another_promotion_holds_now_forgets_the_record(tmp_path):
+    """The tenant released ours after the run and another promotion locked since: nothing of ours is left to release."""
+    path = record_file(tmp_path)
+    tenant = locked(holder=THEIRS)
+    assert promotions(tenant, record=record_at(path)).unlock_after_run(OURS, dict(status='READY')) == dict(lock_released=True)
+    assert tenant.writes == [] and tenant.holder == THEIRS and not (tmp_path / 'staging.lock.json').exists()
+
+
+def test_unlock_after_a_run_that_fails_otherwise_tells_the_error_and_keeps_the_record(tmp_path):
+    path = record_file(tmp_path)
+    tenant = locked()
+    tenant.unlock_ends = 'error'
+    result = promotions(tenant, record=record_at(path)).unlock_after_run(OURS, dict(status='READY'), lock_timeout=60)
+    assert (result['lock_released'], result['blocked']) == (False, False) and 'Unlocking did not complete' in result['unlock_error']
+    assert recorded(path)['promotion_id'] == OURS
+
+
+def test_a_run_started_is_noted_in_the_lock_record(tmp_path):
+    """The seed's statuses and reports name no type: the record tells a rerun what ran under the lock."""
+    path = record_file(tmp_path)
+    tenant = locked()
+    tenant.report_shape = 'seed'
+    promotions(tenant, record=record_at(path)).run('rollback', promotion_id=OURS)
+    assert recorded(path)['run'] == dict(kind='rollback', dry_run=False)
+    promotions(tenant, record=record_at(path)).run(dry_run=True, promotion_id=OURS)
+    assert recorded(path)['run'] == dict(kind='promotion', dry_run=True)
+
+
+def test_the_run_the_record_notes_tells_a_finished_rollback_from_a_promotion(tmp_path):
+    """A seed-shaped report and an untyped status: only the record says the real run under the lock was a rollback."""
+    path = record_file(tmp_path)
+    with open(path, 'w', encoding='utf-8') as stream:
+        json.dump(dict(promotion_id=OURS, tenant_url=URL, transaction_id='txn-old', run=dict(kind='rollback', dry_run=False)), stream)
+    tenant = locked(status=dict(COMPLETED, promotionId=OURS), reports=[report(dry=False, shape='seed')])
+    service = promotions(tenant, record=record_at(path))
+    assert service.real_run_finished_under(OURS, kind='rollback') is True
+    assert service.real_run_finished_under(OURS, kind='promotion') is False
+    assert promotions(tenant).real_run_finished_under(OURS, kind='rollback') is False  # no record: nobody can tell
