@@ -10,10 +10,11 @@ import pytest
 from ansible_collections.idcloud.promotions.plugins.module_utils import _module as mu
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import Promotions
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions
 from ansible_collections.idcloud.promotions.plugins.modules import promotion_run
 
-from tests.unit.plugins.module_utils.test_service import OURS, TXN, URL, api_error, record_file
+from tests.unit.plugins.module_utils.test_service import NEW, OURS, TXN, URL, api_error, record_file
 from tests.unit.plugins.modules.support import LOWER_URL, module_params
 
 OWN_SPEC = dict(dest=dict(type='path'), record=dict(type='path'), wait_timeout=dict(type='float', default=60))
@@ -190,15 +191,61 @@ def test_a_failure_names_the_lock_the_task_holds_and_its_status_as_a_word():
     status = states.Status(dict(status='RUNNING', message='Prepare config', promotionId=OURS))
 
     def fail(task):
-        task.failure_facts['promotion_id'] = OURS
-        task.failure_facts['resumed'] = True
-        raise PromotionError('Timed out after 3600 s.', status=status.as_dict(), resumed=False)
+        task.promotions().held = OURS  # as the service does once the lock it works under is known
+        raise PromotionError('Timed out after 3600 s.', status.fields(), resumed=False)
 
     result = mu.run_task(spec_of(Step(fail)), params())
-    assert result['promotion_id'] == OURS and result['resumed'] is False  # the error's own fields win
+    assert result['promotion_id'] == OURS and result['resumed'] is False  # the lock held, and the error's own fields
     assert (result['status'], result['message'], result['blocking_error']) == ('RUNNING', 'Prepare config', False)
     assert (result['missing_esvs'], result['encrypted_secrets']) == ([], [])
     assert result['msg'] == 'Timed out after 3600 s.'
+
+
+def test_a_failure_names_the_lock_held_by_any_environment_of_the_task():
+    def fail(task):
+        upper, lower, _release_upper, _release_lower = task.environments(lower=True)
+        assert upper.held is None
+        lower.held = OURS
+        raise PromotionError('refused')
+
+    spec = spec_of(Step(fail), lower_connection=True)
+    result = mu.run_task(spec, module_params(OWN_SPEC, lower_connection=True, lower_tenant_url=LOWER_URL, lower_access_token='lower'))
+    assert result['failed'] is True and result['promotion_id'] == OURS
+
+
+def test_a_failure_of_a_task_that_holds_no_lock_names_none():
+    def fail(task):
+        task.promotions()
+        raise PromotionError('The environments are already locked for promotion %s.' % OURS, holder=OURS)
+
+    result = mu.run_task(spec_of(Step(fail)), params())
+    assert result['failed'] is True and 'promotion_id' not in result and result['holder'] == OURS
+
+
+def test_the_lock_held_wins_over_a_lock_a_failure_names_and_a_success_is_left_as_it_is():
+    def fail(task):
+        task.promotions().held = NEW
+        raise PromotionError('Locking did not complete.', promotion_id=OURS)
+
+    assert mu.run_task(spec_of(Step(fail)), params())['promotion_id'] == NEW
+
+    def passes(task):
+        task.promotions().held = NEW
+        return dict(changed=False, promotion_id=OURS)
+
+    result = mu.run_task(spec_of(Step(passes)), params())
+    assert 'failed' not in result and result['promotion_id'] == OURS
+
+
+@pytest.mark.parametrize('fields', [
+    dict(status='READY', message='Promotion completed', blocking_error=False, missing_esvs=['esv.kept']),
+    dict(error=dict(status=500, message='Internal error')),
+], ids=['string status', 'no status'])
+def test_the_fields_of_a_failure_are_returned_as_they_are(fields):
+    """A failure names its status as a result does (``Status.fields``): nothing is reshaped on the way out."""
+    result = mu.run_task(spec_of(Step(PromotionError('refused', dict(fields)))), params())
+    assert {key: result[key] for key in fields} == fields
+    assert set(result) == set(fields) | {'failed', 'msg', 'transaction_id', 'elapsed'}
 
 
 def test_an_api_error_fails_with_the_request_and_the_error_as_the_tenant_gave_it():
@@ -209,7 +256,7 @@ def test_an_api_error_fails_with_the_request_and_the_error_as_the_tenant_gave_it
 
 def test_an_unexpected_exception_is_a_message_naming_a_bug_with_the_traceback():
     def broken(task):
-        task.failure_facts['promotion_id'] = OURS
+        task.promotions().held = OURS
         return {}['no-such-key']
 
     result = mu.run_task(spec_of(Step(broken)), params(transaction_id=TXN))
@@ -281,3 +328,109 @@ def test_check_options_raises_a_configuration_error():
     with pytest.raises(ConfigurationError, match='https://'):
         task.check_options()
     mu.PromotionTask(params()).check_options()  # sound options pass
+
+
+# The environments of a task and the lock record.
+def lower_params(**options):
+    return module_params(OWN_SPEC, lower_connection=True, **dict(dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), **options))
+
+
+def asked(task):
+    """The connection overrides of each environment ``task`` makes, noted as it makes them."""
+    made, real = [], task.promotions
+
+    def promotions(**connection):
+        made.append(connection)
+        return real(**connection)
+
+    task.promotions = promotions
+    return made
+
+
+def test_the_environments_are_the_upper_one_and_those_asked_for_under_one_transaction_id():
+    task = mu.PromotionTask(lower_params(transaction_id=TXN, lower_ca_path='/lower/ca.pem'))
+    made = asked(task)
+    upper, lower, release_upper, release_lower = task.environments(lower=True, release_check=True)
+    lower_options = dict(tenant_url=LOWER_URL, access_token='lower', service_account_id=None, service_account_key=None,
+                         ca_path='/lower/ca.pem', key_option='lower_service_account_key')
+    assert made == [{}, lower_options, dict(scope=RELEASE_SCOPE), dict(lower_options, scope=RELEASE_SCOPE)]
+    assert [env.client.base_url for env in (upper, lower, release_upper, release_lower)] == [URL, LOWER_URL, URL, LOWER_URL]
+    assert len({id(env) for env in (upper, lower, release_upper, release_lower)}) == 4
+    assert {env.client.transaction_id for env in (upper, lower, release_upper, release_lower)} == {TXN}
+    assert task.connected == [upper, lower, release_upper, release_lower]
+
+
+@pytest.mark.parametrize('options, lower, release_check, expected', [
+    (dict(), False, False, [True, False, False, False]),
+    (dict(), True, True, [True, False, True, False]),
+    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), False, False, [True, False, False, False]),
+    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), True, False, [True, True, False, False]),
+    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), False, True, [True, False, True, True]),
+], ids=['upper only', 'no lower environment', 'lower not asked for', 'lower', 'release check'])
+def test_none_for_the_environments_not_asked_for_or_without_lower_tenant_url(options, lower, release_check, expected):
+    task = mu.PromotionTask(module_params(OWN_SPEC, lower_connection=True, **options))
+    environments = task.environments(lower=lower, release_check=release_check)
+    assert [env is not None for env in environments] == expected
+    assert len(task.connected) == sum(expected)
+
+
+def test_the_release_environments_ask_for_the_release_scope(monkeypatch):
+    scopes = []
+
+    class Token:
+        def __init__(self, account_id, key, scope, key_option='service_account_key'):
+            scopes.append((account_id, scope, key_option))
+
+    monkeypatch.setattr(mu, 'ServiceAccountToken', Token)
+    task = mu.PromotionTask(lower_params(access_token=None, service_account_id='sa', service_account_key='{}', lower_access_token=None,
+                                         lower_service_account_id='lower-sa', lower_service_account_key='{}'))
+    task.environments(lower=True, release_check=True)
+    assert scopes == [('sa', mu.DEFAULT_SCOPE, 'service_account_key'), ('lower-sa', mu.DEFAULT_SCOPE, 'lower_service_account_key'),
+                      ('sa', RELEASE_SCOPE, 'service_account_key'), ('lower-sa', RELEASE_SCOPE, 'lower_service_account_key')]
+
+
+def test_the_lower_connection_needs_credentials_of_its_own_and_falls_back_to_the_ca_path():
+    assert mu.PromotionTask(module_params(OWN_SPEC, lower_connection=True)).lower_connection() is None
+    task = mu.PromotionTask(module_params(OWN_SPEC, lower_connection=True, lower_tenant_url=LOWER_URL))
+    with pytest.raises(ConfigurationError, match='lower_tenant_url needs lower_access_token'):
+        task.lower_connection()
+    with pytest.raises(ConfigurationError, match='lower_tenant_url needs lower_access_token'):
+        task.environments(release_check=True)
+    options = mu.PromotionTask(lower_params(ca_path='/upper/ca.pem')).lower_connection()
+    assert (options['tenant_url'], options['access_token'], options['ca_path']) == (LOWER_URL, 'lower', '/upper/ca.pem')
+
+
+def test_lower_promotions_is_the_lower_environment_or_none():
+    assert mu.PromotionTask(module_params(OWN_SPEC, lower_connection=True)).lower_promotions() is None
+    lower = mu.PromotionTask(lower_params()).lower_promotions()
+    assert isinstance(lower, Promotions) and lower.client.base_url == LOWER_URL
+
+
+def test_the_lock_record_is_that_of_the_record_option_for_the_tasks_own_environment(tmp_path):
+    path = record_file(tmp_path)
+    task = mu.PromotionTask(lower_params(record=path), check_mode=True)
+    record = task.lock_record()
+    assert isinstance(record, LockRecord) and (record.path, record.tenant_url, record.check_mode) == (path, URL, True)
+    assert record.promotion_id() == OURS
+    no_record = mu.PromotionTask(params()).lock_record()
+    assert (no_record.path, no_record.read()) == (None, None)
+
+
+def test_only_the_environment_of_the_tasks_own_options_gets_the_lock_record(tmp_path):
+    path = record_file(tmp_path)
+    task = mu.PromotionTask(lower_params(record=path))
+    upper, lower, release_upper, release_lower = task.environments(lower=True, release_check=True)
+    assert (upper.record.path, upper.record.tenant_url, upper.record.promotion_id()) == (path, URL, OURS)
+    assert [env.record.path for env in (lower, release_upper, release_lower)] == [None, None, None]
+    assert task.promotions(tenant_url=LOWER_URL).record.path is None  # any override: another environment
+
+
+def test_held_is_the_lock_of_the_first_environment_that_holds_one():
+    task = mu.PromotionTask(lower_params())
+    assert task.held() is None
+    upper, lower, _release_upper, _release_lower = task.environments(lower=True)
+    assert task.held() is None
+    lower.held = NEW
+    assert task.held() == NEW
+    upper.held = OURS
+    assert task.held() == OURS
