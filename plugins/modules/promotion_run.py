@@ -537,9 +537,13 @@ def promote(task: PromotionTask) -> dict[str, Any]:
         # The check could not be made: an interrupted run's lock stays, for a rerun to resume.
         raise PromotionError(str(exc), exc.result, outcome='failed') from None
     except PromotionError as refused:
-        # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
+        # Refused before the lock: the lock given in promotion_id (with unlock_after), or an interrupted run's recorded
+        # one (with lock, whatever unlock_after says: no lock this playbook took is left behind), is released.
         result = dict(refused.result, msg=str(refused))
-        lock_id = params['promotion_id'] or (upper.record.promotion_id() if params['lock'] else None)
+        recorded = upper.record.promotion_id() if params['lock'] else None
+        lock_id = params['promotion_id'] or recorded
+        if recorded and lock_id == recorded:
+            params = dict(params, unlock_after=True, wait=True)
     else:
         try:
             resumed, dry, real = run_under_lock(params, upper, lower, check_mode)
