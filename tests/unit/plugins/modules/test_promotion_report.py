@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 """promotion_report's own functions: which options go together, which environment serves which report, and the return
-values of a report or a listing, written to ``dest`` when given; against a stand-in module and a stand-in ``Promotions``
+values of a report or a listing, written to ``dest`` when given; against a stand-in task and a stand-in ``Promotions``
 (``support``). The reports are shaped as ``test_results`` builds them."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ansible_collections.idcloud.promotions.plugins.modules import promotion_rep
 
 from tests.unit.plugins.module_utils.test_results import OURS, report
 from tests.unit.plugins.module_utils.test_service import api_error
-from tests.unit.plugins.modules.support import LOWER_URL, FakeModule, FakePromotions, WritingModule, module_params
+from tests.unit.plugins.modules.support import LOWER_URL, FakeTask, FakePromotions, WritingTask, module_params
 
 DOCUMENTED = set(yaml.safe_load(m.RETURN))
 LISTING = [
@@ -30,7 +30,7 @@ def options(**params):
 
 def task_of(upper=None, lower=None, check_mode=False, report_changed=True, **params):
     """A promotion_report task; ``upper`` and ``lower`` are the answers of each environment's service."""
-    return FakeModule(options(**params), check_mode=check_mode, report_changed=report_changed,
+    return FakeTask(options(**params), check_mode=check_mode, report_changed=report_changed,
                       upper=FakePromotions('upper', check_mode, **(upper or {})), lower=FakePromotions('lower', check_mode, **(lower or {})))
 
 
@@ -149,7 +149,7 @@ def test_a_listing_goes_to_dest_as_it_came():
 def test_dest_is_written_outside_check_mode_only_and_a_second_write_changes_nothing(tmp_path, check_mode):
     dest = tmp_path / 'last.json'
     document = report()
-    task = WritingModule(options(dest=str(dest)), check_mode=check_mode)
+    task = WritingTask(options(dest=str(dest)), check_mode=check_mode)
     assert m.report_result(task, document)['changed'] is True
     assert dest.exists() is not check_mode
     if not check_mode:
