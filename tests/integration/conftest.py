@@ -24,9 +24,11 @@ WORKER_INPUT = 'idcloud_test_run'
 
 
 @pytest.fixture(scope='module')
-def simulator(tmp_path_factory):
-    """One simulator per test module, with fast phases; tests use tenants of their own to stay apart."""
-    with Simulator.start(tmp_path_factory.mktemp('simulator'), scenario='default', tenants=16, extra_args=FAST) as sim:
+def simulator(request, tmp_path_factory):
+    """One simulator per test module, with fast phases; tests use tenants of their own to stay apart (tenant01 to
+    tenant16, or to the module's TENANT_COUNT)."""
+    tenants = getattr(request.module, 'TENANT_COUNT', 16)
+    with Simulator.start(tmp_path_factory.mktemp('simulator'), scenario='default', tenants=tenants, extra_args=FAST) as sim:
         yield sim
 
 

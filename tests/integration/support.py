@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 CALLBACKS = Path(__file__).resolve().parent / 'callback_plugins'
+ACTIONS = Path(__file__).resolve().parent / 'action_plugins'
 # Every process the suite starts carries this variable (the conftest puts it in the environment of each test process,
 # which every child inherits: simulators, ansible-playbook and its workers, ansible-runner and its pexpect child).
 # Its value is '<run>:<worker>', one <run> per pytest run: what is left over of a run is found by it in /proc.
@@ -229,6 +231,7 @@ def playbook_invocation(playbook, workdir, extra_vars=None, inventory=None, chec
     environment = dict(os.environ)
     environment.update({
         'ANSIBLE_CALLBACK_PLUGINS': str(CALLBACKS),
+        'ANSIBLE_ACTION_PLUGINS': str(ACTIONS),
         'ANSIBLE_CALLBACKS_ENABLED': 'record_results',
         'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
         'ANSIBLE_NOCOLOR': '1',
@@ -250,9 +253,8 @@ def run_playbook(playbook, workdir, extra_vars=None, inventory=None, check=False
     return PlaybookRun(completed, record)
 
 
-def promotion_play(sim, tenant, env, tasks, auth='service_account', connection=None):
-    """A one-play playbook (JSON, which YAML reads) whose promotion modules talk to ``tenant``'s ``env``
-    through ``module_defaults``; ``connection`` overrides or adds connection options."""
+def module_defaults(sim, tenant, env, auth='service_account', connection=None):
+    """The promotion modules' defaults for ``tenant``'s ``env``; ``connection`` overrides or adds connection options."""
     credentials = sim.credentials(tenant, env)
     defaults = {'tenant_url': sim.url(tenant, env), 'ca_path': sim.ca_file}
     if auth == 'token':
@@ -261,6 +263,13 @@ def promotion_play(sim, tenant, env, tasks, auth='service_account', connection=N
         defaults.update(service_account_id=credentials['service_account_id'],
                         service_account_key=credentials['service_account_key'])
     defaults.update(connection or {})
+    return defaults
+
+
+def promotion_play(sim, tenant, env, tasks, auth='service_account', connection=None):
+    """A one-play playbook (JSON, which YAML reads) whose promotion modules talk to ``tenant``'s ``env``
+    through ``module_defaults``; ``connection`` overrides or adds connection options."""
+    defaults = module_defaults(sim, tenant, env, auth, connection)
     return json.dumps([{'name': 'Promotion modules against %s/%s' % (tenant, env), 'hosts': 'localhost',
                         'connection': 'local', 'gather_facts': False,
                         'module_defaults': {'group/idcloud.promotions.promotion': defaults}, 'tasks': tasks}], indent=1) + '\n'
@@ -276,7 +285,12 @@ def run_task(name='Run', register='run', **options):
 
 def writes(sim, tenant, env):
     """The requests that could change something (everything but reads and token requests)."""
-    return [(entry['method'], entry['template']) for entry in sim.request_log(tenant, env)
+    return writes_in(sim.request_log(tenant, env))
+
+
+def writes_in(log):
+    """The requests of a request log that could change something (everything but reads and token requests)."""
+    return [(entry['method'], entry['template']) for entry in log
             if entry['method'] != 'GET' and not entry['template'].endswith('access_token')]
 
 
@@ -309,3 +323,148 @@ class WhenLogged:
 def started(template):
     """A request-log test: a write to ``template`` that the tenant accepted."""
     return lambda entry: entry['method'] == 'POST' and entry['template'] == template and entry['status'] < 300
+
+
+# -- Many tests in one ansible-playbook run: each a host of its own, all at once.
+
+ENDED = (0, 2, 4)  # ansible-playbook's exit codes of a run that went to its end (all well, failed hosts, unreachable)
+
+
+class Story:
+    """One test's part of a SharedRun: a host of its own whose promotion modules talk to ``tenant``'s ``env``, and its
+    steps in order. A step is what used to be one ansible-playbook run of the test (``check``: as with --check,
+    ``diff``: as with --diff, the task keywords these options set): its tasks are named '<step>: <task>', and a failure
+    ends the step (as it ended that run) but not the story (a rescue). Between steps, ``admin`` tasks act on the
+    simulator or record what it shows."""
+
+    def __init__(self, sim, host, tenant, env='staging', auth='service_account', connection=None):
+        self.sim, self.host, self.tenant, self.env = sim, host, tenant, env
+        self.auth, self.connection = auth, connection
+        self.defaults = module_defaults(sim, tenant, env, auth, connection)
+        self.tasks, self.watches = [], []
+
+    def step(self, name, tasks, check=False, diff=False, env=None, auth=None, connection=None):
+        """A step of ``tasks``; ``env``, ``auth``, ``connection``: other module defaults for this step alone."""
+        keywords = {}
+        if check:
+            keywords['check_mode'] = True
+        if diff:
+            keywords['diff'] = True
+        block = {'name': name, 'block': [dict(task, name='%s: %s' % (name, task['name']), **keywords) for task in tasks],
+                 'rescue': [{'name': '%s ended by a failure' % name, 'meta': 'noop'}]}
+        if env or auth or connection:
+            block['module_defaults'] = {'group/idcloud.promotions.promotion': module_defaults(
+                self.sim, self.tenant, env or self.env, auth or self.auth, connection if connection is not None else self.connection)}
+        self.tasks.append(block)
+        return self
+
+    def when_logged(self, seen, action, after=0.0, env=None):
+        """While the shared run goes, ``action()`` once the tenant's request log shows ``seen`` (WhenLogged)."""
+        self.watches.append((env or self.env, seen, action, after))
+        return self
+
+    def file(self, name, path):
+        """Records whether ``path`` exists and what it holds, now: a fact named ``snapshot``."""
+        path = str(path)
+        self.tasks.append({'name': name, 'set_fact': {'snapshot': {
+            'exists': '{{ %s is exists }}' % json.dumps(path),
+            'text': "{{ lookup('ansible.builtin.file', %s) if %s is exists else '' }}" % (json.dumps(path), json.dumps(path))}}})
+        return self
+
+    def admin(self, title, operation, /, register=None, **params):
+        """The simulator's control operation ``operation`` with ``params`` as a task called ``title``."""
+        task = {'name': title, 'simulator_admin': dict(params, state_file=str(self.sim.state_file), operation=operation)}
+        if register:
+            task['register'] = register
+        self.tasks.append(task)
+        return self
+
+    def play_tasks(self):
+        return [{'name': self.host, 'block': self.tasks,
+                 'module_defaults': {'group/idcloud.promotions.promotion': self.defaults}}]
+
+
+class SharedRun:
+    """Stories, one host each, run in one ansible-playbook process: strategy free and a fork per host, so each host
+    goes through its own tasks (an include of a file of its own) without waiting for the others."""
+
+    def __init__(self, workdir):
+        self.workdir = Path(workdir)
+        self.stories = {}
+
+    def add(self, story):
+        assert story.host not in self.stories, story.host
+        self.stories[story.host] = story
+        return story
+
+    def run(self, **options):
+        """ansible-playbook over every story (``options``: those of run_playbook); the PlaybookRun."""
+        tasks = self.workdir / 'tasks'
+        tasks.mkdir(parents=True, exist_ok=True)
+        for host, story in self.stories.items():
+            (tasks / ('%s.yml' % host)).write_text(json.dumps(story.play_tasks(), indent=1) + '\n')
+        inventory = self.workdir / 'inventory.yml'
+        inventory.write_text(json.dumps({'all': {'hosts': {host: {'ansible_connection': 'local'} for host in self.stories}}}))
+        play = [{'name': 'Shared run', 'hosts': 'all', 'gather_facts': False, 'strategy': 'free',
+                 'tasks': [{'name': 'The host\'s own tasks', 'include_tasks': str(tasks) + '/{{ inventory_hostname }}.yml'}]}]
+        options.setdefault('args', ('--forks', str(len(self.stories))))
+        with contextlib.ExitStack() as watching:
+            for story in self.stories.values():
+                for env, seen, action, after in story.watches:
+                    watching.enter_context(WhenLogged(story.sim, story.tenant, env, seen, action, after))
+            return run_playbook(json.dumps(play, indent=1) + '\n', self.workdir, inventory=inventory, **options)
+
+
+class StepRun:
+    """One step of one story in a SharedRun, read like the ansible-playbook run it stands for: ``task(name)`` finds
+    '<step>: <name>' on the story's host; ``rc`` is what that run would have ended with (0, or 2 after a failure; the
+    shared run's own exit code if it broke); ``stdout`` and ``output()`` are the shared run's."""
+
+    def __init__(self, run, host, step):
+        self.shared, self.host, self.step = run, host, step
+        self.results = [dict(record, task=record['task'][len(step) + 2:]) for record in run.results
+                        if record['host'] == host and record['task'].startswith(step + ': ')]
+        self.stdout, self.stderr = run.stdout, run.stderr
+
+    @property
+    def rc(self):
+        if self.shared.rc not in ENDED or not self.shared.stats:
+            return self.shared.rc
+        assert self.results, 'step %r of %s never ran:\n%s' % (self.step, self.host, self.shared.stdout[-3000:])
+        return 2 if self.failed() else 0
+
+    def task(self, name):
+        found = [record for record in self.results if record['task'] == name]
+        assert found, 'no result for task %r of step %r of %s; tasks run: %s\n%s' % (
+            name, self.step, self.host, [record['task'] for record in self.results], self.shared.stdout[-3000:])
+        return found[-1]
+
+    def failure(self, name):
+        record = self.task(name)
+        assert record['outcome'] in ('failed', 'ignored'), 'task %r did not fail: %s' % (name, record['result'])
+        return record['result']
+
+    def changed(self):
+        """Tasks of the step that changed something (as the recap counts them)."""
+        return sum(1 for record in self.results if record['outcome'] == 'ok' and record['result'].get('changed'))
+
+    def failed(self):
+        return sum(1 for record in self.results if record['outcome'] == 'failed')
+
+    def output(self):
+        return self.shared.output()
+
+
+def admin_result(run, host, name):
+    """What the simulator_admin task ``name`` of ``host`` returned."""
+    record = run.task(name, host)
+    assert record['outcome'] == 'ok', record
+    return record['result']['result']
+
+
+def file_snapshot(run, host, name):
+    """What Story.file ``name`` of ``host`` found: (exists, text)."""
+    record = run.task(name, host)
+    assert record['outcome'] == 'ok', record
+    snapshot = record['result']['ansible_facts']['snapshot']
+    return snapshot['exists'], snapshot['text']
