@@ -167,17 +167,19 @@ class PromotionTask:
     def lower_promotions(self) -> Promotions | None:
         """The promotions API of the lower environment (None when O(lower_tenant_url) is not given), under the run's
         transaction id."""
-        return self.environments(lower=True)[1]
+        options = self.lower_connection()
+        return None if options is None else self.promotions(**options)
 
     def environments(self, lower: bool = False, release_check: bool = False) -> list[Promotions | None]:
         """The environments a task talks to, under one transaction id: the upper one; the lower one (with ``lower``);
         both again with the release scope (with ``release_check``). None for the lower environment when
         O(lower_tenant_url) is not given, and for each one not asked for."""
+        upper = self.promotions()  # first: its transaction id is the task's, also in a failure of what follows
         lower_options = self.lower_connection() if lower or release_check else None
         release = dict(scope=RELEASE_SCOPE)
-        wanted = [{}, lower_options if lower else None, release if release_check else None,
+        wanted = [lower_options if lower else None, release if release_check else None,
                   dict(lower_options, **release) if release_check and lower_options else None]
-        return [None if options is None else self.promotions(**options) for options in wanted]
+        return [upper] + [None if options is None else self.promotions(**options) for options in wanted]
 
     def lock_record(self) -> LockRecord:
         """The lock record of this task's environment (O(record); none without it)."""

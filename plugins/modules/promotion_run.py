@@ -517,9 +517,11 @@ def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions 
                                     ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
 
 
-def unlock(params: dict[str, Any], upper: Promotions, lock_id: str | None, result: dict[str, Any], check_mode: bool) -> None:
-    """With O(unlock_after): the release of this task's own lock (never one merely found in place)."""
-    if params['unlock_after'] and params['wait'] and not check_mode and lock_id:
+def unlock(params: dict[str, Any], upper: Promotions, lock_id: str | None, result: dict[str, Any], check_mode: bool,
+           recorded: bool = False) -> None:
+    """With O(unlock_after), the release of this task's own lock (never one merely found in place); of the lock an
+    interrupted run ``recorded`` whatever O(unlock_after) says, so that no lock this playbook took is left behind."""
+    if (params['unlock_after'] and params['wait'] or recorded) and not check_mode and lock_id:
         result.update(upper.unlock_after_run(lock_id, result, params['lock_timeout']))
 
 
@@ -528,22 +530,18 @@ def promote(task: PromotionTask) -> dict[str, Any]:
     whatever happened before. Every failure names the lock this task holds (PromotionTask.execute)."""
     params, check_mode = task.params, task.check_mode
     checked = params['operation'] == 'promote' and not params['dry_run'] and bool(params['lower_tenant_url'])
-    upper, lower, release_upper, release_lower = task.environments(lower=check_mode, release_check=checked)
-    preview = previewed(params, task) if check_mode else None
-    passed = False
+    passed, recorded = False, False
     try:
+        upper, lower, release_upper, release_lower = task.environments(lower=check_mode, release_check=checked)
         check = release_check(params, release_upper, release_lower, task)
     except (PromotionsApiError, ConfigurationError) as exc:
         # The check could not be made: an interrupted run's lock stays, for a rerun to resume.
         raise PromotionError(str(exc), exc.result, outcome='failed') from None
     except PromotionError as refused:
-        # Refused before the lock: the lock given in promotion_id (with unlock_after), or an interrupted run's recorded
-        # one (with lock, whatever unlock_after says: no lock this playbook took is left behind), is released.
+        # Refused before the lock: the lock given in promotion_id, or an interrupted run's recorded one, is released.
         result = dict(refused.result, msg=str(refused))
-        recorded = upper.record.promotion_id() if params['lock'] else None
-        lock_id = params['promotion_id'] or recorded
-        if recorded and lock_id == recorded:
-            params = dict(params, unlock_after=True, wait=True)
+        lock_id = params['promotion_id'] or (upper.record.promotion_id() if params['lock'] else None)
+        recorded = lock_id is not None and not params['promotion_id']
     else:
         try:
             resumed, dry, real = run_under_lock(params, upper, lower, check_mode)
@@ -552,13 +550,13 @@ def promote(task: PromotionTask) -> dict[str, Any]:
             result, passed = task_result(params['operation'], dry, real, params['dry_run'], check_mode, reports[0], reports[1],
                                          task.diff)
             result.update(resumed=resumed, **({} if check is None else dict(release_check=check)))
-            if preview is not None:
-                result['preview'] = preview
+            if check_mode:
+                result['preview'] = previewed(params, task)
         except PromotionError as exc:
             result = dict(exc.result, msg=str(exc))
         # A lock another promotion holds is not this task's, not even the one it was given.
         lock_id = upper.held if params['lock'] else params['promotion_id']
-    unlock(params, upper, lock_id, result, check_mode)
+    unlock(params, upper, lock_id, result, check_mode, recorded)
     if passed:
         return result
     # A failure changed no configuration (a lock taken is no change of configuration).

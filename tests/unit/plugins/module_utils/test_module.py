@@ -396,6 +396,8 @@ def test_the_lower_connection_needs_credentials_of_its_own_and_falls_back_to_the
         task.lower_connection()
     with pytest.raises(ConfigurationError, match='lower_tenant_url needs lower_access_token'):
         task.environments(release_check=True)
+    # The upper environment was made first: the failure still has the task's transaction id.
+    assert task.client is not None and task.common_result()['transaction_id'] == task.client.transaction_id
     options = mu.PromotionTask(lower_params(ca_path='/upper/ca.pem')).lower_connection()
     assert (options['tenant_url'], options['access_token'], options['ca_path']) == (LOWER_URL, 'lower', '/upper/ca.pem')
 

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _files
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
-from ansible_collections.idcloud.promotions.plugins.module_utils._errors import PromotionError, PromotionsApiError
+from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions
 from ansible_collections.idcloud.promotions.plugins.modules import promotion_run as m
 
@@ -640,6 +640,23 @@ def test_check_mode_says_when_it_could_not_preview_the_promotion(params, skipped
         assert 'no lower environment' in result['preview']['warning']
     # The lower environment gives the preview of a promotion: it is made in check mode, when given.
     assert task.upper.arguments('predict')[0]['lower'] is (task.lower if params.get('lower_tenant_url') else None)
+
+
+def test_check_mode_gives_no_preview_warning_when_the_task_fails():
+    refused = PromotionError('The environments are already locked for promotion %s.' % THEIRS, holder=THEIRS)
+    task = task_of(dict(keep_or_lock=refused), check_mode=True, lock=True)
+    result, passed = ended(task)
+    assert not passed and 'preview' not in result and task.warnings == []
+
+
+def test_lower_credentials_missing_fail_the_task_with_the_outcome_failed(monkeypatch):
+    task = task_of(lower_tenant_url=LOWER_URL)
+
+    def environments(lower=False, release_check=False):
+        raise ConfigurationError('lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
+    monkeypatch.setattr(task, 'environments', environments)
+    result, passed = ended(task)
+    assert not passed and result['outcome'] == 'failed' and result['msg'].startswith('lower_tenant_url needs lower_access_token')
 
 
 def test_outside_check_mode_there_is_no_preview():
