@@ -95,10 +95,12 @@ def pytest_sessionfinish(session):
 
 # Seconds each file takes on one worker (measured on the 2-core machine): the order in which work is handed out,
 # longest first, so that no long file starts last. A file not listed counts as DEFAULT_WEIGHT per test.
-WEIGHTS = {}
+WEIGHTS = {'test_faults.py': 55, 'test_contract_matrix.py': 50, 'test_service_orders.py': 50, 'test_modules_run.py': 27,
+           'test_modules_lock.py': 15, 'test_modules_run_dry_run_first.py': 8}
 # Files whose tests read one shared run (a module fixture): one worker gets them all, or the second would wait for
 # the first's run. The tests of the other files go one by one.
-SHARED_RUNS = set()
+SHARED_RUNS = {'test_faults.py', 'test_contract_matrix.py', 'test_service_orders.py', 'test_modules_run.py', 'test_modules_lock.py',
+               'test_modules_run_dry_run_first.py'}
 DEFAULT_WEIGHT = 5.0
 
 try:

@@ -1,13 +1,16 @@
 # -*- coding: utf-8 -*-
 """Bursts of transient failures, run by ansible-playbook against the simulator: reads are tried again with backoff
 for as long as the step's deadline allows (not a fixed number of times), Retry-After is honoured but never past the
-deadline, and no write is sent twice."""
+deadline, and no write is sent twice.
+
+The tests share one ansible-playbook run (the module fixture ``shared``): each test a host of its own, on a tenant of
+its own whose faults are armed for it alone, all hosts at once; the tests assert on its recorded results."""
 
 from __future__ import annotations
 
-import time
+import pytest
 
-from tests.integration.support import promotion_play, run_task
+from tests.integration.support import SharedRun, StepRun, Story, admin_result, run_task
 
 PROMOTE = '/environment/promotion/promote'
 LOCK_STATE = '/environment/promotion/lock/state'
@@ -26,16 +29,66 @@ def real_promotions(sim, tenant):
     return [run for run in sim.env_state(tenant, 'staging')['runs'] if run['kind'] == 'promotion' and not run['dry_run']]
 
 
-def test_bursts_of_read_failures_inside_a_one_hour_wait_are_survived(simulator, playbook):
-    sim, tenant = simulator, 'tenant01'
+# host: tenant (one each)
+TENANTS = {'bursts': 'tenant01', 'retry-after': 'tenant02', 'retry-after-deadline': 'tenant03', 'resets': 'tenant04',
+           'failed-lock': 'tenant05'}
+
+
+def bursts(sim, story):
+    tenant = story.tenant
     sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Burst')
-    sim.inject_fault(PROMOTE, 503, method='GET', count=10, body='html')
-    sim.inject_fault(LOCK_STATE, 502, method='GET', count=4, body='html')
-    sim.inject_fault(LAST_REPORT, 'drop', method='GET', count=3)
+    sim.inject_fault(PROMOTE, 503, method='GET', count=10, body='html', tenant=tenant)
+    sim.inject_fault(LOCK_STATE, 502, method='GET', count=4, body='html', tenant=tenant)
+    sim.inject_fault(LAST_REPORT, 'drop', method='GET', count=3, tenant=tenant)
+    story.step('run', [whole_promotion(wait_timeout=3600, lock_timeout=3600)])
+
+
+def retry_after(sim, story):
+    sim.inject_fault(PROMOTE, 429, method='GET', count=2, body='html', retry_after=2, tenant=story.tenant)
+    story.step('run', [whole_promotion()])
+
+
+def retry_after_deadline(sim, story):
+    sim.inject_fault(LOCK_STATE, 503, method='GET', count=50, body='json', retry_after=3600, tenant=story.tenant)
+    story.step('run', [dict(whole_promotion(lock_timeout=8), ignore_errors=True)])
+
+
+def resets(sim, story):
+    tenant = story.tenant
+    sim.edit_config(tenant, 'dev', 'idm', 'Managed Objects', 'add', 'alpha_device')
+    sim.inject_fault(LOCK_STATE, 'reset', method='GET', count=2, tenant=tenant)
+    sim.inject_fault(PROMOTE, 504, method='GET', count=3, body='html', tenant=tenant)
+    sim.inject_fault('/environment/promotion/reports', 429, method='GET', count=1, body='html', tenant=tenant)
+    story.step('run', [whole_promotion()])
+
+
+def failed_lock(sim, story):
+    sim.fail_next_lock(story.tenant, 'staging', description='Failed to lock environment')
+    story.step('run', [dict(whole_promotion(), ignore_errors=True)])
+    story.admin('After the run', 'env_state', tenant=story.tenant, env='staging')
+    story.admin('Support cleared the block', 'clear_block', tenant=story.tenant, upper_env='staging')
+
+
+STORIES = {'bursts': bursts, 'retry-after': retry_after, 'retry-after-deadline': retry_after_deadline, 'resets': resets,
+           'failed-lock': failed_lock}
+
+
+@pytest.fixture(scope='module')
+def shared(simulator, tmp_path_factory):
+    """Every test's story in one ansible-playbook run."""
+    sim = simulator
+    stories = SharedRun(tmp_path_factory.mktemp('faults'))
     try:
-        run = playbook(promotion_play(sim, tenant, 'staging', [whole_promotion(wait_timeout=3600, lock_timeout=3600)]))
+        for host, make in STORIES.items():
+            make(sim, stories.add(Story(sim, host, TENANTS[host])))
+        return stories.run()
     finally:
         sim.clear_faults()
+
+
+def test_bursts_of_read_failures_inside_a_one_hour_wait_are_survived(simulator, shared):
+    sim, tenant = simulator, TENANTS['bursts']
+    run = StepRun(shared, 'bursts', 'run')
     assert run.rc == 0, run.output()
     result = run.task('Promote')['result']
     assert result['changed'] is True and result['real_run'] is True and result['lock_released'] is True
@@ -48,13 +101,9 @@ def test_bursts_of_read_failures_inside_a_one_hour_wait_are_survived(simulator, 
     assert sim.env_state(tenant, 'staging')['config'] == sim.env_state(tenant, 'dev')['config']
 
 
-def test_retry_after_is_honoured(simulator, playbook):
-    sim, tenant = simulator, 'tenant02'
-    sim.inject_fault(PROMOTE, 429, method='GET', count=2, body='html', retry_after=2)
-    try:
-        run = playbook(promotion_play(sim, tenant, 'staging', [whole_promotion()]))
-    finally:
-        sim.clear_faults()
+def test_retry_after_is_honoured(simulator, shared):
+    sim, tenant = simulator, TENANTS['retry-after']
+    run = StepRun(shared, 'retry-after', 'run')
     assert run.rc == 0, run.output()
     reads = entries(sim, tenant, 'GET', PROMOTE)
     refused = [index for index, entry in enumerate(reads) if entry['fault'] == '429']
@@ -64,44 +113,30 @@ def test_retry_after_is_honoured(simulator, playbook):
         assert reads[index + 1]['time'] - reads[index]['time'] >= 1.9
 
 
-def test_retry_after_never_waits_past_the_deadline(simulator, playbook):
-    sim, tenant = simulator, 'tenant03'
-    sim.inject_fault(LOCK_STATE, 503, method='GET', count=50, body='json', retry_after=3600)
-    started = time.monotonic()
-    try:
-        run = playbook(promotion_play(sim, tenant, 'staging', [dict(whole_promotion(lock_timeout=8), ignore_errors=True)]))
-    finally:
-        sim.clear_faults()
-    took = time.monotonic() - started
+def test_retry_after_never_waits_past_the_deadline(simulator, shared):
+    sim, tenant = simulator, TENANTS['retry-after-deadline']
+    run = StepRun(shared, 'retry-after-deadline', 'run')
     failure = run.failure('Promote')
     assert '503' in failure['msg'] and 'Traceback' not in failure['msg']
+    took = run.task('Promote')['seconds']
     assert took < 60, took  # the 8 s lock_timeout bounded it, not the hour asked for
     assert entries(sim, tenant, 'POST', '/environment/promotion/lock') == [] and sim.env_state(tenant, 'staging')['lock'] is None
 
 
-def test_reset_connections_and_html_proxy_errors_without_retry_after(simulator, playbook):
-    sim, tenant = simulator, 'tenant04'
-    sim.edit_config(tenant, 'dev', 'idm', 'Managed Objects', 'add', 'alpha_device')
-    sim.inject_fault(LOCK_STATE, 'reset', method='GET', count=2)
-    sim.inject_fault(PROMOTE, 504, method='GET', count=3, body='html')
-    sim.inject_fault('/environment/promotion/reports', 429, method='GET', count=1, body='html')
-    try:
-        run = playbook(promotion_play(sim, tenant, 'staging', [whole_promotion()]))
-    finally:
-        sim.clear_faults()
+def test_reset_connections_and_html_proxy_errors_without_retry_after(simulator, shared):
+    sim, tenant = simulator, TENANTS['resets']
+    run = StepRun(shared, 'resets', 'run')
     assert run.rc == 0, run.output()
     assert run.task('Promote')['result']['changed'] is True
     assert len(real_promotions(sim, tenant)) == 1 and sim.env_state(tenant, 'staging')['lock'] is None
 
 
-def test_a_lock_that_ends_in_error_fails_with_its_description_and_is_not_touched(simulator, playbook):
-    sim, tenant = simulator, 'tenant05'
-    sim.fail_next_lock(tenant, 'staging', description='Failed to lock environment')
-    run = playbook(promotion_play(sim, tenant, 'staging', [dict(whole_promotion(), ignore_errors=True)]))
+def test_a_lock_that_ends_in_error_fails_with_its_description_and_is_not_touched(simulator, shared):
+    sim, tenant = simulator, TENANTS['failed-lock']
+    run = StepRun(shared, 'failed-lock', 'run')
     failure = run.failure('Promote')
     assert 'Failed to lock environment' in failure['msg'] and 'support ticket' in failure['msg'], failure['msg']
     assert failure['promotion_id'] and failure['lock_released'] is False
     assert entries(sim, tenant, 'DELETE', '/environment/promotion/lock/{promotionId}') == []
     assert entries(sim, tenant, 'POST', PROMOTE) == []
-    assert sim.env_state(tenant, 'staging')['lock']['state'] == 'error'
-    sim.clear_block(tenant, 'staging')
+    assert admin_result(shared, 'failed-lock', 'After the run')['lock']['state'] == 'error'

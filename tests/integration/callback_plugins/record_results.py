@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Test helper: writes every task result and the final stats of a playbook run to the JSON file
-named by IDCLOUD_TEST_RESULTS, so tests assert on what Ansible itself reported."""
+"""Test helper: writes every task result (with the seconds it took) and the final stats of a playbook run to the JSON
+file named by IDCLOUD_TEST_RESULTS, so tests assert on what Ansible itself reported."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ requirements:
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -30,13 +31,18 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.results = []
+        self.started = {}
         self.path = os.environ.get('IDCLOUD_TEST_RESULTS')
 
+    def v2_runner_on_start(self, host, task):
+        self.started[(host.get_name(), task._uuid)] = time.monotonic()  # pylint: disable=protected-access
+
     def _record(self, outcome, result):
+        host, task = result._host.get_name(), result._task  # pylint: disable=protected-access
+        started = self.started.pop((host, task._uuid), None)  # pylint: disable=protected-access
         self.results.append(dict(
-            outcome=outcome, host=result._host.get_name(),  # pylint: disable=protected-access
-            task=result._task.get_name(),  # pylint: disable=protected-access
-            action=result._task.action,  # pylint: disable=protected-access
+            outcome=outcome, host=host, task=task.get_name(), action=task.action,
+            seconds=None if started is None else round(time.monotonic() - started, 3),
             result=self._clean(result._result)))  # pylint: disable=protected-access
 
     @staticmethod
