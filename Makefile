@@ -75,16 +75,18 @@ compat: $(COMPAT_STAMP) $(COLLECTION_LINK)
 		tests/integration/test_role_promote.py::test_happy_path_then_rerun_unchanged
 
 # ansible-test reads the collection from a plain copy of the files git knows about (tracked or new),
-# made into a repository of its own so ansible-test lists exactly those files. Its sanity venvs
-# bootstrap pip with a script it downloads from outside the package index; tests/utils has a
-# stand-in that it finds in its cache under the name it looks for.
+# made into a repository of its own so ansible-test lists exactly those files. It runs on .venv's Python:
+# --venv would build one more venv in that new copy each run. The tests that need packages run in venvs it
+# makes once per machine (~/.ansible/test/venv), into which it bootstraps pip with a get-pip.py from outside
+# the package index; tests/utils has a stand-in (pip by .venv's uv) that it finds in its cache under the
+# name it looks for.
 ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
 sanity: venv
 	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE) $(ANSIBLE_TEST_CACHE)
 	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -cf - -T - | tar -xf - -C $(SANITY_TREE)
 	cd $(SANITY_TREE) && git init -q . && git add -A
 	cp tests/utils/get_pip_offline.py $(ANSIBLE_TEST_CACHE)/get_pip_$$($(BIN)/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages; print(get_venv_packages(types.SimpleNamespace(version="3")).get("pip").replace(".", "_"))').py
-	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --venv --color no \
+	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --color no \
 		--python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 # ansible-lint on the whole collection, and the changelog's fragments and changelog.yaml.
