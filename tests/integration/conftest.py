@@ -6,18 +6,13 @@ files where a file's tests share one run, the longest first."""
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.simulator.control import Simulator
-from tests.integration.support import MARK, leftovers, run_playbook
-
-# Fast phases: the tests wait for the simulator's state machines, not for real minutes. The service-account keys come
-# from a cache (the simulator's own tests use it too): a start takes well under a second instead of seconds.
-FAST = ['--speed', '20', '--key-cache', os.path.join(tempfile.gettempdir(), 'idcloud-simulator-test-keys')]
+from tests.integration.support import MARK, SIMULATOR_ARGS, leftovers, run_playbook
 
 RUN_KEY = pytest.StashKey[str]()
 WORKER_INPUT = 'idcloud_test_run'
@@ -28,7 +23,7 @@ def simulator(request, tmp_path_factory):
     """One simulator per test module, with fast phases; tests use tenants of their own to stay apart (tenant01 to
     tenant16, or to the module's TENANT_COUNT)."""
     tenants = getattr(request.module, 'TENANT_COUNT', 16)
-    with Simulator.start(tmp_path_factory.mktemp('simulator'), scenario='default', tenants=tenants, extra_args=FAST) as sim:
+    with Simulator.start(tmp_path_factory.mktemp('simulator'), scenario='default', tenants=tenants, extra_args=SIMULATOR_ARGS) as sim:
         yield sim
 
 

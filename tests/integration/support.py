@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,10 @@ ACTIONS = Path(__file__).resolve().parent / 'action_plugins'
 # which every child inherits: simulators, ansible-playbook and its workers, ansible-runner and its pexpect child).
 # Its value is '<run>:<worker>', one <run> per pytest run: what is left over of a run is found by it in /proc.
 MARK = 'IDCLOUD_TEST_RUN'
+# A simulator's options in the tests: fast phases (the tests wait for the simulator's state machines, not for real
+# minutes), and the service-account keys from a cache (the simulator's own tests use it too): a start takes well under
+# a second instead of seconds.
+SIMULATOR_ARGS = ['--speed', '20', '--key-cache', os.path.join(tempfile.gettempdir(), 'idcloud-simulator-test-keys')]
 
 
 def stat_fields(pid):
@@ -206,6 +211,14 @@ def once_per_run(tmp_path_factory, name, make):
         return workdir, json.loads(facts_file.read_text())
 
 
+def ansible_environment():
+    """This process's environment for an Ansible process, but that Python may keep the bytecode it compiles: the
+    collection's plugins are compiled once, not at each of the suite's many ansible-playbook starts."""
+    environment = dict(os.environ)
+    environment.pop('PYTHONDONTWRITEBYTECODE', None)
+    return environment
+
+
 def playbook_invocation(playbook, workdir, extra_vars=None, inventory=None, check=False, diff=False, verbosity=0,
                         args=(), env=None):
     """The ansible-playbook command line for ``playbook`` (a path, or YAML text written to ``workdir``), its
@@ -228,7 +241,7 @@ def playbook_invocation(playbook, workdir, extra_vars=None, inventory=None, chec
     if verbosity:
         command.append('-' + 'v' * verbosity)
     command += list(args)
-    environment = dict(os.environ)
+    environment = ansible_environment()
     environment.update({
         'ANSIBLE_CALLBACK_PLUGINS': str(CALLBACKS),
         'ANSIBLE_ACTION_PLUGINS': str(ACTIONS),
@@ -330,6 +343,14 @@ def started(template):
 ENDED = (0, 2, 4)  # ansible-playbook's exit codes of a run that went to its end (all well, failed hosts, unreachable)
 
 
+def simulator_task(sim, title, operation, /, register=None, **params):
+    """A task called ``title`` that carries out the simulator's control operation ``operation`` with ``params``."""
+    task = {'name': title, 'simulator_admin': dict(params, state_file=str(sim.state_file), operation=operation)}
+    if register:
+        task['register'] = register
+    return task
+
+
 class Story:
     """One test's part of a SharedRun: a host of its own whose promotion modules talk to ``tenant``'s ``env``, and its
     steps in order. A step is what used to be one ansible-playbook run of the test (``check``: as with --check,
@@ -373,10 +394,7 @@ class Story:
 
     def admin(self, title, operation, /, register=None, **params):
         """The simulator's control operation ``operation`` with ``params`` as a task called ``title``."""
-        task = {'name': title, 'simulator_admin': dict(params, state_file=str(self.sim.state_file), operation=operation)}
-        if register:
-            task['register'] = register
-        self.tasks.append(task)
+        self.tasks.append(simulator_task(self.sim, title, operation, register, **params))
         return self
 
     def play_tasks(self):

@@ -6,7 +6,6 @@ the tenant."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.integration.role.support import PLAYBOOKS, config, host_vars, kill_group, wait_for, writes_of
-from tests.integration.support import kill_and_wait, marked_processes
+from tests.integration.support import SIMULATOR_ARGS, ansible_environment, kill_and_wait, marked_processes
 from tests.simulator.control import Simulator
 
 RUNNER = str(Path(sys.executable).parent / 'ansible-runner')
@@ -71,7 +70,7 @@ def runner_command(private, ident):
 
 def run_job(private, ident='job'):
     """`ansible-runner run` on ``private``, to its end; the job as its artifacts tell it."""
-    ran = subprocess.run(runner_command(private, ident), env=os.environ, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+    ran = subprocess.run(runner_command(private, ident), env=ansible_environment(), stdin=subprocess.DEVNULL, capture_output=True, text=True,
                          check=False, timeout=600)
     artifacts = private / 'artifacts' / ident
     assert (artifacts / 'rc').exists(), ran.stdout[-4000:] + ran.stderr[-4000:]
@@ -131,10 +130,11 @@ def test_credentials_injected_as_environment_variables_serve_both_environments(s
 
 
 def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_path):
-    # A simulator of its own with a long restart phase (15 s), so that the first job can be killed in the middle of it
-    # and the third still finds it going after the second.
+    # A simulator of its own with a long restart phase (30 s), so that the first job can be killed in the middle of it
+    # and the third still finds it going after the second, however busy the machine (each job starts ansible-runner
+    # and ansible-playbook: seconds each).
     with Simulator.start(tmp_path / 'simulator', scenario='default', tenants='acme',
-                         extra_args=['--speed', '20', '--restart-seconds', '300']) as sim:
+                         extra_args=SIMULATOR_ARGS + ['--restart-seconds', '600']) as sim:
         sim.edit_config('acme', 'dev', 'am', 'OAuth2 Clients', 'add', 'partner-portal')
         hosts = {'acme-staging': host_vars(sim, 'acme', 'staging')}
 
@@ -144,7 +144,7 @@ def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_p
         first, job = private_data_dir(tmp_path / 'job1', hosts), uuid.uuid4().hex
         with open(tmp_path / 'job1.log', 'w', encoding='utf-8') as log:
             process = subprocess.Popen(runner_command(first, 'job1'),  # pylint: disable=consider-using-with
-                                       env=dict(os.environ, **{JOB: job}), stdin=subprocess.DEVNULL, stdout=log,
+                                       env=dict(ansible_environment(), **{JOB: job}), stdin=subprocess.DEVNULL, stdout=log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
         try:
             wait_for(lambda: process.poll() is not None

@@ -25,7 +25,7 @@ import requests
 
 from tests.integration.role.support import (PLAYBOOKS, config, host_vars, kill_group, lock_record, promote_vars, report_files,
                                             run, start_promote, summary, wait_for, write_inventory, writes_of)
-from tests.integration.support import PlaybookRun, once_per_run, run_playbook
+from tests.integration.support import SIMULATOR_ARGS, PlaybookRun, once_per_run, run_playbook
 from tests.simulator.control import Simulator
 
 # host: (variant, timing). Every host's tenant has a change in dev to promote into staging.
@@ -117,7 +117,7 @@ def make_matrix(workdir):
     interrupted run alongside; then one run that finishes the interrupted run and rolls a host back, with a check-mode
     run alongside. Returns what the tests assert on, as JSON."""
     names = ['m%02d' % index for index in range(1, len(HOSTS + EXTRA) + 1)]
-    with Simulator.start(workdir / 'simulator', tenants=','.join(names), extra_args=['--speed', '20']) as sim:
+    with Simulator.start(workdir / 'simulator', tenants=','.join(names), extra_args=SIMULATOR_ARGS) as sim:
         tenants = dict(zip(HOSTS + EXTRA, names))
         for host, tenant in tenants.items():
             variant, timing = VARIANTS.get(host, (SEED, None))

@@ -8,15 +8,13 @@ reason."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 
 import pytest
 
 from tests.integration.role.support import (config, host_vars, kill_group, start_promote, summary, wait_for, write_inventory,
                                             writes_of)
-from tests.integration.support import PlaybookRun
+from tests.integration.support import SIMULATOR_ARGS, PlaybookRun
 from tests.simulator.control import Simulator
 
 LOCK = '/environment/promotion/lock'
@@ -48,23 +46,9 @@ class Promote:
         return PlaybookRun(completed, self.record)
 
     def stop(self):
-        """Kill it if it still runs: its process group, then its workers (found before, by their parent)."""
-        if self.process.poll() is not None:
-            return
-        workers = []
-        for pid in filter(str.isdigit, os.listdir('/proc')):
-            try:
-                with open('/proc/%s/stat' % pid, encoding='utf-8') as stat:
-                    if int(stat.read().rsplit(')', 1)[1].split()[1]) == self.process.pid:
-                        workers.append(int(pid))
-            except (OSError, ValueError, IndexError):
-                pass
-        kill_group(self.process)
-        for pid in workers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        """Kill it if it still runs: the process and every process of it, its workers included (kill_group)."""
+        if self.process.poll() is None:
+            kill_group(self.process)
 
 
 def promote(tmp_path, inventory, args=(), timeout=RUN_TIMEOUT, **extra):
@@ -252,7 +236,7 @@ def test_a_chain_longer_than_the_turn_bound_still_runs_to_its_end(tmp_path):
     # A simulator of its own, with a 2 s prepare phase: each host's dry run (promote_dry_run_only) takes about 3 s,
     # well within its own timeouts (lock 2 s, run 4 s); the sixth host's turn waits for the five hosts before it.
     with Simulator.start(tmp_path / 'simulator', scenario='default', tenants=6,
-                         extra_args=['--speed', '20', '--prepare-seconds', '40']) as sim:
+                         extra_args=SIMULATOR_ARGS + ['--prepare-seconds', '40']) as sim:
         chain = [('long-%d' % number, 'tenant%02d' % number, 'staging') for number in range(1, 7)]
         hosts = {}
         for index, (host, tenant, env) in enumerate(chain):
@@ -273,7 +257,7 @@ def test_a_chain_longer_than_the_turn_bound_still_runs_to_its_end(tmp_path):
 
 
 def test_dry_run_only_follower_of_a_failed_host_is_skipped_with_the_reason(tmp_path):
-    with Simulator.start(tmp_path / 'simulator', scenario='default', tenants=2, extra_args=['--speed', '20']) as sim:
+    with Simulator.start(tmp_path / 'simulator', scenario='default', tenants=2, extra_args=SIMULATOR_ARGS) as sim:
         sim.edit_config('tenant01', 'dev', 'idm', 'Email > Templates', 'add', 'Broken', esv_refs=['esv.nowhere.sender'])
         sim.edit_config('tenant02', 'dev', 'idm', 'Email > Templates', 'add', 'Fine')
         inventory = write_inventory(tmp_path / 'inventory.yml', {

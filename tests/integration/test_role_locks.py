@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tests.integration.role.support import (config, host_vars, kill_group, lock_record, report_files, requests_of, run,
                                             start_promote, summary, wait_for, write_inventory, writes_of)
+from tests.integration.support import SIMULATOR_ARGS
 from tests.simulator.control import Simulator
 
 PROMOTE_POST = ('POST', '/environment/promotion/promote')
@@ -61,7 +62,7 @@ def test_blocking_error_keeps_the_lock_names_the_ticket_and_a_rerun_resumes(simu
 def test_interrupted_run_is_resumed(tmp_path):
     # A simulator of its own with a long restart phase, so the controller can be killed in the middle of it.
     with Simulator.start(tmp_path / 'simulator', scenario='default', tenants='acme',
-                         extra_args=['--speed', '20', '--restart-seconds', '200']) as sim:
+                         extra_args=SIMULATOR_ARGS + ['--restart-seconds', '200']) as sim:
         sim.edit_config('acme', 'dev', 'am', 'OAuth2 Clients', 'add', 'partner-portal')
         inventory = write_inventory(tmp_path / 'inventory.yml', {'acme-staging': host_vars(sim, 'acme', 'staging')})
         process, _record = start_promote(tmp_path, inventory)

@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.role.support import (PLAYBOOKS, host_vars, lock_record, promote_vars, report_files, role_task, run,
                                             summary, wait_for, write_inventory, writes_of)
-from tests.integration.support import (PlaybookRun, WhenLogged, lock_task, once_per_run, promotion_play, run_playbook, run_task,
+from tests.integration.support import (SIMULATOR_ARGS, PlaybookRun, WhenLogged, lock_task, once_per_run, promotion_play, run_playbook, run_task,
                                        started)
 from tests.simulator.control import Simulator
 
@@ -83,7 +83,7 @@ def make_orders(workdir):
     """The role's hosts in one promote.yml run, the module tasks alongside, and the rerun of the lost-lock host once
     it is done. Returns what the tests assert on, as JSON."""
     names = ['o%02d' % index for index in range(1, len(HOSTS) + len(MODULE_TENANTS) + 1)]
-    with Simulator.start(workdir / 'simulator', tenants=','.join(names), extra_args=['--speed', '20']) as sim:
+    with Simulator.start(workdir / 'simulator', tenants=','.join(names), extra_args=SIMULATOR_ARGS) as sim:
         tenants = dict(zip(list(HOSTS) + MODULE_TENANTS, names))
         for host, (variant, timing, _extra) in HOSTS.items():
             three_changes(sim, tenants[host])
