@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pip brings uv, and uv the rest: seconds instead of half a minute a venv, as uv keeps what it downloads
-# (pip's cache keeps nothing here, the index's answers carry no cache headers).
+# (pip's cache keeps nothing here, the index's answers carry no cache headers). Compiled to bytecode at
+# install, as pip does: PYTHONDONTWRITEBYTECODE may be set, and every ansible-playbook start would compile ansible.
 UV := $(CURDIR)/$(BIN)/uv
-UV_INSTALL := $(UV) pip install --quiet --python
+UV_INSTALL := $(UV) pip install --quiet --compile-bytecode --python
 # Ansible finds the collection through this folder: build/collections/ansible_collections/idcloud/promotions
 # is a link to the checkout, so edits are live. ansible-test needs a real tree, made under build/sanity.
 COLLECTIONS := $(CURDIR)/build/collections
