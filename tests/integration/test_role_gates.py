@@ -1,95 +1,118 @@
 # -*- coding: utf-8 -*-
 """The promote role's gates, run by ansible-playbook against the simulator: missing ESVs, encrypted values (and
-promote_ignore_encrypted_secrets), and the release check (refused, then allowed)."""
+promote_ignore_encrypted_secrets), and the release check (refused, then allowed).
+
+The tests share two promote.yml runs (the module fixture ``gates``): the first over every test's host (a tenant each),
+the second over the hosts run again with the option that lets them through (a host variable, as -e would set it);
+what a test checks between the two is kept when the first ends."""
 
 from __future__ import annotations
 
 import json
 
-from tests.integration.role.support import config, host_vars, lock_record, report_files, run, summary, write_inventory, writes_of
+import pytest
+
+from tests.integration.role.support import (HostRun, config, host_lines, host_vars, lock_record, report_files, run, summary,
+                                            write_inventory, writes_of)
 
 PROMOTE_POST = ('POST', '/environment/promotion/promote')
+HOSTS = {'t5-staging': ('tenant05', 'staging'), 't6-staging': ('tenant06', 'staging'), 't7-prod': ('tenant07', 'prod'),
+         't8-prod': ('tenant08', 'prod')}
 
 
-def test_missing_esv_stops_at_the_gate_and_releases_the_lock(simulator, tmp_path):
-    sim, tenant = simulator, 'tenant05'
-    sim.edit_config(tenant, 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username', esv_refs=['esv.email.from'])
-    before = config(sim, tenant, 'staging')
-    inventory = write_inventory(tmp_path / 'inventory.yml', {'t5-staging': host_vars(sim, tenant, 'staging')})
+@pytest.fixture(scope='module')
+def gates(simulator, tmp_path_factory):
+    sim, workdir = simulator, tmp_path_factory.mktemp('role-gates')
+    kept = {}
+    # t5: dev references an ESV staging lacks.
+    sim.edit_config('tenant05', 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username', esv_refs=['esv.email.from'])
+    kept['t5 before'] = config(sim, 'tenant05', 'staging')
+    # t6: an encrypted value in dev.
+    sim.plant_encrypted('tenant06', 'dev', 'am', 'Persistent Cookie', 'default')
+    # t7: the promotion would upgrade production's release.
+    sim.edit_config('tenant07', 'staging', 'am', 'Journeys', 'add', 'Checkout')
+    sim.set_release('tenant07', 'staging', '2025.7.0')
+    sim.set_release('tenant07', 'prod', '2025.6.1', next_upgrade='2025-07-20')
+    # t8: an interrupted run left its lock, recorded; by the rerun the releases differ and the check refuses.
+    sim.edit_config('tenant08', 'staging', 'am', 'Journeys', 'add', 'Resume')
+    record = workdir / 'reports' / 't8-prod' / '.lock.json'
+    record.parent.mkdir(parents=True)
+    kept['t8 holder'] = holder = sim.foreign_lock('tenant08', 'prod')  # stands for the interrupted run's own lock
+    record.write_text(json.dumps({'promotion_id': holder, 'tenant_url': sim.url('tenant08', 'prod')}))
+    sim.set_release('tenant08', 'staging', '2025.7.0')
+    sim.set_release('tenant08', 'prod', '2025.6.1')
 
-    result = run(tmp_path, inventory)
-    assert result.rc == 2 and result.failed('t5-staging') == 1, result.output()
-    row = summary(tmp_path)['t5-staging']
+    first = run(workdir, write_inventory(workdir / 'first.yml', {host: host_vars(sim, *where) for host, where in HOSTS.items()}),
+                args=('--forks', str(len(HOSTS))))
+    kept['first summary'] = summary(workdir) if (workdir / 'reports' / 'summary.json').exists() else {}
+    kept['t6 writes'], kept['t6 lock'] = writes_of(sim, 'tenant06'), sim.env_state('tenant06', 'staging')['lock']
+    kept['t7 writes'], kept['t7 prod'] = writes_of(sim, 'tenant07'), sim.env_state('tenant07', 'prod')
+
+    second = run(workdir, write_inventory(workdir / 'second.yml', {
+        't6-staging': host_vars(sim, 'tenant06', 'staging', promote_ignore_encrypted_secrets=True),
+        't7-prod': host_vars(sim, 'tenant07', 'prod', promote_allow_release_upgrade=True)}), args=('--forks', '2'))
+    return dict(kept, workdir=workdir, first=first, second=second,
+                second_summary=summary(workdir) if (workdir / 'reports' / 'summary.json').exists() else {})
+
+
+def test_missing_esv_stops_at_the_gate_and_releases_the_lock(simulator, gates):
+    sim, tenant, host, workdir = simulator, 'tenant05', 't5-staging', gates['workdir']
+    result = HostRun(gates['first'], host)
+    assert result.rc == 2 and result.failed(host) == 1, result.output()
+    row = gates['first summary'][host]
     assert row['outcome'] == 'failed' and 'missing ESVs email.from' in row['reason'], row
     assert row['lock_released'] is True
-    assert 'Missing ESVs: email.from' in (tmp_path / 'reports' / 't5-staging' / 'dry-run.md').read_text()
-    assert report_files(tmp_path, 't5-staging') == ['dry-run.json', 'dry-run.md']
-    assert writes_of(sim, tenant).count(PROMOTE_POST) == 1 and config(sim, tenant, 'staging') == before
-    assert sim.env_state(tenant, 'staging')['lock'] is None and lock_record(tmp_path, 't5-staging') is None
-    assert 'failed' in result.stdout and 'missing ESVs email.from' in result.stdout
+    assert 'Missing ESVs: email.from' in (workdir / 'reports' / host / 'dry-run.md').read_text()
+    assert report_files(workdir, host) == ['dry-run.json', 'dry-run.md']
+    assert writes_of(sim, tenant).count(PROMOTE_POST) == 1 and config(sim, tenant, 'staging') == gates['t5 before']
+    assert sim.env_state(tenant, 'staging')['lock'] is None and lock_record(workdir, host) is None
+    assert any('failed' in line and 'missing ESVs email.from' in line for line in host_lines(result.stdout, host)), result.stdout
 
 
-def test_encrypted_values_stop_unless_ignored(simulator, tmp_path):
-    sim, tenant = simulator, 'tenant06'
-    sim.plant_encrypted(tenant, 'dev', 'am', 'Persistent Cookie', 'default')
-    inventory = write_inventory(tmp_path / 'inventory.yml', {'t6-staging': host_vars(sim, tenant, 'staging')})
-
-    stopped = run(tmp_path, inventory)
+def test_encrypted_values_stop_unless_ignored(simulator, gates):
+    sim, tenant, host, workdir = simulator, 'tenant06', 't6-staging', gates['workdir']
+    stopped = HostRun(gates['first'], host)
     assert stopped.rc == 2, stopped.output()
-    row = summary(tmp_path)['t6-staging']
+    row = gates['first summary'][host]
     assert row['outcome'] == 'failed' and 'encrypted values' in row['reason'] and 'promote_ignore_encrypted_secrets' in row['reason']
-    assert sim.env_state(tenant, 'staging')['lock'] is None
-    assert writes_of(sim, tenant).count(PROMOTE_POST) == 1
+    assert gates['t6 lock'] is None
+    assert gates['t6 writes'].count(PROMOTE_POST) == 1
 
-    let_through = run(tmp_path, inventory, promote_ignore_encrypted_secrets=True)
+    let_through = HostRun(gates['second'], host)
     assert let_through.rc == 0, let_through.output()
-    assert summary(tmp_path)['t6-staging']['outcome'] == 'promoted'
-    promotion = json.loads((tmp_path / 'reports' / 't6-staging' / 'promotion.json').read_text())
+    assert gates['second_summary'][host]['outcome'] == 'promoted'
+    promotion = json.loads((workdir / 'reports' / host / 'promotion.json').read_text())
     assert promotion['previouslyIgnoredEncryptedSecrets']
     assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
     assert sim.env_state(tenant, 'staging')['lock'] is None
 
 
-def test_release_upgrade_refused_then_allowed(simulator, tmp_path):
-    sim, tenant = simulator, 'tenant07'
-    sim.edit_config(tenant, 'staging', 'am', 'Journeys', 'add', 'Checkout')
-    sim.set_release(tenant, 'staging', '2025.7.0')
-    sim.set_release(tenant, 'prod', '2025.6.1', next_upgrade='2025-07-20')
-    inventory = write_inventory(tmp_path / 'inventory.yml', {'t7-prod': host_vars(sim, tenant, 'prod')})
-
-    refused = run(tmp_path, inventory)
+def test_release_upgrade_refused_then_allowed(simulator, gates):
+    sim, tenant, host = simulator, 'tenant07', 't7-prod'
+    refused = HostRun(gates['first'], host)
     assert refused.rc == 2, refused.output()
-    row = summary(tmp_path)['t7-prod']
+    row = gates['first summary'][host]
     assert row['outcome'] == 'failed' and 'Release check' in row['reason'] and '2025.7.0' in row['reason'], row
     assert 'promote_allow_release_upgrade' in row['reason']
-    assert writes_of(sim, tenant) == []  # refused before locking
-    assert sim.env_state(tenant, 'prod')['lock'] is None
-    assert sim.env_state(tenant, 'prod')['release']['currentVersion'] == '2025.6.1'
+    assert gates['t7 writes'] == []  # refused before locking
+    assert gates['t7 prod']['lock'] is None
+    assert gates['t7 prod']['release']['currentVersion'] == '2025.6.1'
 
-    allowed = run(tmp_path, inventory, promote_allow_release_upgrade=True)
+    allowed = HostRun(gates['second'], host)
     assert allowed.rc == 0, allowed.output()
-    assert summary(tmp_path)['t7-prod']['outcome'] == 'promoted'
+    assert gates['second_summary'][host]['outcome'] == 'promoted'
     assert sim.env_state(tenant, 'prod')['release']['currentVersion'] == '2025.7.0'
     assert config(sim, tenant, 'prod') == config(sim, tenant, 'staging')
     assert sim.env_state(tenant, 'prod')['lock'] is None
 
 
-def test_a_refused_release_check_releases_an_interrupted_runs_lock_and_its_record(simulator, tmp_path):
+def test_a_refused_release_check_releases_an_interrupted_runs_lock_and_its_record(simulator, gates):
     # An interrupted run left its lock, recorded; by the rerun the releases differ and the check refuses.
-    sim, tenant = simulator, 'tenant08'
-    sim.edit_config(tenant, 'staging', 'am', 'Journeys', 'add', 'Resume')
-    inventory = write_inventory(tmp_path / 'inventory.yml', {'t8-prod': host_vars(sim, tenant, 'prod')})
-    record = tmp_path / 'reports' / 't8-prod' / '.lock.json'
-    record.parent.mkdir(parents=True)
-    holder = sim.foreign_lock(tenant, 'prod')  # stands for the interrupted run's own lock
-    record.write_text(json.dumps({'promotion_id': holder, 'tenant_url': sim.url(tenant, 'prod')}))
-    sim.set_release(tenant, 'staging', '2025.7.0')
-    sim.set_release(tenant, 'prod', '2025.6.1')
-
-    refused = run(tmp_path, inventory)
+    sim, tenant, host = simulator, 'tenant08', 't8-prod'
+    refused = HostRun(gates['first'], host)
     assert refused.rc == 2, refused.output()
-    row = summary(tmp_path)['t8-prod']
+    row = gates['first summary'][host]
     assert row['outcome'] == 'failed' and 'Release check' in row['reason'], row
     assert sim.env_state(tenant, 'prod')['lock'] is None and sim.env_state(tenant, 'staging')['lock'] is None
-    assert lock_record(tmp_path, 't8-prod') is None
+    assert lock_record(gates['workdir'], host) is None
     assert ('POST', '/environment/promotion/promote') not in writes_of(sim, tenant)

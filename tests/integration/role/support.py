@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.integration.support import kill_tree, playbook_invocation, run_playbook
+from tests.integration.support import ENDED, kill_tree, playbook_invocation, run_playbook
 
 ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOKS = ROOT / 'playbooks'
@@ -115,3 +115,45 @@ def wait_for(predicate, timeout=60, interval=0.1):
 def role_task(result, name, host=None):
     """The result of the role's task called ``name`` (on ``host``)."""
     return result.task('idcloud.promotions.promote : ' + name, host)['result']
+
+
+class HostRun:
+    """One host's part of a run of several tests' hosts (a shared promote.yml run), read like a run of that host
+    alone: ``rc`` is what that run would have ended with (0, or 2 once the host failed; the shared run's own exit code
+    if it broke), ``changed()`` and ``failed()`` count the host's tasks, ``task()`` finds the host's results; the
+    output is the shared run's."""
+
+    def __init__(self, run, host):
+        self.shared, self.host = run, host
+        self.stdout, self.stderr = run.stdout, run.stderr
+        self.results = [record for record in run.results if record['host'] == host]
+        self.stats = {host: run.stats[host]} if host in run.stats else {}
+
+    @property
+    def rc(self):
+        if self.shared.rc not in ENDED or not self.shared.stats:
+            return self.shared.rc
+        assert self.host in self.shared.stats, '%s was not in the run:\n%s' % (self.host, self.shared.stdout[-3000:])
+        stats = self.shared.stats[self.host]
+        return 2 if stats['failures'] else 4 if stats['unreachable'] else 0
+
+    def task(self, name, host=None):
+        return self.shared.task(name, host or self.host)
+
+    def failure(self, name, host=None):
+        return self.shared.failure(name, host or self.host)
+
+    def changed(self, host=None):
+        return self.shared.changed(host or self.host)
+
+    def failed(self, host=None):
+        return self.shared.failed(host or self.host)
+
+    def output(self):
+        return self.shared.output()
+
+
+def host_lines(output, host):
+    """The lines of ``output`` that the role wrote about ``host`` (they start with its name, or its name and a colon,
+    in the progress lines, the summary table and the warnings)."""
+    return [line for line in output.splitlines() if host in line]
