@@ -88,14 +88,30 @@ def pytest_sessionfinish(session):
 
 # -- pytest-xdist: whole files where the tests share one run, the longest work first.
 
-# Seconds each file takes on one worker (measured on the 2-core machine): the order in which work is handed out,
-# longest first, so that no long file starts last. A file not listed counts as DEFAULT_WEIGHT per test.
-WEIGHTS = {'test_faults.py': 55, 'test_contract_matrix.py': 50, 'test_service_orders.py': 50, 'test_modules_run.py': 27,
-           'test_modules_lock.py': 15, 'test_modules_run_dry_run_first.py': 8}
-# Files whose tests read one shared run (a module fixture): one worker gets them all, or the second would wait for
-# the first's run. The tests of the other files go one by one.
+# Seconds a file or a test (file::name, parameters aside) takes on one worker, about (measured on the 2-core machine):
+# the order in which work is handed out, longest first, so that no long one starts last. A file not listed counts
+# DEFAULT_WEIGHT per test, a test not listed its share of its file's.
+WEIGHTS = {
+    'test_faults.py': 55, 'test_contract_matrix.py': 55, 'test_service_orders.py': 50, 'test_role_locks.py': 30,
+    'test_modules_run.py': 25, 'test_role_promote.py': 18, 'test_modules_lock.py': 14, 'test_role_scopes.py': 12,
+    'test_role_gates.py': 11, 'test_modules_run_dry_run_first.py': 8, 'test_role_preflight.py': 12,
+    'test_ansible_runner.py::test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock': 35,
+    'test_ansible_runner.py::test_credentials_injected_as_environment_variables_serve_both_environments': 17,
+    'test_ansible_runner.py::test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no_secret_to_the_events': 10,
+    'test_role_chains.py::test_a_chain_longer_than_the_turn_bound_still_runs_to_its_end': 28,
+    'test_role_chains.py::test_six_host_chain_runs_in_order_and_does_not_wait_for_an_unrelated_slow_host': 19,
+    'test_role_chains.py::test_follower_of_a_failed_host_is_skipped_and_limit_promotes_it_alone': 17,
+    'test_role_chains.py::test_progress_lines_show_live': 13,
+    'test_role_chains.py::test_one_fork_and_the_inventory_in_reverse_chain_order_does_not_deadlock': 12,
+    'test_role_chains.py::test_dry_run_only_follower_of_a_failed_host_is_skipped_with_the_reason': 8,
+    'test_role_chains.py::test_a_cycle_or_a_host_following_itself_stops_the_run_before_any_lock': 4,
+    'test_role_tenants.py': 26, 'test_collection_tarball.py': 14, 'test_bad_input.py': 10,
+}
+# Files whose tests read a shared run (a module fixture): one worker gets them all, or a second would make it again
+# (or wait for it). The tests of the other files go one by one.
 SHARED_RUNS = {'test_faults.py', 'test_contract_matrix.py', 'test_service_orders.py', 'test_modules_run.py', 'test_modules_lock.py',
-               'test_modules_run_dry_run_first.py'}
+               'test_modules_run_dry_run_first.py', 'test_role_locks.py', 'test_role_promote.py', 'test_role_gates.py',
+               'test_role_scopes.py'}
 DEFAULT_WEIGHT = 5.0
 
 try:
@@ -115,8 +131,10 @@ class LongestFirst(LoadScopeScheduling):
     def _weight(self, scope):
         path = scope.split('::', 1)[0]
         tests = sum(1 for nodeid in self.collection if nodeid.split('::', 1)[0] == path)
-        share = 1.0 if scope == path else 1.0 / max(tests, 1)
-        return WEIGHTS.get(Path(path).name, DEFAULT_WEIGHT * tests) * share
+        whole = WEIGHTS.get(Path(path).name, DEFAULT_WEIGHT * tests)
+        if scope == path:
+            return whole
+        return WEIGHTS.get(Path(path).name + '::' + scope.split('::', 1)[1].split('[', 1)[0], whole / max(tests, 1))
 
     def _assign_work_unit(self, node):
         self.workqueue.move_to_end(max(self.workqueue, key=self._weight), last=False)
