@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -385,11 +386,12 @@ class Story:
         return self
 
     def file(self, name, path):
-        """Records whether ``path`` exists and what it holds, now: a fact named ``snapshot``."""
-        path = str(path)
+        """Records whether ``path`` exists and what it holds, now: a fact named ``snapshot`` (the text in base64, which
+        no templating of any ansible-core turns into data)."""
+        path = json.dumps(str(path))
         self.tasks.append({'name': name, 'set_fact': {'snapshot': {
-            'exists': '{{ %s is exists }}' % json.dumps(path),
-            'text': "{{ lookup('ansible.builtin.file', %s) if %s is exists else '' }}" % (json.dumps(path), json.dumps(path))}}})
+            'exists': '{{ %s is exists }}' % path,
+            'text': "{{ (lookup('ansible.builtin.file', %s, rstrip=false) if %s is exists else '') | b64encode }}" % (path, path)}}})
         return self
 
     def admin(self, title, operation, /, register=None, **params):
@@ -485,4 +487,4 @@ def file_snapshot(run, host, name):
     record = run.task(name, host)
     assert record['outcome'] == 'ok', record
     snapshot = record['result']['ansible_facts']['snapshot']
-    return snapshot['exists'], snapshot['text']
+    return snapshot['exists'], base64.b64decode(snapshot['text']).decode('utf-8')
