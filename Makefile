@@ -36,7 +36,12 @@ $(COLLECTION_LINK):
 demo: venv
 	$(RUN) $(BIN)/python -m tests.demo
 
-test: sanity units integration lint
+# The units first, on both cores. Then the integration tests, whose ansible-playbook runs keep about one core
+# busy, beside sanity and then lint on the other. Each target's output is printed whole when it ends; a failure
+# fails make test once the others have ended.
+test: venv
+	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory -j2 --keep-going --output-sync=target integration sanity lint
 
 # What a release needs besides make test: Galaxy's importer, the oldest ansible-core, the execution environment.
 ship: importer compat ee
