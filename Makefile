@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 # pip brings uv, and uv the rest, pip too: seconds instead of half a minute a venv, as uv keeps what it
 # downloads (pip's cache keeps nothing here, the index's answers carry no cache headers), and no venv spends
 # 7 s of CPU on ensurepip. Compiled to bytecode at install, as pip does: PYTHONDONTWRITEBYTECODE may be set,
-# and every ansible-playbook start would compile ansible.
+# and every ansible-playbook start would compile ansible. The system's certificates, as pip's (a proxy may sign).
 UV := $(CURDIR)/$(BIN)/uv
-UV_INSTALL := $(UV) pip install --quiet --compile-bytecode --python
+UV_INSTALL := $(UV) pip install --quiet --compile-bytecode --system-certs --python
 # Ansible finds the collection through this folder: build/collections/ansible_collections/idcloud/promotions
 # is a link to the checkout, so edits are live. ansible-test needs a real tree, made under build/sanity.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -25,7 +25,7 @@ venv: $(STAMP) $(COLLECTION_LINK)
 
 $(STAMP): requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv --without-pip $(VENV)
-	$(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check 'uv>=0.13'
 	$(UV_INSTALL) $(BIN)/python pip -r tests/requirements.txt
 	touch $@
 
