@@ -48,7 +48,7 @@ def pytest_configure_node(node):
 
 
 @pytest.fixture(scope='session', autouse=True)
-def marked_processes(request):
+def no_process_left(request):
     """Every process this test process starts from now on inherits MARK ('<run>:<worker>'; the variable is set here,
     where tests run, and not before pytest-xdist starts its workers, which are no test's); at the end, none of them may
     be left: those alive are named (an error of the last test) and killed."""
@@ -72,7 +72,7 @@ def pytest_sessionfinish(session):
     """Over every worker (in pytest-xdist's controller, once they have ended): no process of the run may be left."""
     config = session.config
     if hasattr(config, 'workerinput'):
-        return  # a worker: its own end was checked by marked_processes
+        return  # a worker: its own end was checked by no_process_left
     found = leftovers(config.stash[RUN_KEY] + ':')
     if not found:
         return
