@@ -533,6 +533,9 @@ def promote(task: PromotionTask) -> dict[str, Any]:
     passed, recorded = False, False
     try:
         upper, lower, release_upper, release_lower = task.environments(lower=check_mode, release_check=checked)
+    except ConfigurationError as exc:
+        raise PromotionError(str(exc), exc.result, outcome='failed') from None
+    try:
         check = release_check(params, release_upper, release_lower, task)
     except (PromotionsApiError, ConfigurationError) as exc:
         # The check could not be made: an interrupted run's lock stays, for a rerun to resume.

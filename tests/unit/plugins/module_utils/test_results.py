@@ -329,4 +329,3 @@ def test_a_failure_gives_its_status_as_a_run_result_does(status_body):
     assert status.fields() == {field: result[field] for field in STATUS_FIELDS}
     assert isinstance(status.fields()['status'], str)
     assert isinstance(status.fields()['missing_esvs'], list) and isinstance(status.fields()['encrypted_secrets'], list)
-

@@ -31,7 +31,7 @@ def options(**params):
 def task_of(upper=None, lower=None, check_mode=False, report_changed=True, **params):
     """A promotion_report task; ``upper`` and ``lower`` are the answers of each environment's service."""
     return FakeTask(options(**params), check_mode=check_mode, report_changed=report_changed,
-                      upper=FakePromotions('upper', check_mode, **(upper or {})), lower=FakePromotions('lower', check_mode, **(lower or {})))
+                    upper=FakePromotions('upper', check_mode, **(upper or {})), lower=FakePromotions('lower', check_mode, **(lower or {})))
 
 
 # refused_combination

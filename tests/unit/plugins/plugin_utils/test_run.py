@@ -193,7 +193,6 @@ def test_a_run_directory_already_there_is_used_as_it_is(tmp_path):
     assert sorted(os.listdir(run_dir)) == ['acme-prod.json', 'acme-staging.json']
 
 
-
 # The turn of a host in a run of many hosts (plan_turn) and the failure policy (fail_policy_reason).
 @pytest.mark.parametrize('follows', [None, ''])
 def test_a_host_that_follows_nobody_goes_at_once(follows):
@@ -271,8 +270,6 @@ def test_the_failure_policy_lets_a_host_start_up_to_the_percentage(failed, hosts
 ])
 def test_the_failure_policy_stops_a_host_past_the_percentage(failed, hosts, limit, words):
     assert fail_policy_reason(failed, hosts, limit) == 'not started: ' + words
-
-
 
 
 # The turn loop (take_turn), on a fake clock, with the records in a temporary directory.
