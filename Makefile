@@ -58,10 +58,12 @@ SCHEDULES ?= 20000
 soak: venv
 	$(RUN) $(BIN)/python -m tests.model.soak --schedules $(SCHEDULES)
 
-# On the newest ansible-core the index has for this Python (named first, for the record).
+# On the newest ansible-core the index has for this Python (named first, for the record). Three workers: each
+# ansible-playbook run keeps about one core busy between its waits, and tests/integration/conftest.py hands out the
+# files with shared runs whole, longest first (the default --dist load; loadgroup or loadfile would bypass it).
 integration: venv
 	$(RUN) $(BIN)/ansible-playbook --version | head -n 1
-	$(RUN) $(PYTEST) -n 2 tests/integration
+	$(RUN) $(PYTEST) -n 3 tests/integration
 
 # The oldest ansible-core meta/runtime.yml allows (requires_ansible) that runs on Python 3.11, in a venv of its own
 # with only what the modules and the tests need: the unit tests, ansible-doc on every module, the filter and the role,
