@@ -17,7 +17,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/idcloud/promotions
 SANITY_TREE := $(CURDIR)/build/sanity/ansible_collections/idcloud/promotions
 RUN := env ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: all demo test checks ship sanity units integration compat lint importer bench ee soak venv clean
+.PHONY: all demo test ship sanity units integration compat lint importer bench ee soak venv clean
 
 all: test
 
@@ -36,14 +36,12 @@ $(COLLECTION_LINK):
 demo: venv
 	$(RUN) $(BIN)/python -m tests.demo
 
-# The integration tests, whose ansible-playbook runs keep about one core busy, beside the units, sanity and lint one
-# after the other on the other core, niced (CHECKS_NICE) so that the tests' timings get the CPU first. Each target's
-# output is printed whole when it ends; a failure fails make test once the others have ended.
+# The units first, alone. Then the integration tests, whose ansible-playbook runs keep about one core
+# busy, beside sanity and then lint on the other, niced (CHECKS_NICE) so that the tests' timings get the CPU
+# first. Each target's output is printed whole when it ends; a failure fails make test once the others have ended.
 test: venv
-	$(MAKE) --no-print-directory -j2 --keep-going --output-sync=target integration checks CHECKS_NICE='nice -n 10'
-
-checks: venv
-	$(MAKE) --no-print-directory --keep-going units sanity lint
+	$(MAKE) --no-print-directory units
+	$(MAKE) --no-print-directory -j2 --keep-going --output-sync=target integration sanity lint CHECKS_NICE='nice -n 10'
 
 # What a release needs besides make test: Galaxy's importer, the oldest ansible-core, the execution environment.
 ship: importer compat ee
@@ -52,7 +50,7 @@ ship: importer compat ee
 # (six, 45: more starts than waits).
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider --durations=15
 units: venv
-	$(CHECKS_NICE) $(RUN) $(PYTEST) -n 4 tests/unit tests/simulator/tests tests/model
+	$(RUN) $(PYTEST) -n 4 tests/unit tests/simulator/tests tests/model
 
 # The workflow against the model of the tenant (tests/model) over many more randomized schedules than make test runs:
 # prints each invariant broken, and ends with the line "N schedules, K violations". SCHEDULES sets how many.
@@ -64,7 +62,7 @@ soak: venv
 # ansible-playbook run keeps about one core busy between its waits, and tests/integration/conftest.py hands out the
 # files with shared runs whole, longest first (the default --dist load; loadgroup or loadfile would bypass it).
 integration: venv
-	$(RUN) $(BIN)/ansible-playbook --version | sed -n 1p
+	$(RUN) $(BIN)/ansible-playbook --version | head -n 1
 	$(RUN) $(PYTEST) -n 3 tests/integration
 
 # The oldest ansible-core meta/runtime.yml allows (requires_ansible) that runs on Python 3.11, in a venv of its own
