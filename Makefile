@@ -62,7 +62,7 @@ soak: venv
 # ansible-playbook run keeps about one core busy between its waits, and tests/integration/conftest.py hands out the
 # files with shared runs whole, longest first (the default --dist load; loadgroup or loadfile would bypass it).
 integration: venv
-	$(RUN) $(BIN)/ansible-playbook --version | head -n 1
+	$(RUN) $(BIN)/ansible-playbook --version | sed -n 1p
 	$(RUN) $(PYTEST) -n 3 tests/integration
 
 # The oldest ansible-core meta/runtime.yml allows (requires_ansible) that runs on Python 3.11, in a venv of its own
