@@ -435,6 +435,21 @@ class SharedRun:
             return run_playbook(json.dumps(play, indent=1) + '\n', self.workdir, inventory=inventory, **options)
 
 
+def run_stories(sim, workdir, makers, tenants):
+    """Each story of ``makers`` (host -> a function that sets it up: ``make(sim, story, folder)``, with a folder of
+    its own) on its tenant of ``tenants``, in one SharedRun under ``workdir``; the PlaybookRun and the stories. The
+    simulator's faults are cleared after the run, whatever happened."""
+    stories = SharedRun(Path(workdir) / 'run')
+    try:
+        for host, make in makers.items():
+            (Path(workdir) / host).mkdir(exist_ok=True)
+            make(sim, stories.add(Story(sim, host, tenants[host])), Path(workdir) / host)
+        run = stories.run()
+    finally:
+        sim.clear_faults()
+    return run, stories.stories
+
+
 class StepRun:
     """One step of one story in a SharedRun, read like the ansible-playbook run it stands for: ``task(name)`` finds
     '<step>: <name>' on the story's host; ``rc`` is what that run would have ended with (0, or 2 after a failure; the

@@ -14,7 +14,7 @@ import re
 import pytest
 import requests
 
-from tests.integration.support import (SharedRun, StepRun, Story, admin_result, file_snapshot, lock_task, promotion_play, writes,
+from tests.integration.support import (SharedRun, StepRun, Story, admin_result, file_snapshot, lock_task, promotion_play, run_stories, writes,
                                        writes_in)
 
 UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
@@ -114,11 +114,8 @@ STORIES = {'check-real-rerun': check_real_rerun, 'foreign': foreign, 'maintenanc
 @pytest.fixture(scope='module')
 def shared(simulator, tmp_path_factory):
     """Every story in one ansible-playbook run; the run and the stories (their hosts, with what their setup kept)."""
-    sim, workdir = simulator, tmp_path_factory.mktemp('modules-lock')
-    stories = SharedRun(workdir / 'run')
-    for host, make in STORIES.items():
-        make(sim, stories.add(Story(sim, host, TENANTS[host])), workdir / host)
-    return stories.run(), stories.stories
+    workdir = tmp_path_factory.mktemp('modules-lock')
+    return run_stories(simulator, workdir, STORIES, TENANTS)
 
 
 def step(shared, host, name):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.support import (SharedRun, StepRun, Story, admin_result, lock_task, promotion_play, run_task, simulator_task,
+from tests.integration.support import (StepRun, admin_result, lock_task, promotion_play, run_stories, run_task, simulator_task,
                                        started, writes, writes_in)
 
 PROMOTE = '/environment/promotion/promote'
@@ -260,15 +260,8 @@ STORIES = {'dry-run-promote-rerun': dry_run_promote_rerun, 'missing-esv': missin
 @pytest.fixture(scope='module')
 def shared(simulator, tmp_path_factory):
     """Every story in one ansible-playbook run; the run and the stories (their hosts, with what their setup kept)."""
-    sim, workdir = simulator, tmp_path_factory.mktemp('modules-run')
-    stories = SharedRun(workdir / 'run')
-    try:
-        for host, make in STORIES.items():
-            make(sim, stories.add(Story(sim, host, TENANTS[host])), workdir / host)
-        run = stories.run()
-    finally:
-        sim.clear_faults()
-    return run, stories.stories
+    workdir = tmp_path_factory.mktemp('modules-run')
+    return run_stories(simulator, workdir, STORIES, TENANTS)
 
 
 def step(shared, host, name='run'):

@@ -12,7 +12,7 @@ import json
 
 import pytest
 
-from tests.integration.support import SharedRun, StepRun, Story, admin_result, file_snapshot, lock_task, run_task, writes, writes_in
+from tests.integration.support import StepRun, admin_result, file_snapshot, lock_task, run_stories, run_task, writes, writes_in
 
 PROMOTE = ('POST', '/environment/promotion/promote')
 UNLOCK = ('DELETE', '/environment/promotion/lock/{promotionId}')
@@ -119,16 +119,8 @@ STORIES = {'one-task-rerun': one_task_rerun, 'failed-check': failed_check, 'bloc
 @pytest.fixture(scope='module')
 def shared(simulator, tmp_path_factory):
     """Every story in one ansible-playbook run; the run and the stories (their hosts, with what their setup kept)."""
-    sim, workdir = simulator, tmp_path_factory.mktemp('modules-run-dry-run-first')
-    stories = SharedRun(workdir / 'run')
-    try:
-        for host, make in STORIES.items():
-            (workdir / host).mkdir()
-            make(sim, stories.add(Story(sim, host, TENANTS[host])), workdir / host)
-        run = stories.run()
-    finally:
-        sim.clear_faults()
-    return run, stories.stories, workdir
+    workdir = tmp_path_factory.mktemp('modules-run-dry-run-first')
+    return run_stories(simulator, workdir, STORIES, TENANTS) + (workdir,)
 
 
 def step(shared, host, name='run'):
