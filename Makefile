@@ -20,7 +20,7 @@ SANITY_TREE := $(CURDIR)/build/sanity/ansible_collections/idcloud/promotions
 # Hypothesis' 73 modules (pytest rewrites every package of a plugin's distribution): half the units' CPU time.
 RUN := env -u PYTHONDONTWRITEBYTECODE ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: all demo test ship sanity units integration compat lint importer bench ee soak venv clean
+.PHONY: all demo test tests checks ship sanity units integration compat lint importer bench ee soak venv clean
 
 all: test
 
@@ -39,12 +39,19 @@ $(COLLECTION_LINK):
 demo: venv
 	$(RUN) $(BIN)/python -m tests.demo
 
-# The units first, alone. Then the integration tests, whose ansible-playbook runs keep about one core
-# busy, beside sanity and then lint on the other, niced (CHECKS_NICE) so that the tests' timings get the CPU
-# first. Each target's output is printed whole when it ends; a failure fails make test once the others have ended.
+# Two lines at once: the tests (the units, then the integration tests) beside the checks (sanity, then lint), niced
+# (CHECKS_NICE) so that the tests' timings get the CPU first. Each line's output is printed whole when it ends; a
+# failure fails make test once the other line has ended too.
 test: venv
+	$(MAKE) --no-print-directory -j2 --keep-going --output-sync=target tests checks CHECKS_NICE='nice -n 10'
+
+tests: venv
 	$(MAKE) --no-print-directory units
-	$(MAKE) --no-print-directory -j2 --keep-going --output-sync=target integration sanity lint CHECKS_NICE='nice -n 10'
+	$(MAKE) --no-print-directory integration
+
+checks: venv
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory lint
 
 # What a release needs besides make test: Galaxy's importer, the oldest ansible-core, the execution environment.
 ship: importer compat ee
@@ -61,12 +68,13 @@ SCHEDULES ?= 20000
 soak: venv
 	$(RUN) $(BIN)/python -m tests.model.soak --schedules $(SCHEDULES)
 
-# On the newest ansible-core the index has for this Python (named first, for the record). Three workers: each
-# ansible-playbook run keeps about one core busy between its waits, and tests/integration/conftest.py hands out the
-# files with shared runs whole, longest first (the default --dist load; loadgroup or loadfile would bypass it).
+# On the newest ansible-core the index has for this Python (named first, for the record). Four workers: each
+# ansible-playbook run keeps about half a core busy, between its waits and the simulator's phases; and
+# tests/integration/conftest.py hands out the files with shared runs whole, longest first (the default --dist load;
+# loadgroup or loadfile would bypass it).
 integration: venv
 	$(RUN) $(BIN)/ansible-playbook --version | sed -n 1p
-	$(RUN) $(PYTEST) -n 3 tests/integration
+	$(RUN) $(PYTEST) -n 4 tests/integration
 
 # The oldest ansible-core meta/runtime.yml allows (requires_ansible) that runs on Python 3.11, in a venv of its own
 # with only what the modules and the tests need: the unit tests, ansible-doc on every module, the filter and the role,
