@@ -68,6 +68,15 @@ options:
         tenant's audit log ties the calls of a run together. Support asks for it.
       - A fresh id is made when not given; every module returns the one it used.
     type: str
+  headers:
+    description:
+      - Extra HTTP headers sent with every request (token requests too), for a web application firewall or a proxy in
+        front of the tenant, as a mapping of header name to value.
+      - The headers the module sets itself (C(Accept), C(Accept-API-Version), C(Authorization), C(Content-Type),
+        C(User-Agent), C(X-ForgeRock-TransactionId)) cannot be replaced.
+      - The values are kept out of the task's output and logs, as they may be keys.
+    type: dict
+    default: {}
 notes:
   - Transient failures of a read (no connection, a reset, a body cut short, HTTP 429, 502, 503, 504) are tried again
     with a jittered backoff for as long as the step's time allows (the time left of C(wait_timeout) or

@@ -88,12 +88,26 @@ def backoff(attempt: int) -> float:
     return min(BACKOFF_MAX, BACKOFF_FACTOR * 2 ** attempt)
 
 
+# Headers the client sets itself; a caller's own headers may not replace them.
+OWN_HEADERS = ('Accept', 'Accept-API-Version', 'Authorization', 'Content-Type', 'User-Agent', 'X-ForgeRock-TransactionId')
+
+
+def headers_problem(headers: dict[str, Any] | None) -> str | None:
+    """Why these extra headers cannot be sent, or None."""
+    for name, value in (headers or {}).items():
+        if name.lower() in (own.lower() for own in OWN_HEADERS):
+            return 'headers may not set %s: the module sets it itself' % name
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or '\n' in str(value) or '\r' in str(value):
+            return 'headers.%s must be a single line of text' % name
+    return None
+
+
 class PromotionsClient:
     """One session against one environment (``base_url``), shared by every request of a module run."""
 
     def __init__(self, base_url: str, auth: StaticToken | ServiceAccountToken, api_version: str = 'protocol=1.0,resource=1.0',
                  validate_certs: bool = True, ca_path: str | None = None, timeout: float = 30, transaction_id: str | None = None,
-                 backoff_factor: float = BACKOFF_FACTOR) -> None:
+                 backoff_factor: float = BACKOFF_FACTOR, headers: dict[str, str] | None = None) -> None:
         if REQUESTS_IMPORT_ERROR is not None:
             raise ConfigurationError('the requests library is needed')
         self.base_url = checked_url(base_url)
@@ -112,6 +126,8 @@ class PromotionsClient:
         self.session.trust_env = False
         self.proxies: dict[str, str] = settings['proxies']
         self.verify: str | bool = settings['verify']
+        # The caller's own headers (for a WAF or a proxy in front of the tenant) go with every request, token requests too.
+        self.session.headers.update({name: str(value) for name, value in (headers or {}).items()})
         self.session.headers.update({'User-Agent': USER_AGENT, 'Accept': 'application/json'})
         self.adapter = HTTPAdapter()
         self.session.mount('https://', self.adapter)

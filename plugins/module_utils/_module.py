@@ -20,10 +20,10 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, ServiceAccountToken, StaticToken
-from ansible_collections.idcloud.promotions.plugins.module_utils._client import REQUESTS_IMPORT_ERROR, PromotionsClient, checked_url
+from ansible_collections.idcloud.promotions.plugins.module_utils._client import REQUESTS_IMPORT_ERROR, PromotionsClient, checked_url, headers_problem
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord, check_writable, write_report
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, SESSION_SCOPE, Promotions
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
 
@@ -44,6 +44,7 @@ CONNECTION_ARGUMENT_SPEC = dict(
     request_timeout=dict(type='float', default=30),
     api_version=dict(type='str', default=DEFAULT_API_VERSION),
     transaction_id=dict(type='str'),
+    headers=dict(type='dict', default={}, no_log=True),
 )
 
 # The lower environment of a promotion, for the modules that read it too.
@@ -121,6 +122,9 @@ class PromotionTask:
         for option in POSITIVE_OPTIONS:
             if option in params and params[option] is not None and params[option] <= 0:
                 raise ConfigurationError('%s must be a positive number of seconds, not %s' % (option, params[option]))
+        problem = headers_problem(params.get('headers'))
+        if problem:
+            raise ConfigurationError(problem)
         for option in DESTINATION_OPTIONS:
             value = params.get(option)
             for path in value if isinstance(value, list) else [value] if value else []:
@@ -139,7 +143,7 @@ class PromotionTask:
                                        params.get('key_option', 'service_account_key'))
         client = PromotionsClient(
             params['tenant_url'], auth, api_version=params['api_version'], validate_certs=params['validate_certs'],
-            ca_path=params['ca_path'], timeout=params['request_timeout'],
+            ca_path=params['ca_path'], timeout=params['request_timeout'], headers=params.get('headers'),
             transaction_id=self.client.transaction_id if self.client else params['transaction_id'])
         if self.client is None:
             self.client = client
@@ -170,15 +174,17 @@ class PromotionTask:
         options = self.lower_connection()
         return None if options is None else self.promotions(**options)
 
-    def environments(self, lower: bool = False, release_check: bool = False) -> list[Promotions | None]:
+    def environments(self, lower: bool = False, release_check: bool = False, session_check: bool = False) -> list[Promotions | None]:
         """The environments a task talks to, under one transaction id: the upper one; the lower one (with ``lower``);
-        both again with the release scope (with ``release_check``). None for the lower environment when
-        O(lower_tenant_url) is not given, and for each one not asked for."""
+        both again with the release scope (with ``release_check``); the upper one with the direct-configuration
+        session scope (with ``session_check``). None for the lower environment when O(lower_tenant_url) is not given,
+        and for each one not asked for."""
         upper = self.promotions()  # first: its transaction id is the task's, also in a failure of what follows
         lower_options = self.lower_connection() if lower or release_check else None
         release = dict(scope=RELEASE_SCOPE)
         wanted = [lower_options if lower else None, release if release_check else None,
-                  dict(lower_options, **release) if release_check and lower_options else None]
+                  dict(lower_options, **release) if release_check and lower_options else None,
+                  dict(scope=SESSION_SCOPE) if session_check else None]
         return [upper] + [None if options is None else self.promotions(**options) for options in wanted]
 
     def lock_record(self) -> LockRecord:

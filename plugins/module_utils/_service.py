@@ -50,6 +50,9 @@ MIN_PROMOTION_WAIT = 30
 LAST_LOOK = 2.0
 # Reading releases needs its own scope, which the vendor's procedure does not grant.
 RELEASE_SCOPE = 'fr:idc:release:*'
+SESSION_STATE_PATH = '/environment/direct-configuration/session/state'
+# Reading the direct-configuration session's state needs its own scope too.
+SESSION_SCOPE = 'fr:idc:direct-configuration:session:read'
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
 # After a write whose answer was lost, the state is read for this long before deciding that the write did not happen:
@@ -83,11 +86,13 @@ NO_PREVIEW_WARNING = ('Check mode could not preview this promotion: no lower env
                       'check them before the real run.')
 
 
-def check_release(upper: Promotions, lower: Promotions | None, allow_upgrade: bool = False, require: bool = False) -> dict[str, Any]:
-    """The release check before a promotion: ``upper`` and ``lower`` are ``Promotions`` whose tokens ask for the
-    release scope. Raises PromotionError when the promotion would also upgrade the upper environment's release
-    (unless ``allow_upgrade``), or when the credentials lack the scope and ``require``. Without the scope it is
-    skipped: the result then says so, with the warning to give."""
+def check_release(upper: Promotions, lower: Promotions | None, allow_upgrade: bool = False, require: bool = False,
+                  operation: str = 'promote') -> dict[str, Any]:
+    """The release check before a promotion or a rollback: ``upper`` and ``lower`` are ``Promotions`` whose tokens ask
+    for the release scope. Raises PromotionError when the releases differ (a promotion would also upgrade the upper
+    environment; a rollback may meet the upgrade the last promotion brought), unless ``allow_upgrade``, or when the
+    credentials lack the scope and ``require``. Without the scope it is skipped: the result then says so, with the
+    warning to give."""
     try:
         check = upper.compare_releases(lower)
     except PromotionsApiError as exc:
@@ -99,12 +104,39 @@ def check_release(upper: Promotions, lower: Promotions | None, allow_upgrade: bo
                                  'grant %s to the service accounts of both environments, then run again.'
                                  % (exc, scope), release_check=dict(skipped=True, missing_scope=scope), real_run=False) from None
         warning = ('Release check skipped: the credentials lack the scope %s, so a deferred release upgrade that this '
-                   'promotion would also apply cannot be seen. Grant %s to the service accounts of both environments '
-                   'to check it.' % (scope, scope))
+                   '%s would meet cannot be seen. Grant %s to the service accounts of both environments '
+                   'to check it.' % (scope, 'rollback' if operation == 'rollback' else 'promotion', scope))
         return dict(skipped=True, missing_scope=scope, warning=warning)
     check['skipped'] = False
     if check['upgrade'] and not allow_upgrade:
-        raise PromotionError(states.release_upgrade_message(check), release_check=check, real_run=False)
+        message = states.release_upgrade_message_for_rollback(check) if operation == 'rollback' else states.release_upgrade_message(check)
+        raise PromotionError(message, release_check=check, real_run=False)
+    return check
+
+
+def check_session(upper: Promotions, require: bool = False, operation: str = 'promote') -> dict[str, Any]:
+    """The direct-configuration session check before the lock: ``upper`` is a ``Promotions`` whose token asks for the
+    session scope. Raises PromotionError when a session is open or in error, or when the state cannot be read for
+    want of the scope (or of the endpoint) and ``require``. Else the state read (``status``, ``editable``), or, when
+    skipped, the warning to give."""
+    try:
+        body = upper.session_state() or {}
+    except PromotionsApiError as exc:
+        if not (exc.missing_scope or exc.status == 404):
+            raise
+        cause = ('the credentials lack the scope %s' % SESSION_SCOPE if exc.missing_scope else
+                 'the tenant does not answer %s (no direct configuration)' % SESSION_STATE_PATH)
+        if require:
+            raise PromotionError('Direct-configuration session check: %s. It is required (require_session_check), so '
+                                 'nothing was locked: grant %s to the service account, then run again.' % (cause, SESSION_SCOPE),
+                                 session_check=dict(skipped=True), real_run=False) from None
+        warning = ('Direct-configuration session check skipped: %s, so a session open on this environment cannot be '
+                   'seen. Grant %s to the service account to check it.' % (cause, SESSION_SCOPE))
+        return dict(skipped=True, warning=warning)
+    check = dict(skipped=False, status=body.get('status'), editable=body.get('editable'))
+    refused = states.session_message(check['status'], operation)
+    if refused:
+        raise PromotionError(refused, session_check=check, real_run=False)
     return check
 
 
@@ -124,6 +156,9 @@ def run_fields(run: dict[str, Any], operation: str, report_files: Sequence[str] 
         result['diff'] = dict(prepared=render_markdown(report, dry_run=run['dry_run']))
     if run['verdict'] is not None:
         result['msg'] = run['verdict'].message
+    if run.get('refused'):
+        result['msg'] = run['refused']
+        return result, False
     return result, run['verdict'] is None or run['verdict'].ok
 
 
@@ -222,6 +257,9 @@ class Promotions:
 
     def release(self) -> Any:
         return self.client.get(RELEASE_PATH)
+
+    def session_state(self) -> Any:
+        return self.client.get(SESSION_STATE_PATH)
 
     def compare_releases(self, lower: Promotions | None = None) -> dict[str, Any]:
         """This environment's release and, with the ``lower`` environment's ``Promotions``, whether a
@@ -611,13 +649,15 @@ class Promotions:
         return report
 
     def promote_after_dry_run(self, body: dict[str, Any] | None = None, promotion_id: str | None = None, wait_timeout: float = 3600,
-                              ignore_encrypted_secrets: bool = False, skip_if_unchanged: bool = True
+                              ignore_encrypted_secrets: bool = False, skip_if_unchanged: bool = True,
+                              review: Callable[[list[dict[str, Any]]], str | None] | None = None
                               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-        """A dry run, then the promotion when the dry run passed and (with ``skip_if_unchanged``)
-        found something to promote, both within one ``wait_timeout``. Returns ``(dry, real)``, two
-        ``run`` results: ``dry`` is None when no dry run was needed (check mode, or the real
-        promotion of an interrupted run is under way or done under this lock), ``real`` is None
-        when the promotion was not started."""
+        """A dry run, then the promotion when the dry run passed, (with ``skip_if_unchanged``) found something to
+        promote and passed the ``review`` of its changes (a function of the rows that says why they may not be
+        promoted, or None), both within one ``wait_timeout``. Returns ``(dry, real)``, two ``run`` results: ``dry`` is
+        None when no dry run was needed (check mode, or the real promotion of an interrupted run is under way or done
+        under this lock), ``real`` is None when the promotion was not started (``dry['refused']`` then says why, when
+        the review refused it)."""
         with self._step(wait_timeout) as waiter:
             if self.check_mode:
                 return None, self.run('promote', False, body, promotion_id, True, wait_timeout, ignore_encrypted_secrets)
@@ -634,6 +674,9 @@ class Promotions:
                 # and a dry run whose report cannot be had may have found changes.
                 empty = dry['report'] is not None and not change_rows(dry['report'])
                 if not verdict.ok or (skip_if_unchanged and empty):
+                    return dry, None
+                dry['refused'] = review(change_rows(dry['report'])) if review is not None and dry['report'] is not None else None
+                if dry['refused']:
                     return dry, None
             if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:
                 # Starting a promotion (which restarts the tenant's services) only to stop waiting for it at once helps nobody.

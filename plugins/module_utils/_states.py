@@ -294,6 +294,38 @@ def release_upgrade_message(check: dict[str, Any]) -> str:
                ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
 
 
+def release_upgrade_message_for_rollback(check: dict[str, Any]) -> str:
+    """Why a rollback is refused, from ``compare_releases``: the releases differ, so the last promotion may have
+    brought a deferred upgrade, and how a rollback meets it is for support to say."""
+    return ('Release check: the lower environment runs %s and this one %s%s, so the promotion to roll back may have '
+            'come with a deferred release upgrade. Check with support how a rollback would affect the upgrade, then set '
+            'allow_release_upgrade to roll back anyway.'
+            % (check['lower_current_version'], check['current_version'],
+               ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
+
+
+# Direct-configuration sessions change an upper environment outside promotions; a promotion during one would race with it
+# or overwrite what it changes. A session that ended (applied or aborted) or never began leaves the way free.
+SESSION_STATES = ('NO_SESSION', 'SESSION_INITIALISE_REQUESTED', 'SESSION_INITIALISING', 'SESSION_INITIALISED',
+                  'SESSION_APPLY_REQUESTED', 'SESSION_APPLYING', 'SESSION_APPLIED', 'SESSION_ABORT_REQUESTED',
+                  'SESSION_ABORTING', 'SESSION_ABORTED', 'ERROR')
+SESSION_ENDED = ('NO_SESSION', 'SESSION_APPLIED', 'SESSION_ABORTED')
+
+
+def session_message(state: Any, operation: str = 'promote') -> str | None:
+    """Why no lock may be taken while the direct-configuration session is in ``state`` (the ``status`` read), or None.
+    A state this collection does not know counts as open."""
+    if state in SESSION_ENDED:
+        return None
+    run = 'rollback' if operation == 'rollback' else 'promotion'
+    if state == 'ERROR':
+        return ('A direct-configuration session of this environment is in ERROR; nothing was locked. A %s now could '
+                'overwrite what the session changed: have the session aborted or resolved (with support), then run '
+                'again.' % run)
+    return ('A direct-configuration session of this environment is open (%s); nothing was locked. A %s now would race '
+            'with the session or overwrite what it changes: wait until it is applied or aborted, then run again.' % (state, run))
+
+
 def finished_under(report: Any, kind: str, promotion_id: str | None, dry_run: bool | None, status: Status | None = None,
                    noted: dict[str, Any] | None = None) -> bool:
     """The report is that of a real run of ``kind`` made under the lock ``promotion_id``. ``dry_run`` is

@@ -163,6 +163,9 @@ options:
       - With O(lower_tenant_url), a promotion (not a dry run) first compares the release of both environments. When
         the lower one runs another release, the promotion would also upgrade the upper one (the first promotion into
         production during a deferred upgrade), and the module refuses to start anything unless this is V(true).
+      - A rollback (not a preview) makes the same check first, as the vendor's rollback procedure now does. When the
+        releases differ, the promotion to roll back may have come with a deferred upgrade, and the rollback is refused
+        unless this is V(true).
       - Reading releases needs the C(fr:idc:release:*) scope, asked for separately with service accounts. Credentials
         without it (the vendor's procedure grants only C(fr:idc:promotion:*)) skip the check with a warning, unless
         O(require_release_check).
@@ -211,6 +214,53 @@ options:
       - With O(run_id), skip the task, with the reason, when more than this percentage of the play's hosts have
         recorded a failure by the time this host's turn comes.
     type: float
+  expected_plan:
+    description:
+      - The plan reviewed for this environment, as a preview returned it in RV(plan) (C(digest), C(changes), C(source),
+        C(previewed_at)); the role reads it from C(promote_expected_plans).
+      - With O(dry_run_first), the dry run's changes are compared with the plan's after the dry run and before the
+        promotion. When they differ (see O(plan_match)), the promotion is not started, the task fails listing the
+        changes added and removed since the review (RV(plan_check)), and O(unlock_after) releases the lock.
+      - Not compared in check mode nor by a dry run only (they make a plan), nor when the task attaches to a promotion
+        of an interrupted run already under way; not for a rollback.
+      - A plan whose C(digest) is not that of its C(changes) (edited after the preview) is refused before anything is
+        locked.
+    type: dict
+  plan_match:
+    description:
+      - V(exact), the dry run must hold the changes of O(expected_plan), no more and no fewer; V(subset), it may hold
+        fewer (a part promoted by hand meanwhile, say), never one that was not reviewed.
+    type: str
+    choices: [exact, subset]
+    default: exact
+  require_plan:
+    description:
+      - Refuse, before anything is locked, a promotion given no O(expected_plan). For production. Check mode and a dry
+        run only, which make the plan, are not refused.
+    type: bool
+    default: false
+  policy:
+    description:
+      - Gates on what a promotion would change, checked on the dry run before the promotion, and on the preview in
+        check mode and in a dry run only, so that a pre-flight fails early. A breach fails the task naming the rule and
+        the changes that break it, before anything is promoted; O(unlock_after) releases the lock.
+      - C(max_changes), C(max_deletions), non-negative integers; C(protected), rules no change may match; C(allowed),
+        when given, rules one of which every change must match.
+      - A rule is a pattern on C(AREA / CONFIG ITEM / NAME) with shell-style wildcards (C(AMConfig / OAuth2 Clients / *)),
+        or a mapping with C(match) (that pattern) and, optionally, C(change) (V(added), V(modified) or V(deleted)) and
+        C(realm) (a pattern).
+      - A policy with another key, a maximum that is not a non-negative integer or a rule of another form is refused
+        before anything is locked. Not for a rollback.
+    type: dict
+  require_session_check:
+    description:
+      - Before anything is locked, the upper environment's direct-configuration session state is read, and the task
+        fails when a session is open or in C(ERROR), since a promotion would race with the session or overwrite what it
+        changes. Reading it needs the C(fr:idc:direct-configuration:session:read) scope, asked for separately with
+        service accounts; without it (or on a tenant without direct configuration) the check is skipped with a
+        warning, unless this is V(true).
+    type: bool
+    default: false
 '''
 
 EXAMPLES = r'''
@@ -339,12 +389,41 @@ report_available:
       M(idcloud.promotions.promotion_report).
   returned: when the run ended in READY and its report could not be had
   type: bool
+plan:
+  description:
+    - What the promotion would change, as a plan to review and give back in O(expected_plan) (the role writes the plans
+      of a run to C(plan.yml)); C(source) says what showed it, V(dry_run) (the tenant's own dry run, a dry run only or
+      the dry run made first) or V(provisional) (check mode, from the lower environment's provisional report, which may not
+      list every change). C(digest) is a sha256 over the sorted rows of C(changes).
+    - Null for a rollback, and when no report showed the changes.
+  returned: always, but for a refused combination of options
+  type: dict
+  sample: {"digest": "sha256:5d1e...", "source": "dry_run", "previewed_at": "2026-12-06T10:00:00Z",
+           "changes": [{"area": "AMConfig", "config_item": "Journeys", "name": "Login", "realm": "alpha", "change": "added"}]}
+plan_check:
+  description:
+    - With O(expected_plan), the comparison of the dry run with it (C(result) V(matched) or V(differed), C(match), the
+      C(digest) found and the C(reviewed_digest), the rows C(added) and C(removed) since the review).
+  returned: when a dry run was compared with O(expected_plan)
+  type: dict
+policy_breaches:
+  description: With O(policy), each rule the changes broke, told with the changes that break it.
+  returned: when the policy refused the changes
+  type: list
+  elements: str
+session_check:
+  description:
+    - The direct-configuration session state read before the lock (C(status), C(editable)) and C(skipped=false);
+      C(skipped=true) and the C(warning) given when it could not be read.
+  returned: when the check was made or skipped
+  type: dict
+  sample: {"skipped": false, "status": "NO_SESSION", "editable": false}
 release_check:
   description:
     - The releases compared before the promotion (C(current_version), C(next_upgrade), C(lower_current_version),
       C(lower_next_upgrade), C(upgrade), C(release)) and C(skipped=false).
     - When the credentials lack the release scope, C(skipped=true), C(missing_scope) and the C(warning) given.
-  returned: when O(lower_tenant_url) is given, for a promotion
+  returned: when O(lower_tenant_url) is given, for a promotion or a rollback that is not a dry run
   type: dict
 preview:
   description:
@@ -430,13 +509,18 @@ transaction_id:
   type: str
 '''
 
+from collections.abc import Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import write_reports
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows
+from ansible_collections.idcloud.promotions.plugins.module_utils._review import (
+    PLAN_MATCHES, compare_plan, make_plan, plan_message, plan_problem, policy_breaches, policy_message, policy_problem)
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import (
-    NO_PREVIEW_WARNING, Promotions, check_release, run_body, task_result)
+    NO_PREVIEW_WARNING, Promotions, check_release, check_session, run_body, task_result)
 from ansible_collections.idcloud.promotions.plugins.module_utils._states import KEPT_ERROR, KEPT_LOCKING
 
 ARGUMENT_SPEC = dict(
@@ -464,7 +548,16 @@ ARGUMENT_SPEC = dict(
     run_id=dict(type='str'),
     after=dict(type='str'),
     max_fail_percentage=dict(type='float'),
+    expected_plan=dict(type='dict'),
+    plan_match=dict(type='str', choices=list(PLAN_MATCHES), default='exact'),
+    require_plan=dict(type='bool', default=False),
+    policy=dict(type='dict'),
+    require_session_check=dict(type='bool', default=False),
 )
+
+REQUIRE_PLAN_MESSAGE = ('No plan reviewed was given for this environment (expected_plan), and require_plan refuses to promote '
+                        'without one; nothing was locked. Preview first (a dry run only, or check mode), review what it '
+                        'would promote, then run with its plan.')
 
 
 def refused_combination(params: dict[str, Any]) -> str | None:
@@ -473,7 +566,12 @@ def refused_combination(params: dict[str, Any]) -> str | None:
         return 'dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.'
     if params['dry_run_first'] and not params['wait']:
         return 'dry_run_first needs wait: true, since the promotion starts only once the dry run has passed.'
-    return None
+    if params['expected_plan'] is not None:
+        problem = plan_problem(params['expected_plan'])
+        if problem:
+            return problem + '; nothing was locked.'
+    problem = policy_problem(params['policy'])
+    return problem + '; nothing was locked.' if problem else None
 
 
 def release_check(params: dict[str, Any], upper: Promotions | None, lower: Promotions | None, task: PromotionTask) -> dict[str, Any] | None:
@@ -481,18 +579,56 @@ def release_check(params: dict[str, Any], upper: Promotions | None, lower: Promo
     release check (see ``check_release``)."""
     if upper is None:
         return None
-    check = check_release(upper, lower, params['allow_release_upgrade'], params['require_release_check'])
+    check = check_release(upper, lower, params['allow_release_upgrade'], params['require_release_check'], params['operation'])
     if check.get('warning'):
         task.warn(check['warning'])
     return check
 
 
-def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions | None, check_mode: bool
+def session_check(params: dict[str, Any], upper: Promotions, task: PromotionTask) -> dict[str, Any]:
+    """Before anything is locked, with the upper environment read with the session scope: no direct-configuration
+    session may be open (see ``check_session``)."""
+    check = check_session(upper, params['require_session_check'], params['operation'])
+    if check.get('warning'):
+        task.warn(check['warning'])
+    return check
+
+
+def review_changes(params: dict[str, Any], findings: dict[str, Any], preview: str, against_plan: bool
+                   ) -> Callable[[list[dict[str, Any]]], str | None]:
+    """The review of what a promotion would change, made before it changes anything (``preview`` names what shows the
+    changes): against O(expected_plan) (with ``against_plan``), then O(policy). What it finds goes into ``findings``
+    (``plan_check``, ``policy_breaches``); it returns why the changes may not be promoted, or None."""
+    def review(rows: list[dict[str, Any]]) -> str | None:
+        if against_plan and params['expected_plan'] is not None:
+            findings['plan_check'] = compare_plan(rows, params['expected_plan'], params['plan_match'])
+            if findings['plan_check']['result'] == 'differed':
+                return plan_message(findings['plan_check'])
+        breaches = policy_breaches(rows, params['policy'])
+        if breaches:
+            findings['policy_breaches'] = breaches
+            return policy_message(breaches, preview)
+        return None
+    return review
+
+
+def preview_plan(params: dict[str, Any], dry: dict[str, Any] | None, real: dict[str, Any] | None, check_mode: bool) -> dict[str, Any] | None:
+    """The plan of what the promotion would change, from the dry run (made first, or the run itself when it is one)
+    or, in check mode, from the lower environment's provisional report; None for a rollback or without a report."""
+    preview = dry if dry is not None else real if params['dry_run'] or check_mode else None
+    if params['operation'] != 'promote' or preview is None or not isinstance(preview.get('report'), dict):
+        return None
+    previewed_at = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    return make_plan(change_rows(preview['report']), 'provisional' if check_mode else 'dry_run', previewed_at)
+
+
+def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions | None, check_mode: bool, findings: dict[str, Any]
                    ) -> tuple[bool, dict[str, Any] | None, dict[str, Any] | None]:
     """The lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run), with O(lock); then the
-    run this task is about, after the dry run made first when asked (in check mode, its prediction). Returns whether
-    the lock was resumed, and the results of the dry run (None without one) and of the run (None when the dry run
-    stopped it)."""
+    run this task is about, after the dry run made first when asked (in check mode, its prediction); a promotion's
+    changes reviewed before they are made (O(expected_plan), O(policy); what the review finds goes into ``findings``).
+    Returns whether the lock was resumed, and the results of the dry run (None without one) and of the run (None when
+    the dry run stopped it)."""
     lock_id, resumed = params['promotion_id'], False
     if params['lock']:
         locked = upper.keep_or_lock(lock_id, wait=True, wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
@@ -501,20 +637,28 @@ def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions 
         upper.held = lock_id  # the lock it was given, which it works under
     body = run_body(params['unlock_after'], params['ignore_encrypted_secrets'] if params['operation'] == 'promote' else None,
                     params['promoter'], params['description'], params['ticket_reference'])
-    if check_mode:
-        return resumed, None, upper.predict(params['operation'], params['dry_run'], lock_id, lower)
-    if params['operation'] == 'rollback' and params['dry_run']:
-        return resumed, None, upper.rollback_preview(lock_id)
-    if params['operation'] == 'rollback' and params['dry_run_first']:
-        return (resumed,) + upper.rollback_after_preview(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
-                                                         skip_if_unchanged=params['skip_if_unchanged'])
-    if params['dry_run_first']:
+    if params['operation'] == 'rollback' and not check_mode:
+        if params['dry_run']:
+            return resumed, None, upper.rollback_preview(lock_id)
+        if params['dry_run_first']:
+            return (resumed,) + upper.rollback_after_preview(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
+                                                             skip_if_unchanged=params['skip_if_unchanged'])
+    elif params['dry_run_first'] and not check_mode:
+        review = review_changes(params, findings, 'The dry run', against_plan=True)
         return (resumed,) + upper.promote_after_dry_run(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
                                                         ignore_encrypted_secrets=params['ignore_encrypted_secrets'],
-                                                        skip_if_unchanged=params['skip_if_unchanged'])
-    return resumed, None, upper.run(operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id,
-                                    wait=params['wait'], wait_timeout=params['wait_timeout'],
-                                    ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
+                                                        skip_if_unchanged=params['skip_if_unchanged'], review=review)
+    if check_mode:
+        run = upper.predict(params['operation'], params['dry_run'], lock_id, lower)
+    else:
+        run = upper.run(operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id,
+                        wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
+    # A preview (check mode, a dry run only) fails early on the policy; the plan is the one it makes, not one to meet.
+    if params['operation'] == 'promote' and (check_mode or params['dry_run']) and isinstance(run.get('report'), dict) \
+            and (run['verdict'] is None or run['verdict'].ok):
+        review = review_changes(params, findings, 'The provisional report' if check_mode else 'The dry run', against_plan=False)
+        run['refused'] = review(change_rows(run['report']))
+    return resumed, None, run
 
 
 def unlock(params: dict[str, Any], upper: Promotions, lock_id: str | None, result: dict[str, Any], check_mode: bool,
@@ -529,14 +673,19 @@ def promote(task: PromotionTask) -> dict[str, Any]:
     """release check -> lock -> run -> unlock, on the environments the options name; the lock released in one place,
     whatever happened before. Every failure names the lock this task holds (PromotionTask.execute)."""
     params, check_mode = task.params, task.check_mode
-    checked = params['operation'] == 'promote' and not params['dry_run'] and bool(params['lower_tenant_url'])
-    passed, recorded = False, False
+    if params['require_plan'] and params['expected_plan'] is None and params['operation'] == 'promote' \
+            and not (params['dry_run'] or check_mode):
+        raise PromotionError(REQUIRE_PLAN_MESSAGE, outcome='failed', real_run=False, changed=False)
+    checked = not params['dry_run'] and bool(params['lower_tenant_url'])
+    passed, recorded, findings = False, False, {}
     try:
-        upper, lower, release_upper, release_lower = task.environments(lower=check_mode, release_check=checked)
+        upper, lower, release_upper, release_lower, session_upper = task.environments(
+            lower=check_mode, release_check=checked, session_check=True)
     except ConfigurationError as exc:
         raise PromotionError(str(exc), exc.result, outcome='failed') from None
     try:
         check = release_check(params, release_upper, release_lower, task)
+        session = session_check(params, session_upper, task)
     except (PromotionsApiError, ConfigurationError) as exc:
         # The check could not be made: an interrupted run's lock stays, for a rerun to resume.
         raise PromotionError(str(exc), exc.result, outcome='failed') from None
@@ -547,18 +696,20 @@ def promote(task: PromotionTask) -> dict[str, Any]:
         recorded = lock_id is not None and not params['promotion_id']
     else:
         try:
-            resumed, dry, real = run_under_lock(params, upper, lower, check_mode)
+            resumed, dry, real = run_under_lock(params, upper, lower, check_mode, findings)
             reports = [[] if check_mode else write_reports(found, params[option])
                        for found, option in ((dry, 'dry_run_report_dest'), (real, 'report_dest'))]
             result, passed = task_result(params['operation'], dry, real, params['dry_run'], check_mode, reports[0], reports[1],
                                          task.diff)
-            result.update(resumed=resumed, **({} if check is None else dict(release_check=check)))
+            result.update(resumed=resumed, session_check=session, plan=preview_plan(params, dry, real, check_mode),
+                          **({} if check is None else dict(release_check=check)))
             if check_mode:
                 result['preview'] = previewed(params, task)
         except PromotionError as exc:
             result = dict(exc.result, msg=str(exc))
         # A lock another promotion holds is not this task's, not even the one it was given.
         lock_id = upper.held if params['lock'] else params['promotion_id']
+    result.update(findings)
     unlock(params, upper, lock_id, result, check_mode, recorded)
     if passed:
         return result

@@ -203,7 +203,7 @@ def test_a_failure_names_the_lock_the_task_holds_and_its_status_as_a_word():
 
 def test_a_failure_names_the_lock_held_by_any_environment_of_the_task():
     def fail(task):
-        upper, lower, _release_upper, _release_lower = task.environments(lower=True)
+        upper, lower, _release_upper, _release_lower, _session = task.environments(lower=True)
         assert upper.held is None
         lower.held = OURS
         raise PromotionError('refused')
@@ -350,7 +350,7 @@ def asked(task):
 def test_the_environments_are_the_upper_one_and_those_asked_for_under_one_transaction_id():
     task = mu.PromotionTask(lower_params(transaction_id=TXN, lower_ca_path='/lower/ca.pem'))
     made = asked(task)
-    upper, lower, release_upper, release_lower = task.environments(lower=True, release_check=True)
+    upper, lower, release_upper, release_lower, _session = task.environments(lower=True, release_check=True)
     lower_options = dict(tenant_url=LOWER_URL, access_token='lower', service_account_id=None, service_account_key=None,
                          ca_path='/lower/ca.pem', key_option='lower_service_account_key')
     assert made == [{}, lower_options, dict(scope=RELEASE_SCOPE), dict(lower_options, scope=RELEASE_SCOPE)]
@@ -361,11 +361,11 @@ def test_the_environments_are_the_upper_one_and_those_asked_for_under_one_transa
 
 
 @pytest.mark.parametrize('options, lower, release_check, expected', [
-    (dict(), False, False, [True, False, False, False]),
-    (dict(), True, True, [True, False, True, False]),
-    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), False, False, [True, False, False, False]),
-    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), True, False, [True, True, False, False]),
-    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), False, True, [True, False, True, True]),
+    (dict(), False, False, [True, False, False, False, False]),
+    (dict(), True, True, [True, False, True, False, False]),
+    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), False, False, [True, False, False, False, False]),
+    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), True, False, [True, True, False, False, False]),
+    (dict(lower_tenant_url=LOWER_URL, lower_access_token='lower'), False, True, [True, False, True, True, False]),
 ], ids=['upper only', 'no lower environment', 'lower not asked for', 'lower', 'release check'])
 def test_none_for_the_environments_not_asked_for_or_without_lower_tenant_url(options, lower, release_check, expected):
     task = mu.PromotionTask(module_params(OWN_SPEC, lower_connection=True, **options))
@@ -421,7 +421,7 @@ def test_the_lock_record_is_that_of_the_record_option_for_the_tasks_own_environm
 def test_only_the_environment_of_the_tasks_own_options_gets_the_lock_record(tmp_path):
     path = record_file(tmp_path)
     task = mu.PromotionTask(lower_params(record=path))
-    upper, lower, release_upper, release_lower = task.environments(lower=True, release_check=True)
+    upper, lower, release_upper, release_lower, _session = task.environments(lower=True, release_check=True)
     assert (upper.record.path, upper.record.tenant_url, upper.record.promotion_id()) == (path, URL, OURS)
     assert [env.record.path for env in (lower, release_upper, release_lower)] == [None, None, None]
     assert task.promotions(tenant_url=LOWER_URL).record.path is None  # any override: another environment
@@ -430,7 +430,7 @@ def test_only_the_environment_of_the_tasks_own_options_gets_the_lock_record(tmp_
 def test_held_is_the_lock_of_the_first_environment_that_holds_one():
     task = mu.PromotionTask(lower_params())
     assert task.held() is None
-    upper, lower, _release_upper, _release_lower = task.environments(lower=True)
+    upper, lower, _release_upper, _release_lower, _session = task.environments(lower=True)
     assert task.held() is None
     lower.held = NEW
     assert task.held() == NEW

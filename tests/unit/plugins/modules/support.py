@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord, write_report
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import CONNECTION_ARGUMENT_SPEC, LOWER_CONNECTION_ARGUMENT_SPEC
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, SESSION_SCOPE, Promotions
 
 from tests.unit.plugins.module_utils.test_service import TXN, URL
 
@@ -177,6 +177,9 @@ class FakePromotions:
     def compare_releases(self, *args, **kwargs):
         return self._call('compare_releases', *args, **kwargs)
 
+    def session_state(self, *args, **kwargs):
+        return self._call('session_state', *args, **kwargs)
+
     def run(self, *args, **kwargs):
         return self._call('run', *args, **kwargs)
 
@@ -198,9 +201,10 @@ class FakePromotions:
 
 class FakeTask:
     """The task object as the modules' functions use it (``PromotionTask``), without AnsibleModule: ``params``,
-    ``check_mode``, ``diff``. ``environments(lower, release_check)`` gives ``upper``, ``lower`` (None without
-    ``lower_tenant_url``, as the real one), and ``release_upper`` and ``release_lower`` for the release check (other
-    services, as the real ones ask for another scope); ``promotions()`` and ``lower_promotions()`` give ``upper`` and
+    ``check_mode``, ``diff``. ``environments(lower, release_check, session_check)`` gives ``upper``, ``lower`` (None
+    without ``lower_tenant_url``, as the real one), ``release_upper`` and ``release_lower`` for the release check, and
+    ``session_upper`` for the session check (other services, as the real ones ask for another scope; the session's
+    state is NO_SESSION unless answered otherwise); ``promotions()`` and ``lower_promotions()`` give ``upper`` and
     ``lower``; each environment made is noted in ``connections`` with the connection overrides the real task gives it.
     As the real task, it gives the lock record of O(record) (a ``FakeRecord`` holding ``records[path]``) to the upper
     environment only, unless that one has a record already; ``lock_record()`` is that record; ``held()`` is the lock held
@@ -208,7 +212,7 @@ class FakeTask:
     answers ``report_changed``. ``log`` is every call of every environment, in order."""
 
     def __init__(self, params, check_mode=False, diff=False, upper=None, lower=None, release_upper=None, release_lower=None,
-                 report_changed=True, records=None):
+                 report_changed=True, records=None, session_upper=None):
         self.params = params
         self.check_mode = check_mode
         self.diff = diff
@@ -216,8 +220,10 @@ class FakeTask:
         self.lower = lower if lower is not None else FakePromotions('lower', check_mode)
         self.release_upper = release_upper if release_upper is not None else FakePromotions('release upper', check_mode)
         self.release_lower = release_lower if release_lower is not None else FakePromotions('release lower', check_mode)
+        self.session_upper = session_upper if session_upper is not None else FakePromotions(
+            'session upper', check_mode, session_state=dict(status='NO_SESSION', editable=False))
         self.log = []
-        for environment in (self.upper, self.lower, self.release_upper, self.release_lower):
+        for environment in (self.upper, self.lower, self.release_upper, self.release_lower, self.session_upper):
             environment.log = self.log
         if self.upper.record.path is None and params.get('record'):
             self.upper.record = FakeRecord(params['record'], params['tenant_url'], check_mode, (records or {}).get(params['record']))
@@ -229,13 +235,14 @@ class FakeTask:
         self.connected.append(environment)
         return environment
 
-    def environments(self, lower=False, release_check=False):
+    def environments(self, lower=False, release_check=False, session_check=False):
         has_lower = bool(self.params.get('lower_tenant_url'))
         release = dict(scope=RELEASE_SCOPE)
         return [self._made('upper', self.upper, {}),
                 self._made('lower', self.lower, {}) if lower and has_lower else None,
                 self._made('upper', self.release_upper, release) if release_check else None,
-                self._made('lower', self.release_lower, release) if release_check and has_lower else None]
+                self._made('lower', self.release_lower, release) if release_check and has_lower else None,
+                self._made('upper', self.session_upper, dict(scope=SESSION_SCOPE)) if session_check else None]
 
     def promotions(self, **connection):
         return self._made('upper', self.upper, connection)

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.idcloud.promotions.plugins.module_utils import _files
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
-from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, Promotions
+from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, SESSION_SCOPE, Promotions
 from ansible_collections.idcloud.promotions.plugins.modules import promotion_run as m
 
 from tests.unit.plugins.module_utils.test_results import COMPLETED, MISSING_ESVS, NO_CHANGE, OURS, finished, predicted, report
@@ -116,14 +116,14 @@ def test_options_that_go_together_are_not_refused(params):
 
 # release_check
 @pytest.mark.parametrize('params, answer', [
-    (dict(operation='rollback', lower_tenant_url=LOWER_URL), finished(ROLLED_BACK, the_report=report(kind='rollback'), operation='rollback')),
     (dict(dry_run=True, lower_tenant_url=LOWER_URL), finished(COMPLETED, dry_run=True, the_report=report(dry=True))),
     (dict(), finished(COMPLETED, the_report=report())),
-], ids=['rollback', 'dry run', 'no lower environment'])
-def test_no_release_check_for_a_rollback_a_dry_run_or_without_the_lower_environment(params, answer):
+], ids=['dry run', 'no lower environment'])
+def test_no_release_check_for_a_dry_run_or_without_the_lower_environment(params, answer):
     task = task_of(dict(run=answer), promotion_id=OURS, **params)
     result = m.promote(task)
-    assert task.connections == [('upper', {})]  # no service with the release scope was made, nor the lower one
+    # No service with the release scope was made, nor the lower one; only the session check's.
+    assert task.connections == [('upper', {}), ('upper', dict(scope=SESSION_SCOPE))]
     assert (task.release_upper.calls, task.release_lower.calls, task.lower.calls) == ([], [], [])
     assert task.upper.names == ['run'] and 'release_check' not in result
     assert m.release_check(task.params, None, None, task) is None  # no environment to check: no check
@@ -139,7 +139,8 @@ def test_the_releases_of_both_environments_are_compared_with_the_release_scope()
     task = task_of(dict(run=finished(COMPLETED, the_report=report())), release=dict(compare_releases=releases()), lower_tenant_url=LOWER_URL,
                    promotion_id=OURS)
     m.promote(task)
-    assert task.connections == [('upper', {}), ('upper', dict(scope=RELEASE_SCOPE)), ('lower', dict(scope=RELEASE_SCOPE))]
+    assert task.connections == [('upper', {}), ('upper', dict(scope=RELEASE_SCOPE)), ('lower', dict(scope=RELEASE_SCOPE)),
+                                ('upper', dict(scope=SESSION_SCOPE))]
     assert task.release_upper.arguments('compare_releases') == [dict(lower=task.release_lower)]
     assert 'compare_releases' not in task.upper.names and task.lower.calls == []
 
@@ -184,7 +185,7 @@ def test_a_release_read_that_fails_for_another_reason_is_raised_as_it_is():
 def test_without_lock_the_given_lock_is_used_and_nothing_is_locked(promotion_id):
     real = finished(COMPLETED, the_report=report())
     task = task_of(dict(run=real), promotion_id=promotion_id, record=RECORD)
-    assert m.run_under_lock(task.params, task.upper, None, False) == (False, None, real)
+    assert m.run_under_lock(task.params, task.upper, None, False, {}) == (False, None, real)
     assert task.upper.names == ['run'] and task.upper.arguments('run')[0]['promotion_id'] == promotion_id
     assert task.upper.held == promotion_id  # the lock it was given is the one it works under
     assert task.upper.record.reads == 0
@@ -195,7 +196,7 @@ def test_with_lock_the_lock_is_kept_or_taken_waiting_up_to_lock_timeout_even_wit
     started = predicted(True)
     task = task_of(dict(keep_or_lock=locked_result(OURS, changed=False, resumed=True), run=started), lock=True, record=RECORD,
                    promotion_id=OURS, lock_timeout=120, wait_for_release=True, wait=False)
-    assert m.run_under_lock(task.params, task.upper, None, False) == (True, None, started)
+    assert m.run_under_lock(task.params, task.upper, None, False, {}) == (True, None, started)
     assert task.upper.arguments('keep_or_lock') == [dict(promotion_id=OURS, wait=True, wait_timeout=120, wait_for_release=True)]
     assert (task.upper.arguments('run')[0]['promotion_id'], task.upper.arguments('run')[0]['wait']) == (OURS, False)
     assert task.upper.held == OURS
@@ -204,7 +205,7 @@ def test_with_lock_the_lock_is_kept_or_taken_waiting_up_to_lock_timeout_even_wit
 def test_with_lock_a_new_lock_is_returned_not_resumed():
     real = dict(finished(COMPLETED, the_report=report()), promotion_id=NEW)
     task = task_of(dict(keep_or_lock=locked_result(NEW), run=real), lock=True)
-    assert m.run_under_lock(task.params, task.upper, None, False) == (False, None, real)
+    assert m.run_under_lock(task.params, task.upper, None, False, {}) == (False, None, real)
     assert task.upper.arguments('keep_or_lock') == [dict(promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False)]
     assert task.upper.arguments('run')[0]['promotion_id'] == NEW and task.upper.held == NEW
 
@@ -334,9 +335,11 @@ def test_dry_run_first_runs_the_dry_run_then_the_promotion_and_writes_each_repor
                    ignore_encrypted_secrets=True, wait_timeout=1200, promoter='ci', dry_run_report_dest=['dry.md'], report_dest=['p.md'])
     result, passed = ended(task)
     assert task.upper.names == ['promote_after_dry_run']
-    assert task.upper.arguments('promote_after_dry_run') == [dict(
+    (arguments,) = task.upper.arguments('promote_after_dry_run')
+    assert callable(arguments.pop('review'))  # the plan and policy review (review_changes), tested on its own
+    assert arguments == dict(
         body=dict(unlockEnvironmentsAfterPromotion=False, ignoreEncryptedSecrets=True, promoter='ci'), promotion_id=OURS,
-        wait_timeout=1200, ignore_encrypted_secrets=True, skip_if_unchanged=False)]
+        wait_timeout=1200, ignore_encrypted_secrets=True, skip_if_unchanged=False)
     assert [(report_written['dest'], report_written['report']['reportId'], report_written['dry_run']) for report_written in written] == [
         ('dry.md', 'report-1', True), ('p.md', 'report-2', False)]
     assert (passed, result['outcome'], result['real_run']) == (True, 'promoted', True)
@@ -412,7 +415,7 @@ def test_promote_runs_under_the_given_lock_and_names_it_for_any_failure():
     task = task_of(dict(run=finished(COMPLETED, the_report=report())), promotion_id=OURS)
     result = m.promote(task)
     assert task.upper.names == ['run'] and task.upper.arguments('run')[0]['promotion_id'] == OURS
-    assert task.connections == [('upper', {})]  # no release check: no other service was made
+    assert task.connections == [('upper', {}), ('upper', dict(scope=SESSION_SCOPE))]  # no release check, the session check
     assert (result['outcome'], result['resumed'], result['status']) == ('promoted', False, 'READY')
     assert 'release_check' not in result and 'lock_released' not in result
     assert task.held() == OURS  # what PromotionTask.execute names in any failure
@@ -546,7 +549,7 @@ def test_a_release_check_that_passes_comes_before_the_lock_and_is_returned():
     task = task_of(dict(keep_or_lock=locked_result(NEW), run=dict(finished(COMPLETED, the_report=report()), promotion_id=NEW)),
                    release=dict(compare_releases=releases()), lower_tenant_url=LOWER_URL, lock=True)
     result = m.promote(task)
-    assert task.log == [('release upper', 'compare_releases'), ('upper', 'keep_or_lock'), ('upper', 'run')]
+    assert task.log == [('release upper', 'compare_releases'), ('session upper', 'session_state'), ('upper', 'keep_or_lock'), ('upper', 'run')]
     assert result['release_check'] == dict(releases(), skipped=False)
     assert result['outcome'] == 'promoted'
 
@@ -556,7 +559,7 @@ def test_a_skipped_release_check_warns_and_the_promotion_goes_on():
                    lower_tenant_url=LOWER_URL, promotion_id=OURS)
     result = m.promote(task)
     assert result['release_check']['skipped'] is True and task.warnings == [result['release_check']['warning']]
-    assert task.log == [('release upper', 'compare_releases'), ('upper', 'run')]
+    assert task.log == [('release upper', 'compare_releases'), ('session upper', 'session_state'), ('upper', 'run')]
 
 
 @pytest.mark.parametrize('params, records, released', [
@@ -652,7 +655,7 @@ def test_check_mode_gives_no_preview_warning_when_the_task_fails():
 def test_lower_credentials_missing_fail_the_task_with_the_outcome_failed(monkeypatch):
     task = task_of(lower_tenant_url=LOWER_URL)
 
-    def environments(lower=False, release_check=False):
+    def environments(lower=False, release_check=False, session_check=False):
         raise ConfigurationError('lower_tenant_url needs lower_access_token, or lower_service_account_id and lower_service_account_key.')
     monkeypatch.setattr(task, 'environments', environments)
     result, passed = ended(task)
