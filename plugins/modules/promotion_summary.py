@@ -15,6 +15,9 @@ description:
     (RV(lines)), and writes the rows as C(summary.json) and the table as C(summary.md) in the directory O(dest), on the
     controller, each in one atomic move and readable by its owner only. A file that already holds the same content is
     left alone.
+  - When hosts previewed their promotion (a dry run only, or check mode; their result's C(previewed_plan)), also writes
+    their plans as C(plan.yml), a vars file of C(promote_expected_plans) to give back to the run that promotes them
+    (C(-e @plan.yml)), and returns them in RV(plans).
   - An action that runs in Ansible's own process, so no module is started for a local write. The C(summary) entry point
     of the C(idcloud.promotions.promote) role uses it after a run over many tenants.
   - Talks to no tenant, so it is not in the C(promotion) action group.
@@ -25,7 +28,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Writes nothing; RV(files) names the files that would be written.
+    details:
+      - Writes only C(plan.yml) (the plans of a preview in check mode, on the controller); RV(files) names it.
   diff_mode:
     support: none
     details: No diff.
@@ -42,7 +46,8 @@ options:
   results:
     description:
       - The result of each host (C(outcome), C(reason), C(added), C(modified), C(deleted), C(total), C(reports),
-        C(report_dir), C(warnings), and C(holder) for a lock another promotion holds), by host name.
+        C(report_dir), C(warnings), C(plan), C(previewed_plan), and C(holder) for a lock another promotion holds),
+        by host name.
       - A host of O(hosts) without one failed before its task started; one whose C(outcome) is still C(started)
         stopped before its end. Both show as failed.
     type: dict
@@ -75,8 +80,13 @@ lines:
   returned: always
   type: list
   elements: str
+plans:
+  description: The plans previewed, by host (C(promote_expected_plans)), as written to C(plan.yml); empty when no host
+    previewed.
+  returned: always
+  type: dict
 files:
-  description: The files written (or, in check mode, that would be written).
+  description: The files written (in check mode, C(plan.yml) only).
   returned: always
   type: list
   elements: str

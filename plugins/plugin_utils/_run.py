@@ -156,7 +156,8 @@ def summary_rows(hosts: list[str], results: dict[str, Any]) -> list[dict[str, An
         row = results.get(host)
         if not row:
             row = dict(host=host, outcome='failed', reason='did not start (see the output above)', added=0, modified=0, deleted=0,
-                       total=0, reports=[], report_dir='', promotion_id='', lock_released=None, warnings=[])
+                       total=0, reports=[], report_dir='', promotion_id='', lock_released=None, warnings=[], plan='none',
+                       previewed_plan=None)
         elif row.get('outcome') == STARTED:
             row = dict(row, outcome='failed', reason='stopped before the end (see the output above)')
         rows.append(row)
@@ -172,9 +173,33 @@ def shortened(text: str, length: int = 160, leeway: int = 5) -> str:
     return text if len(text) <= length + leeway else text[:length - 3] + '...'
 
 
-def summary_text(rows: list[dict[str, Any]]) -> list[str]:
+def preview_plans(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The plans of the hosts a preview run previewed (their ``previewed_plan``), by host: ``promote_expected_plans``."""
+    return {row['host']: row['previewed_plan'] for row in rows if row.get('previewed_plan')}
+
+
+def plans_file_text(plans: dict[str, Any]) -> str:
+    """plan.yml: a vars file that gives the plans back to the run that promotes them (-e @plan.yml)."""
+    return ('# The changes previewed, host by host. Review them, then promote no more than these with:\n'
+            '#   ansible-playbook idcloud.promotions.promote -e @plan.yml\n'
+            + json.dumps(dict(promote_expected_plans=plans), indent=2, sort_keys=True) + '\n')
+
+
+def plan_lines(rows: list[dict[str, Any]], plans_path: str | None) -> list[str]:
+    """The summary's lines on plans: each host's digest and how to use the plans written (a preview), or each host's
+    comparison with the plan reviewed (a run given plans)."""
+    lines = ['plan of %s: %s (%s, %d changes)' % (host, plan['digest'], plan['source'], len(plan['changes']))
+             for host, plan in preview_plans(rows).items()]
+    if plans_path:
+        lines.append('promote no more than was previewed with: -e @%s' % plans_path)
+    if any(row.get('plan', 'none') != 'none' for row in rows):
+        lines.extend('plan of %s: %s' % (row['host'], row.get('plan', 'none')) for row in rows)
+    return lines
+
+
+def summary_text(rows: list[dict[str, Any]], plans_path: str | None = None) -> list[str]:
     """The summary table as the lines to show: a line per host, the count of each outcome, where the reports are, the
-    warnings, and how to finish the runs of locks held by another promotion."""
+    plans, the warnings, and how to finish the runs of locks held by another promotion."""
     width = max([4] + [len(row['host']) for row in rows])
     line = '%-*s  %-20s  %-22s  %s'
     lines = [line % (width, 'HOST', 'OUTCOME', 'CHANGES (+ ~ -)', 'DETAIL')]
@@ -194,6 +219,7 @@ def summary_text(rows: list[dict[str, Any]]) -> list[str]:
     lines.append(', '.join('%s: %d' % item for item in counts.items()))
     lines.extend('reports of %s: %s/ (%s)' % (row['host'], row['report_dir'], ', '.join(os.path.basename(path) for path in row['reports']))
                  for row in rows if row.get('reports'))
+    lines.extend(plan_lines(rows, plans_path))
     lines.extend('warning for %s: %s' % (row['host'], warning) for row in rows for warning in row.get('warnings') or [])
     held = {row['host']: row['holder'] for row in rows if row.get('holder')}
     if held:

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ansible_collections.idcloud.promotions.plugins.module_utils import _files
+from ansible_collections.idcloud.promotions.plugins.module_utils import _files, _report, _review
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, SESSION_SCOPE, Promotions
@@ -730,3 +730,159 @@ def test_a_refused_release_check_releases_the_recorded_lock_and_forgets_its_reco
     error = failure(m.promote, task)
     assert upper.arguments('ensure_unlocked') == [dict(promotion_id=NEW, force=False, wait=True, wait_timeout=45)]
     assert error.result['lock_released'] is True and upper.record.forgotten == [NEW] and upper.record.recorded is None
+
+
+# Promote only what was reviewed: plans, policy gates, the session check.
+def rows_of(the_report):
+    return _report.change_rows(the_report)
+
+
+def plan_of(the_report, source='dry_run'):
+    return _review.make_plan(rows_of(the_report), source, '2026-12-06T10:00:00Z')
+
+
+def dry_then(review_answer=None):
+    """A promote_after_dry_run answer that calls the review it is given with the dry run's rows, as the service does."""
+    dry = finished(COMPLETED, dry_run=True, the_report=report(dry=True))
+    real = finished(COMPLETED, the_report=report(number=2, dry=False))
+
+    def answer(review=None, **_arguments):
+        dry['refused'] = review(rows_of(dry['report']))
+        return (dry, None) if dry['refused'] else (dry, real)
+    return answer
+
+
+def test_the_dry_run_that_matches_the_plan_reviewed_is_promoted_and_says_so():
+    task = task_of(dict(promote_after_dry_run=dry_then()), promotion_id=OURS, dry_run_first=True, expected_plan=plan_of(report()))
+    result, passed = ended(task)
+    assert passed and result['outcome'] == 'promoted'
+    assert result['plan_check']['result'] == 'matched' and result['plan_check']['added'] == result['plan_check']['removed'] == []
+    assert result['plan']['source'] == 'dry_run' and result['plan']['digest'] == plan_of(report())['digest']
+
+
+def test_a_change_made_after_the_review_stops_the_promotion_and_names_it():
+    reviewed = plan_of(report(changes={'AMConfig': [{'configItem': 'Journeys', 'configChange': {'added': ['Forgotten Username'],
+                                                                                                 'modified': ['Login']}}]}))
+    task = task_of(dict(promote_after_dry_run=dry_then()), promotion_id=OURS, dry_run_first=True, unlock_after=True,
+                   expected_plan=reviewed)
+    result, passed = ended(task)
+    assert not passed and result['outcome'] == 'failed' and result['real_run'] is False
+    assert result['plan_check']['result'] == 'differed'
+    assert 'Added since the review: deleted IDMConfig / Email > Templates / Welcome' in result['msg']
+    assert task.upper.names == ['promote_after_dry_run', 'unlock_after_run']  # the lock is released
+
+
+def test_a_subset_plan_promotes_a_dry_run_that_holds_fewer_changes():
+    more = dict(report()['report'], Scripts=[{'configItem': 'Scripts', 'configChange': {'added': ['extra'], 'modified': [], 'deleted': []}}])
+    task = task_of(dict(promote_after_dry_run=dry_then()), promotion_id=OURS, dry_run_first=True, plan_match='subset',
+                   expected_plan=plan_of(report(changes=more)))
+    result, passed = ended(task)
+    assert passed and result['plan_check']['result'] == 'matched' and len(result['plan_check']['removed']) == 1
+
+
+def test_a_policy_breach_on_the_dry_run_stops_the_promotion_naming_the_rule():
+    task = task_of(dict(promote_after_dry_run=dry_then()), promotion_id=OURS, dry_run_first=True, unlock_after=True,
+                   policy=dict(max_deletions=0))
+    result, passed = ended(task)
+    assert not passed and result['policy_breaches'] == ['max_deletions 0: 1 deletions (deleted IDMConfig / Email > Templates / Welcome)']
+    assert result['msg'].startswith('The dry run breaks the policy: max_deletions 0')
+    assert 'plan_check' not in result and task.upper.names == ['promote_after_dry_run', 'unlock_after_run']
+
+
+def test_check_mode_checks_the_policy_on_the_provisional_report_and_makes_a_provisional_plan():
+    provisional = report()
+    task = task_of(dict(predict=predicted(True, provisional)), check_mode=True, lower_tenant_url=LOWER_URL, promotion_id=OURS,
+                   release=dict(compare_releases=releases()), policy=dict(protected=['AMConfig / Journeys / Login']),
+                   expected_plan=plan_of(report(changes={})))
+    result, passed = ended(task)
+    assert not passed and result['msg'].startswith('The provisional report breaks the policy: protected')
+    assert 'plan_check' not in result  # check mode makes a plan; it does not hold one to another
+    task = task_of(dict(predict=predicted(True, provisional)), check_mode=True, lower_tenant_url=LOWER_URL, promotion_id=OURS,
+                   release=dict(compare_releases=releases()))
+    result, passed = ended(task)
+    assert passed and result['plan']['source'] == 'provisional' and result['plan']['digest'] == plan_of(provisional)['digest']
+
+
+def test_a_dry_run_only_makes_the_plan_and_checks_the_policy():
+    answer = finished(COMPLETED, dry_run=True, the_report=report(dry=True))
+    result, passed = ended(task_of(dict(run=answer), promotion_id=OURS, dry_run=True))
+    assert passed and result['outcome'] == 'dry_run_only' and result['plan']['source'] == 'dry_run'
+    answer = finished(COMPLETED, dry_run=True, the_report=report(dry=True))
+    result, passed = ended(task_of(dict(run=answer), promotion_id=OURS, dry_run=True, policy=dict(max_changes=2)))
+    assert not passed and result['policy_breaches'] == ['max_changes 2: 3 changes']
+
+
+def test_a_rollback_has_no_plan_and_no_policy():
+    answer = finished(ROLLED_BACK, the_report=report(kind='rollback'), operation='rollback')
+    result, passed = ended(task_of(dict(run=answer), promotion_id=OURS, operation='rollback', policy=dict(max_changes=0)))
+    assert passed and result['plan'] is None and 'policy_breaches' not in result
+
+
+def test_require_plan_refuses_before_anything_is_made_but_not_a_preview():
+    task = task_of(promotion_id=OURS, dry_run_first=True, require_plan=True, lock=True)
+    result, passed = ended(task)
+    assert not passed and result['outcome'] == 'failed' and 'require_plan' in result['msg'] and 'nothing was locked' in result['msg']
+    assert task.connections == [] and task.log == []
+    answer = finished(COMPLETED, dry_run=True, the_report=report(dry=True))
+    assert ended(task_of(dict(run=answer), promotion_id=OURS, dry_run=True, require_plan=True))[1]
+    assert ended(task_of(dict(predict=predicted(True, report())), check_mode=True, lower_tenant_url=LOWER_URL, require_plan=True,
+                         release=dict(compare_releases=releases())))[1]
+
+
+@pytest.mark.parametrize('params, words', [
+    (dict(policy=dict(max_changes=-1)), 'policy.max_changes must be a non-negative integer'),
+    (dict(policy=dict(forbidden=['* / * / *'])), "policy has an unknown key 'forbidden'"),
+    (dict(expected_plan=dict(changes='all')), 'expected_plan must be a plan'),
+], ids=['bad max', 'unknown key', 'not a plan'])
+def test_a_bad_policy_or_plan_is_refused_before_anything(params, words):
+    refused = m.refused_combination(options(**params))
+    assert words in refused and refused.endswith('nothing was locked.')
+
+
+@pytest.mark.parametrize('state', ['SESSION_INITIALISED', 'SESSION_APPLYING', 'ERROR', 'SOMETHING_NEW'])
+def test_an_open_session_or_one_in_error_fails_before_the_lock(state):
+    session = FakePromotions('session upper', session_state=dict(status=state, editable=False))
+    task = task_of(lock=True, dry_run_first=True)
+    task.session_upper = session
+    session.log = task.log
+    result, passed = ended(task)
+    assert not passed and result['session_check']['status'] == state and 'nothing was locked' in result['msg']
+    assert task.upper.names == []  # nothing locked, nothing started
+    assert ('ERROR' if state == 'ERROR' else 'is open (%s)' % state) in result['msg']
+
+
+@pytest.mark.parametrize('state', ['NO_SESSION', 'SESSION_APPLIED', 'SESSION_ABORTED'])
+def test_no_session_or_one_that_ended_lets_the_promotion_go(state):
+    task = task_of(dict(run=finished(COMPLETED, the_report=report())), promotion_id=OURS)
+    task.session_upper.answers['session_state'] = dict(status=state, editable=False)
+    result, passed = ended(task)
+    assert passed and result['session_check'] == dict(skipped=False, status=state, editable=False)
+    assert task.log[0] == ('session upper', 'session_state')
+
+
+@pytest.mark.parametrize('require', [False, True])
+def test_a_session_check_without_its_scope_warns_or_fails_when_required(require):
+    task = task_of(dict(run=finished(COMPLETED, the_report=report())), promotion_id=OURS, require_session_check=require)
+    task.session_upper.answers['session_state'] = PromotionsApiError('insufficient_scope', status=403, method='GET',
+                                                                     path='/environment/direct-configuration/session/state',
+                                                                     missing_scope=True)
+    result, passed = ended(task)
+    assert passed is not require
+    if require:
+        assert 'require_session_check' in result['msg'] and task.upper.names == []
+    else:
+        assert result['session_check']['skipped'] is True and task.warnings == [result['session_check']['warning']]
+        assert SESSION_SCOPE in task.warnings[0]
+
+
+def test_a_rollback_makes_the_release_check_first_and_is_refused_when_the_releases_differ():
+    answer = finished(ROLLED_BACK, the_report=report(kind='rollback'), operation='rollback')
+    task = task_of(dict(run=answer), release=dict(compare_releases=releases(upper='2025.8.2', lower='2025.9.0')),
+                   operation='rollback', lower_tenant_url=LOWER_URL, promotion_id=OURS)
+    result, passed = ended(task)
+    assert not passed and result['msg'].startswith('Release check: the lower environment runs 2025.9.0 and this one 2025.8.2')
+    assert 'rollback' in result['msg'] and 'allow_release_upgrade' in result['msg'] and task.upper.names == []
+    task = task_of(dict(run=finished(ROLLED_BACK, the_report=report(kind='rollback'), operation='rollback')),
+                   release=dict(compare_releases=releases()), operation='rollback', lower_tenant_url=LOWER_URL, promotion_id=OURS)
+    result, passed = ended(task)
+    assert passed and result['release_check']['skipped'] is False and task.log[0] == ('release upper', 'compare_releases')
