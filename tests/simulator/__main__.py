@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from . import scenarios
-from .auth import PROMOTION_SCOPE, RELEASE_SCOPE
+from .auth import PROMOTION_SCOPE, RELEASE_SCOPE, SESSION_SCOPE
 from .certs import load_or_generate_rsa_keys, make_tls_files, private_jwk, private_pem
 from .server import SimulatorApp, SimulatorServer, make_tls_context
 from .tenant import PRESETS, TIMING_PROFILES, VARIANT_CHOICES, Simulation, Timing
@@ -24,7 +24,8 @@ LISTEN_HOST = '127.0.0.1'
 
 DESCRIPTION = """\
 A local Identity Cloud tenant simulator: one threaded HTTPS server on 127.0.0.1 serving the promotions
-API (lock, promote, rollback, reports, release) and the service-account token endpoint for many tenants.
+API (lock, promote, rollback, reports, release), the direct-configuration session state and the
+service-account token endpoint for many tenants.
 Each environment has its own base URL, https://127.0.0.1:PORT/<tenant>/<env>, and its own service account.
 """
 
@@ -121,7 +122,7 @@ def create_accounts(simulation, tokens, key_cache=None):
             'service_account_id': account_id,
             'service_account_key': private_jwk(key, kid=account_id),
             'service_account_key_pem': private_pem(key),
-            'access_token': tokens.add_static(env.tenant, env.name, [PROMOTION_SCOPE, RELEASE_SCOPE]),
+            'access_token': tokens.add_static(env.tenant, env.name, [PROMOTION_SCOPE, RELEASE_SCOPE, SESSION_SCOPE]),
         }
     return credentials
 

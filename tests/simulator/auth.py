@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import secrets
 import threading
 import time
@@ -18,13 +19,17 @@ JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 PROMOTION_SCOPE = 'fr:idc:promotion:*'
 PROMOTION_READ_SCOPE = 'fr:idc:promotion:read'
 RELEASE_SCOPE = 'fr:idc:release:*'
+SESSION_SCOPE = 'fr:idc:direct-configuration:session:*'
+SESSION_READ_SCOPE = 'fr:idc:direct-configuration:session:read'
 KNOWN_SCOPES = frozenset({
-    PROMOTION_SCOPE, PROMOTION_READ_SCOPE, RELEASE_SCOPE, 'fr:idc:esv:*', 'fr:idc:esv:read', 'fr:idc:esv:update',
+    PROMOTION_SCOPE, PROMOTION_READ_SCOPE, RELEASE_SCOPE, SESSION_SCOPE, SESSION_READ_SCOPE, 'fr:idc:esv:*', 'fr:idc:esv:read', 'fr:idc:esv:update',
     'fr:idc:esv:restart', 'fr:idc:certificate:*', 'fr:idc:certificate:read', 'fr:idc:custom-domain:*', 'fr:am:*', 'fr:idm:*',
 })
 # The assertion's exp may lie at most this far ahead (the documented 180 s plus some clock skew).
 MAX_ASSERTION_AHEAD = 240
 CLOCK_SKEW = 30
+# A run of characters that may be a token: issued tokens and static ones are URL-safe base64 (static- in front).
+TOKEN_WORD = re.compile(r'[A-Za-z0-9_-]{20,}')
 
 
 class OAuthError(Exception):
@@ -157,6 +162,12 @@ class TokenService:
         if info['expires'] is not None and info['expires'] <= time.time():
             return None, 'The access token has expired'
         return info, None
+
+    def mentioned_in(self, text):
+        """Whether ``text`` holds a token issued here or a static one, so that the request log can leave it out."""
+        words = TOKEN_WORD.findall(text)
+        with self._mutex:
+            return any(word in self._tokens for word in words)
 
     def issued(self, tenant=None, env=None):
         """The tokens issued to service accounts (not the static ones), for tests that check none of them leaks

@@ -199,6 +199,11 @@ class Simulator:
     def set_release(self, tenant, env, current_version, next_upgrade=None):
         return self.admin('set_release', tenant=tenant, env=env, current_version=current_version, next_upgrade=next_upgrade)
 
+    def set_session(self, tenant, env, status, editable=None):
+        """The environment's direct-configuration session is now in ``status`` (one of tenant.SESSION_STATES);
+        ``editable`` defaults to true in SESSION_INITIALISED only. Returns the session as GET .../session/state shows it."""
+        return self.admin('set_session', tenant=tenant, env=env, status=status, editable=editable)
+
     def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False,
                      body=None, tenant=None, env=None):
         """Arm a transport fault; ``body`` 'json' or 'html' for status faults; ``tenant``/``env`` limit it to

@@ -27,7 +27,8 @@ from pathlib import Path
 
 TENANT_NAME = re.compile(r'^[a-z0-9][a-z0-9-]{0,62}$')
 TENANT_ACTIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
-                  'fail_next_promotion', 'fail_next_lock', 'stick_next_lock', 'set_release', 'set_variant', 'set_timing')
+                  'fail_next_promotion', 'fail_next_lock', 'stick_next_lock', 'set_release', 'set_session', 'set_variant',
+                  'set_timing')
 UPPER_ENV_ACTIONS = ('foreign_lock', 'fail_next_promotion', 'fail_next_lock', 'stick_next_lock')
 TENANT_KEYS = ('environments', 'baseline', 'inventory_hosts', 'edits', 'variant', 'timing')
 

@@ -18,7 +18,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .auth import PROMOTION_READ_SCOPE, PROMOTION_SCOPE, RELEASE_SCOPE, OAuthError, TokenService
+from .auth import (PROMOTION_READ_SCOPE, PROMOTION_SCOPE, RELEASE_SCOPE, SESSION_READ_SCOPE, SESSION_SCOPE, OAuthError,
+                   TokenService)
 from .tenant import ApiError, ProxyAnswer, error_document, normalize_esv
 
 ADMIN_PREFIX = '/__admin'
@@ -43,6 +44,12 @@ LOSABLE_CALLS = {'lock': ('POST', '/environment/promotion/lock'),
                  'promote': ('POST', '/environment/promotion/promote'),
                  'rollback': ('POST', '/environment/promotion/rollback')}
 LOST_ANSWER_KINDS = ('504', '502', 'drop', 'reset')
+# A route's scope opens it; its read scope opens its GETs too.
+READ_SCOPES = {PROMOTION_SCOPE: PROMOTION_READ_SCOPE, SESSION_SCOPE: SESSION_READ_SCOPE}
+# Request headers the request log leaves out, by name: the credentials a client may send. A header whose name says it
+# holds a token or a secret, or whose value holds a token the simulator knows or a private key, is left out too.
+SECRET_HEADERS = frozenset({'authorization', 'proxy-authorization', 'cookie', ADMIN_HEADER.lower()})
+SECRET_NAME_PARTS = ('token', 'secret', 'password')
 
 
 class Route:
@@ -72,6 +79,7 @@ ROUTES = (
     Route('GET', '/environment/promotion/report/{reportId}', 'report', PROMOTION_SCOPE),
     Route('GET', '/environment/promotion/reports', 'reports', PROMOTION_SCOPE),
     Route('GET', '/environment/release', 'release', RELEASE_SCOPE),
+    Route('GET', '/environment/direct-configuration/session/state', 'session_state', SESSION_SCOPE),
 )
 
 
@@ -199,6 +207,20 @@ class SimulatorApp:
                     return fault
         return None
 
+    def loggable_headers(self, headers):
+        """The request's headers for the log, names in lower case (repeated ones joined by commas), without the
+        credentials: SECRET_HEADERS, names that say they hold a token or a secret, values that hold a known token or a
+        private key. Other headers (a gateway's X-WAF-Key included) are kept, so tests can see what reached the tenant."""
+        logged = {}
+        for name, value in headers.items():
+            name = name.lower()
+            if name in SECRET_HEADERS or any(part in name for part in SECRET_NAME_PARTS):
+                continue
+            if 'PRIVATE KEY' in value or self.tokens.mentioned_in(value):
+                continue
+            logged[name] = '%s, %s' % (logged[name], value) if name in logged else value
+        return logged
+
     def record(self, entry):
         with self.mutex:
             self.log.append(entry)
@@ -283,8 +305,7 @@ class SimulatorApp:
         granted = self.account_scopes(tenant_name)
         if grant['static'] and granted is not None:
             scopes = scopes & granted  # static tokens follow the tenant's accounts as they are now
-        allowed = route.scope in scopes or (route.scope == PROMOTION_SCOPE and route.method == 'GET'
-                                            and PROMOTION_READ_SCOPE in scopes)
+        allowed = route.scope in scopes or (route.method == 'GET' and READ_SCOPES.get(route.scope) in scopes)
         if not allowed:
             return self.error(tenant_name, 403, 'The access token lacks the scope %s' % route.scope, 'Forbidden', {
                 'WWW-Authenticate': 'Bearer realm="%s", error="insufficient_scope", scope="%s"' % (realm, route.scope)})
@@ -366,7 +387,7 @@ class ControlSurface:
 
     OPERATIONS = ('edit_config', 'add_esv', 'remove_esv', 'plant_encrypted', 'maintenance_lock', 'foreign_lock',
                   'fail_next_promotion', 'fail_next_lock', 'stick_next_lock', 'clear_block', 'set_timing', 'set_variant',
-                  'set_release', 'inject_fault', 'lose_next_answer', 'clear_faults', 'expire_tokens', 'issued_tokens',
+                  'set_release', 'set_session', 'inject_fault', 'lose_next_answer', 'clear_faults', 'expire_tokens', 'issued_tokens',
                   'request_log', 'request_counts', 'reset_log', 'env_state')
 
     def __init__(self, app):
@@ -428,6 +449,9 @@ class ControlSurface:
 
     def set_release(self, tenant, env, current_version, next_upgrade=None):
         self._env(tenant, env).release = {'currentVersion': current_version, 'nextUpgrade': next_upgrade}
+
+    def set_session(self, tenant, env, status, editable=None):
+        return self.simulation.set_session(tenant, env, status, editable)
 
     def inject_fault(self, path_suffix, kind, count=1, method=None, retry_after=None, seconds=None, after_processing=False,
                      body=None, tenant=None, env=None):
@@ -533,7 +557,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         entry = {'time': time.time(), 'method': method, 'path': path, 'status': None,
                  'transaction_id': self.headers.get(TRANSACTION_HEADER), 'tenant': None, 'env': None,
-                 'template': path, 'fault': None}
+                 'template': path, 'fault': None, 'headers': app.loggable_headers(self.headers)}
         app.resolve(method, path, entry)  # names tenant, env and route for the log and the faults, reached or not
         # Every answer of the tenant echoes the request's transaction id (one of its own when the request has none)
         # and, but for the token endpoint (AM's OAuth2, not Common REST), carries Content-API-Version: errors too.

@@ -117,6 +117,11 @@ MSG_ENCRYPTED = 'Found encrypted values in the AM/IDM configuration'
 MSG_FAILED = 'Failed to promote config'
 MSG_BLOCKED = 'Environment is blocked from a previous failed promotion'
 MSG_LOCKING_OR_UNLOCKING = 'Environment is currently locking or unlocking'
+# The states of a direct-configuration session (API.md 9); changes may be made in SESSION_INITIALISED only.
+SESSION_STATES = ('NO_SESSION', 'SESSION_INITIALISE_REQUESTED', 'SESSION_INITIALISING', 'SESSION_INITIALISED',
+                  'SESSION_APPLY_REQUESTED', 'SESSION_APPLYING', 'SESSION_APPLIED', 'SESSION_ABORT_REQUESTED',
+                  'SESSION_ABORTING', 'SESSION_ABORTED', 'ERROR')
+EDITABLE_SESSION_STATE = 'SESSION_INITIALISED'
 
 
 class ApiError(Exception):
@@ -389,6 +394,7 @@ class Environment:
         self.esvs = set()
         self.maintenance = False
         self.release = {'currentVersion': '2025.6.1', 'nextUpgrade': None}
+        self.session = {'status': 'NO_SESSION', 'editable': False}  # the direct-configuration session (set_session)
         self.service_accounts = {}   # account id -> RSA public key
         self.reports = []
         self.run = None               # the last run into this environment (as the upper of its pair)
@@ -1023,6 +1029,10 @@ class Simulation:
         env = self.tenant(tenant_name).env(env_name)
         return 200, dict(env.release)
 
+    def session_state(self, tenant_name, env_name):
+        env = self.tenant(tenant_name).env(env_name)
+        return 200, dict(env.session)
+
     # -- control surface
 
     def foreign_lock(self, tenant_name, upper_env):
@@ -1044,6 +1054,19 @@ class Simulation:
         if not isinstance(description, str) or not description:
             raise ValueError('description must be a non-empty string')
         env.fail_next_lock = description
+
+    def set_session(self, tenant_name, env_name, status, editable=None):
+        """The direct-configuration session of an environment is now in ``status``; ``editable`` defaults to whether
+        the state allows changes (SESSION_INITIALISED only). Nothing moves it on by itself."""
+        env = self.tenant(tenant_name).env(env_name)
+        if status not in SESSION_STATES:
+            raise ValueError('unknown session status %r (states: %s)' % (status, ', '.join(SESSION_STATES)))
+        if editable is None:
+            editable = status == EDITABLE_SESSION_STATE
+        if not isinstance(editable, bool):
+            raise ValueError('editable must be true or false, not %r' % (editable,))
+        env.session = {'status': status, 'editable': editable}
+        return dict(env.session)
 
     def stick_next_lock(self, tenant_name, upper_env):
         """The next lock of the pair below ``upper_env`` starts as usual but stays 'locking' forever."""
@@ -1082,8 +1105,8 @@ class Simulation:
         holder = next((lock for lock in tenant.locks if lock.covers(env.name)), None)
         state = {'tenant': tenant.name, 'env': env.name, 'lower': env.lower, 'upper': env.upper,
                  'config': copy.deepcopy(env.config), 'esvs': sorted(env.esvs), 'maintenance': env.maintenance,
-                 'lock': None, 'blocked': env.blocked, 'release': dict(env.release), 'reports': len(env.reports),
-                 'can_roll_back': env.backup is not None, 'status': None,
+                 'lock': None, 'blocked': env.blocked, 'release': dict(env.release), 'session': dict(env.session),
+                 'reports': len(env.reports), 'can_roll_back': env.backup is not None, 'status': None,
                  'runs': [self._run_record(run, now) for run in env.runs],
                  'variant': self.variant_of(tenant.name), 'timing': self.timing_of(tenant).as_dict()}
         if holder is not None:

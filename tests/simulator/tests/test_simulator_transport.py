@@ -15,7 +15,8 @@ import requests
 
 from tests.simulator.control import ROOT, Simulator
 
-from .conftest import PROMOTION, Api
+from .conftest import PROMOTION, Api, assertion
+from .test_simulator_auth import form
 
 
 def test_429_with_retry_after(sim, tenant, api):
@@ -78,6 +79,36 @@ def test_request_log_never_holds_a_token(sim, tenant, api):
     counts = sim.request_counts(tenant=tenant, env='staging')
     assert counts['GET /environment/promotion/lock/state'] == 2
     assert counts['DELETE /environment/promotion/lock/{promotionId}'] == 1
+
+
+def test_request_log_records_the_headers_but_no_credentials(sim, tenant, api):
+    staging = api('staging')
+    staging.session.headers['X-WAF-Key'] = 'abc'
+    static = sim.credentials(tenant, 'staging')['access_token']
+    granted = requests.post(staging.base + '/am/oauth2/access_token', data=form(assertion(sim, tenant, 'staging')),
+                            headers={'X-WAF-Key': 'abc'}, verify=sim.ca_file, timeout=10)
+    issued = granted.json()['access_token']
+    staging.get(PROMOTION + '/lock/state', headers={'X-ForgeRock-TransactionId': 'tx-7'})
+    Api(sim, tenant, 'staging', token=issued).get(PROMOTION + '/promote', headers={'X-WAF-Key': 'abc'})
+    # credentials under other names, or in the value of an innocent-looking header
+    staging.get('/environment/release', headers={'Cookie': 'session=s3cr3t', 'X-Auth-Token': 'opaque',
+                                                 'X-Forwarded-Authorization': 'Bearer ' + issued,
+                                                 'X-Key-Material': '-----BEGIN PRIVATE KEY-----MII...'})
+    sim.inject_fault('promotion/lock', '504', method='POST', tenant=tenant)
+    staging.post(PROMOTION + '/lock')
+    log = sim.request_log(tenant=tenant, env='staging')
+    assert [e['template'] for e in log] == ['/am/oauth2/access_token', '/environment/promotion/lock/state',
+                                            '/environment/promotion/promote', '/environment/release',
+                                            '/environment/promotion/lock']
+    assert all(e['headers']['x-waf-key'] == 'abc' for e in log)  # token request and faulted request included
+    assert all(name == name.lower() for e in log for name in e['headers'])
+    assert log[0]['headers']['content-type'] == 'application/x-www-form-urlencoded'
+    assert log[1]['headers']['accept-api-version'] == 'resource=1.0' and log[1]['headers']['x-forgerock-transactionid'] == 'tx-7'
+    for name in ('authorization', 'cookie', 'x-auth-token', 'x-forwarded-authorization', 'x-key-material'):
+        assert not any(name in e['headers'] for e in log), name
+    text = json.dumps(log)
+    for secret in (static, issued, 'Bearer', 's3cr3t', 'PRIVATE KEY'):
+        assert secret not in text
 
 
 def test_admin_needs_its_token(sim):
