@@ -177,5 +177,5 @@ def policy_breaches(rows: list[dict[str, Any]], policy: dict[str, Any] | None, l
 
 def policy_message(breaches: list[str], preview: str) -> str:
     """Why the run was refused on the policy; ``preview`` names what was checked (the dry run, the provisional report)."""
-    return ('%s breaks the policy: %s. Nothing was promoted. Change the lower environment, or the policy, and run '
-            'again.' % (preview, ' | '.join(breaches)))
+    return ('%s breaks policy: %s. Nothing was promoted. Change the lower environment or policy, and run again.'
+            % (preview, ' | '.join(breaches)))

@@ -66,4 +66,7 @@ def test_check_mode_fails_for_each_host_that_would_fail_and_changes_nothing(simu
         assert writes_of(sim, tenant) == [], tenant
     assert {tenant: config(sim, tenant, 'staging') for tenant in before} == before
     assert sim.env_state('tenant04', 'staging')['lock']['promotionId'] == holder
-    assert not (tmp_path / 'reports').exists()
+    # Nothing written but the plans of the hosts that would be promoted, on the controller.
+    plans = (tmp_path / 'reports' / 'plan.yml').read_text()
+    assert sorted(path.name for path in (tmp_path / 'reports').iterdir()) == ['plan.yml']
+    assert 'ok-staging' in plans and 'esv-staging' not in plans and 'unpreviewed-staging' not in plans

@@ -106,7 +106,8 @@ def test_check_mode_locks_nothing_writes_nothing(simulator, runs):
     assert writes_of(sim, tenant) == []
     assert ('GET', '/environment/promotion/report/provisional') in requests_of(sim, tenant, ('dev',))
     assert sim.env_state(tenant, 'staging')['lock'] is None and config(sim, tenant, 'staging') == runs['t2 before']
-    assert not (check_dir / 'reports').exists()
+    # Nothing written but the plan of the preview, on the controller.
+    assert sorted(path.name for path in (check_dir / 'reports').iterdir()) == ['plan.yml']
     assert 'would promote' in checked.stdout and 'added: IDMConfig / Email > Templates: Welcome back' in checked.stdout
     assert checked.changed('t2-staging') == 1  # check mode says what a real run would change: this promotion
 

@@ -44,7 +44,9 @@ def test_an_account_with_only_the_promotion_scope_still_promotes_with_a_warning(
     assert result.rc == 0, result.output()
     row = summary(runs['workdir'])[host]
     assert row['outcome'] == 'promoted' and row['lock_released'] is True
-    assert len(row['warnings']) == 1 and 'Release check skipped' in row['warnings'][0] and RELEASE_SCOPE in row['warnings'][0]
+    # The release check and the session check, each skipped for want of its scope.
+    assert len(row['warnings']) == 2 and 'Release check skipped' in row['warnings'][0] and RELEASE_SCOPE in row['warnings'][0]
+    assert 'Direct-configuration session check skipped' in row['warnings'][1]
     host_line = next(line for line in result.stdout.splitlines() if 's1-staging: promoted' in line)
     assert 'warning: Release check skipped' in host_line and RELEASE_SCOPE in host_line
     assert 'warning for s1-staging: Release check skipped' in result.stdout  # the summary table

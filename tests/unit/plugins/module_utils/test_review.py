@@ -141,7 +141,7 @@ def test_each_rule_broken_is_named_with_the_changes_that_break_it():
         "protected 'AMConfig / OAuth2 Clients / *': added AMConfig / OAuth2 Clients / portal (realm alpha)",
         "allowed ('AMConfig / * / *'): not allowed: deleted IDMConfig / Email > Templates / welcome"]
     message = review.policy_message(breaches, 'The dry run')
-    assert message.startswith('The dry run breaks the policy: max_changes 2') and 'Nothing was promoted' in message
+    assert message.startswith('The dry run breaks policy: max_changes 2') and 'Nothing was promoted' in message
 
 
 def test_a_rule_with_a_change_kind_protects_that_kind_only():

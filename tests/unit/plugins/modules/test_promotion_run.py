@@ -785,7 +785,7 @@ def test_a_policy_breach_on_the_dry_run_stops_the_promotion_naming_the_rule():
                    policy=dict(max_deletions=0))
     result, passed = ended(task)
     assert not passed and result['policy_breaches'] == ['max_deletions 0: 1 deletions (deleted IDMConfig / Email > Templates / Welcome)']
-    assert result['msg'].startswith('The dry run breaks the policy: max_deletions 0')
+    assert result['msg'].startswith('The dry run breaks policy: max_deletions 0')
     assert 'plan_check' not in result and task.upper.names == ['promote_after_dry_run', 'unlock_after_run']
 
 
@@ -795,7 +795,7 @@ def test_check_mode_checks_the_policy_on_the_provisional_report_and_makes_a_prov
                    release=dict(compare_releases=releases()), policy=dict(protected=['AMConfig / Journeys / Login']),
                    expected_plan=plan_of(report(changes={})))
     result, passed = ended(task)
-    assert not passed and result['msg'].startswith('The provisional report breaks the policy: protected')
+    assert not passed and result['msg'].startswith('The provisional report breaks policy: protected')
     assert 'plan_check' not in result  # check mode makes a plan; it does not hold one to another
     task = task_of(dict(predict=predicted(True, provisional)), check_mode=True, lower_tenant_url=LOWER_URL, promotion_id=OURS,
                    release=dict(compare_releases=releases()))
