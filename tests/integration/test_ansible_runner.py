@@ -183,3 +183,28 @@ def test_a_job_that_kept_no_files_is_finished_by_a_relaunch_under_its_lock(tmp_p
         assert writes.count(('POST', '/environment/promotion/lock')) == 1 and writes.count(('POST', '/environment/promotion/promote')) == 2
         assert (tmp_path / 'job3' / 'reports' / 'acme-staging' / 'promotion.md').exists()
         third.assert_no_secret(sim, 'acme')
+
+
+def test_a_preview_job_hands_its_plans_to_the_promote_job_that_refuses_what_changed_since(simulator, tmp_path):
+    """An AWX workflow: a preview job (a dry run only), an approval, then the promote job, given the preview job's
+    artifacts as its extra variables. One host's dev is left as previewed; the other's changes between the jobs."""
+    sim = simulator
+    for tenant in ('tenant13', 'tenant14'):
+        sim.edit_config(tenant, 'dev', 'am', 'Journeys', 'add', 'Approved')
+    hosts = {'same-staging': host_vars(sim, 'tenant13', 'staging'), 'changed-staging': host_vars(sim, 'tenant14', 'staging')}
+    preview = run_job(private_data_dir(tmp_path / 'preview', hosts, promote_dry_run_only=True))
+    assert (preview.status, preview.rc) == ('successful', 0), preview.stdout[-4000:]
+    plans = preview.artifact_data()['promote_expected_plans']
+    assert sorted(plans) == ['changed-staging', 'same-staging'] and plans['same-staging']['source'] == 'dry_run'
+
+    sim.edit_config('tenant14', 'dev', 'am', 'Journeys', 'add', 'Not approved')  # after the approval
+    promote = run_job(private_data_dir(tmp_path / 'promote', hosts, **preview.artifact_data()))
+    assert (promote.status, promote.rc) == ('failed', 2), promote.stdout[-4000:]
+    artifacts = promote.artifact_data()
+    assert artifacts['promote_outcomes'] == {'same-staging': 'promoted', 'changed-staging': 'failed'}
+    assert artifacts['promote_plan_results'] == {'same-staging': 'matched', 'changed-staging': 'differed'}
+    assert 'promote_expected_plans' not in artifacts  # it previewed nothing: the workflow keeps the preview's plans
+    assert config(sim, 'tenant13', 'staging') == config(sim, 'tenant13', 'dev')
+    assert 'Not approved' not in json.dumps(config(sim, 'tenant14', 'staging'))
+    assert sim.env_state('tenant14', 'staging')['lock'] is None
+    assert 'Added since the review: added AMConfig / Journeys / Not approved' in promote.stdout
