@@ -14,6 +14,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils import _service
 from ansible_collections.idcloud.promotions.plugins.module_utils import _states as states
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError, PromotionsApiError
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord
+from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows
 from ansible_collections.idcloud.promotions.plugins.module_utils._waiter import PROGRESS_EVERY, Waiter
 
 URL = 'https://tenant.example.com'
@@ -1116,6 +1117,32 @@ def test_a_failed_dry_run_starts_no_promotion(end):
     dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS)
     assert real is None and not dry['verdict'].ok and dry['dry_run'] is True
     assert promote_calls(tenant) == [dict(dryRun=True)]
+
+
+def test_the_review_sees_the_dry_runs_rows_and_a_refusal_starts_no_promotion():
+    tenant = locked()
+    seen = []
+
+    def review(rows):
+        seen.append(rows)
+        return 'not what was reviewed'
+    dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS, review=review)
+    assert real is None and dry['refused'] == 'not what was reviewed' and dry['verdict'].ok
+    assert seen == [change_rows(dry['report'])] and seen[0]
+    assert promote_calls(tenant) == [dict(dryRun=True)]
+
+
+def test_a_review_that_passes_lets_the_promotion_follow_and_no_review_is_made_of_a_failed_or_empty_dry_run():
+    tenant = locked()
+    dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS, review=lambda rows: None)
+    assert dry['refused'] is None and real['dry_run'] is False
+    for end, changes in ((MISSING_ESVS, None), (NO_CHANGE, {})):
+        tenant = locked()
+        tenant.run_end = dict(end)
+        if changes is not None:
+            tenant.run_changes = changes
+        dry, real = promotions(tenant).promote_after_dry_run(promotion_id=OURS, review=lambda rows: pytest.fail('reviewed'))
+        assert real is None and 'refused' not in dry
 
 
 def test_a_real_promotion_already_done_under_the_lock_is_reported_without_a_dry_run():
