@@ -12,8 +12,8 @@ def row(area='AMConfig', item='OAuth2 Clients', name='portal', change='added', r
     return dict(area=area, config_item=item, name=name, change=change, realm=realm)
 
 
-ROWS = [row(), row(item='Journeys', name='Login', change='modified'), row(area='IDMConfig', item='Email > Templates', name='welcome',
-                                                                         change='deleted', realm=None)]
+ROWS = [row(), row(item='Journeys', name='Login', change='modified'),
+        row(area='IDMConfig', item='Email > Templates', name='welcome', change='deleted', realm=None)]
 
 
 def test_the_digest_is_that_of_the_change_set_whatever_its_order_and_the_empty_realm():

@@ -761,8 +761,8 @@ def test_the_dry_run_that_matches_the_plan_reviewed_is_promoted_and_says_so():
 
 
 def test_a_change_made_after_the_review_stops_the_promotion_and_names_it():
-    reviewed = plan_of(report(changes={'AMConfig': [{'configItem': 'Journeys', 'configChange': {'added': ['Forgotten Username'],
-                                                                                                 'modified': ['Login']}}]}))
+    journeys = {'configItem': 'Journeys', 'configChange': {'added': ['Forgotten Username'], 'modified': ['Login']}}
+    reviewed = plan_of(report(changes={'AMConfig': [journeys]}))
     task = task_of(dict(promote_after_dry_run=dry_then()), promotion_id=OURS, dry_run_first=True, unlock_after=True,
                    expected_plan=reviewed)
     result, passed = ended(task)
