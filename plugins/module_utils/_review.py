@@ -179,3 +179,25 @@ def policy_message(breaches: list[str], preview: str) -> str:
     """Why the run was refused on the policy; ``preview`` names what was checked (the dry run, the provisional report)."""
     return ('%s breaks policy: %s. Nothing was promoted. Change the lower environment or policy, and run again.'
             % (preview, ' | '.join(breaches)))
+
+
+class Review:
+    """The review of what a promotion would change, made before it changes anything: against the ``plan`` reviewed
+    (None: none to meet) with ``match``, then against the ``policy``; ``preview`` names what shows the changes (the dry
+    run, the provisional report). Called with the rows, it returns why they may not be promoted, or None; what it
+    found stays in ``findings`` (``plan_check``, ``policy_breaches``), for the task's result."""
+
+    def __init__(self, plan: dict[str, Any] | None, match: str, policy: dict[str, Any] | None, preview: str) -> None:
+        self.plan, self.match, self.policy, self.preview = plan, match, policy, preview
+        self.findings: dict[str, Any] = {}
+
+    def __call__(self, rows: list[dict[str, Any]]) -> str | None:
+        if self.plan is not None:
+            self.findings['plan_check'] = compare_plan(rows, self.plan, self.match)
+            if self.findings['plan_check']['result'] == 'differed':
+                return plan_message(self.findings['plan_check'])
+        breaches = policy_breaches(rows, self.policy)
+        if breaches:
+            self.findings['policy_breaches'] = breaches
+            return policy_message(breaches, self.preview)
+        return None

@@ -509,7 +509,6 @@ transaction_id:
   type: str
 '''
 
-from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -517,8 +516,7 @@ from ansible_collections.idcloud.promotions.plugins.module_utils._errors import 
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import write_reports
 from ansible_collections.idcloud.promotions.plugins.module_utils._module import PromotionTask, TaskSpec, run_module
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import change_rows
-from ansible_collections.idcloud.promotions.plugins.module_utils._review import (
-    PLAN_MATCHES, compare_plan, make_plan, plan_message, plan_problem, policy_breaches, policy_message, policy_problem)
+from ansible_collections.idcloud.promotions.plugins.module_utils._review import PLAN_MATCHES, Review, make_plan, plan_problem, policy_problem
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import (
     NO_PREVIEW_WARNING, Promotions, check_release, check_session, run_body, task_result)
 from ansible_collections.idcloud.promotions.plugins.module_utils._states import KEPT_ERROR, KEPT_LOCKING
@@ -594,24 +592,6 @@ def session_check(params: dict[str, Any], upper: Promotions, task: PromotionTask
     return check
 
 
-def review_changes(params: dict[str, Any], findings: dict[str, Any], preview: str, against_plan: bool
-                   ) -> Callable[[list[dict[str, Any]]], str | None]:
-    """The review of what a promotion would change, made before it changes anything (``preview`` names what shows the
-    changes): against O(expected_plan) (with ``against_plan``), then O(policy). What it finds goes into ``findings``
-    (``plan_check``, ``policy_breaches``); it returns why the changes may not be promoted, or None."""
-    def review(rows: list[dict[str, Any]]) -> str | None:
-        if against_plan and params['expected_plan'] is not None:
-            findings['plan_check'] = compare_plan(rows, params['expected_plan'], params['plan_match'])
-            if findings['plan_check']['result'] == 'differed':
-                return plan_message(findings['plan_check'])
-        breaches = policy_breaches(rows, params['policy'])
-        if breaches:
-            findings['policy_breaches'] = breaches
-            return policy_message(breaches, preview)
-        return None
-    return review
-
-
 def preview_plan(params: dict[str, Any], dry: dict[str, Any] | None, real: dict[str, Any] | None, check_mode: bool) -> dict[str, Any] | None:
     """The plan of what the promotion would change, from the dry run (made first, or the run itself when it is one)
     or, in check mode, from the lower environment's provisional report; None for a rollback or without a report."""
@@ -622,13 +602,12 @@ def preview_plan(params: dict[str, Any], dry: dict[str, Any] | None, real: dict[
     return make_plan(change_rows(preview['report']), 'provisional' if check_mode else 'dry_run', previewed_at)
 
 
-def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions | None, check_mode: bool, findings: dict[str, Any]
+def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions | None, check_mode: bool, review: Review
                    ) -> tuple[bool, dict[str, Any] | None, dict[str, Any] | None]:
     """The lock taken, or kept (that of O(promotion_id), or of the record of an interrupted run), with O(lock); then the
     run this task is about, after the dry run made first when asked (in check mode, its prediction); a promotion's
-    changes reviewed before they are made (O(expected_plan), O(policy); what the review finds goes into ``findings``).
-    Returns whether the lock was resumed, and the results of the dry run (None without one) and of the run (None when
-    the dry run stopped it)."""
+    changes passed through the ``review`` before they are made. Returns whether the lock was resumed, and the results
+    of the dry run (None without one) and of the run (None when the dry run stopped it)."""
     lock_id, resumed = params['promotion_id'], False
     if params['lock']:
         locked = upper.keep_or_lock(lock_id, wait=True, wait_timeout=params['lock_timeout'], wait_for_release=params['wait_for_release'])
@@ -644,7 +623,6 @@ def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions 
             return (resumed,) + upper.rollback_after_preview(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
                                                              skip_if_unchanged=params['skip_if_unchanged'])
     elif params['dry_run_first'] and not check_mode:
-        review = review_changes(params, findings, 'The dry run', against_plan=True)
         return (resumed,) + upper.promote_after_dry_run(body=body, promotion_id=lock_id, wait_timeout=params['wait_timeout'],
                                                         ignore_encrypted_secrets=params['ignore_encrypted_secrets'],
                                                         skip_if_unchanged=params['skip_if_unchanged'], review=review)
@@ -653,10 +631,9 @@ def run_under_lock(params: dict[str, Any], upper: Promotions, lower: Promotions 
     else:
         run = upper.run(operation=params['operation'], dry_run=params['dry_run'], body=body, promotion_id=lock_id,
                         wait=params['wait'], wait_timeout=params['wait_timeout'], ignore_encrypted_secrets=params['ignore_encrypted_secrets'])
-    # A preview (check mode, a dry run only) fails early on the policy; the plan is the one it makes, not one to meet.
+    # A preview (check mode, a dry run only) fails early on the policy.
     if params['operation'] == 'promote' and (check_mode or params['dry_run']) and isinstance(run.get('report'), dict) \
             and (run['verdict'] is None or run['verdict'].ok):
-        review = review_changes(params, findings, 'The provisional report' if check_mode else 'The dry run', against_plan=False)
         run['refused'] = review(change_rows(run['report']))
     return resumed, None, run
 
@@ -677,7 +654,12 @@ def promote(task: PromotionTask) -> dict[str, Any]:
             and not (params['dry_run'] or check_mode):
         raise PromotionError(REQUIRE_PLAN_MESSAGE, outcome='failed', real_run=False, changed=False)
     checked = not params['dry_run'] and bool(params['lower_tenant_url'])
-    passed, recorded, findings = False, False, {}
+    passed, recorded = False, False
+    # A preview makes the plan; only the promotion after a dry run meets one. A rollback is not reviewed.
+    previews = check_mode or params['dry_run']
+    review = Review(None if previews else params['expected_plan'], params['plan_match'],
+                    params['policy'] if params['operation'] == 'promote' else None,
+                    'The provisional report' if check_mode else 'The dry run')
     try:
         upper, lower, release_upper, release_lower, session_upper = task.environments(
             lower=check_mode, release_check=checked, session_check=True)
@@ -696,7 +678,7 @@ def promote(task: PromotionTask) -> dict[str, Any]:
         recorded = lock_id is not None and not params['promotion_id']
     else:
         try:
-            resumed, dry, real = run_under_lock(params, upper, lower, check_mode, findings)
+            resumed, dry, real = run_under_lock(params, upper, lower, check_mode, review)
             reports = [[] if check_mode else write_reports(found, params[option])
                        for found, option in ((dry, 'dry_run_report_dest'), (real, 'report_dest'))]
             result, passed = task_result(params['operation'], dry, real, params['dry_run'], check_mode, reports[0], reports[1],
@@ -709,7 +691,7 @@ def promote(task: PromotionTask) -> dict[str, Any]:
             result = dict(exc.result, msg=str(exc))
         # A lock another promotion holds is not this task's, not even the one it was given.
         lock_id = upper.held if params['lock'] else params['promotion_id']
-    result.update(findings)
+    result.update(review.findings)
     unlock(params, upper, lock_id, result, check_mode, recorded)
     if passed:
         return result

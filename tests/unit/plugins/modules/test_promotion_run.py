@@ -23,6 +23,7 @@ from tests.unit.plugins.modules.support import (
     LOWER_URL, FakePromotions, FakeTask, holding, lock_body, locked_result, module_params)
 
 RECORD = '/reports/staging/.lock.json'
+REVIEW = _review.Review(None, 'exact', None, 'The dry run')  # none to meet
 ROLLED_BACK = dict(status='READY', message='Rollback completed')
 WRITE_REPORT = _files.write_report
 
@@ -185,7 +186,7 @@ def test_a_release_read_that_fails_for_another_reason_is_raised_as_it_is():
 def test_without_lock_the_given_lock_is_used_and_nothing_is_locked(promotion_id):
     real = finished(COMPLETED, the_report=report())
     task = task_of(dict(run=real), promotion_id=promotion_id, record=RECORD)
-    assert m.run_under_lock(task.params, task.upper, None, False, {}) == (False, None, real)
+    assert m.run_under_lock(task.params, task.upper, None, False, REVIEW) == (False, None, real)
     assert task.upper.names == ['run'] and task.upper.arguments('run')[0]['promotion_id'] == promotion_id
     assert task.upper.held == promotion_id  # the lock it was given is the one it works under
     assert task.upper.record.reads == 0
@@ -196,7 +197,7 @@ def test_with_lock_the_lock_is_kept_or_taken_waiting_up_to_lock_timeout_even_wit
     started = predicted(True)
     task = task_of(dict(keep_or_lock=locked_result(OURS, changed=False, resumed=True), run=started), lock=True, record=RECORD,
                    promotion_id=OURS, lock_timeout=120, wait_for_release=True, wait=False)
-    assert m.run_under_lock(task.params, task.upper, None, False, {}) == (True, None, started)
+    assert m.run_under_lock(task.params, task.upper, None, False, REVIEW) == (True, None, started)
     assert task.upper.arguments('keep_or_lock') == [dict(promotion_id=OURS, wait=True, wait_timeout=120, wait_for_release=True)]
     assert (task.upper.arguments('run')[0]['promotion_id'], task.upper.arguments('run')[0]['wait']) == (OURS, False)
     assert task.upper.held == OURS
@@ -205,7 +206,7 @@ def test_with_lock_the_lock_is_kept_or_taken_waiting_up_to_lock_timeout_even_wit
 def test_with_lock_a_new_lock_is_returned_not_resumed():
     real = dict(finished(COMPLETED, the_report=report()), promotion_id=NEW)
     task = task_of(dict(keep_or_lock=locked_result(NEW), run=real), lock=True)
-    assert m.run_under_lock(task.params, task.upper, None, False, {}) == (False, None, real)
+    assert m.run_under_lock(task.params, task.upper, None, False, REVIEW) == (False, None, real)
     assert task.upper.arguments('keep_or_lock') == [dict(promotion_id=None, wait=True, wait_timeout=900, wait_for_release=False)]
     assert task.upper.arguments('run')[0]['promotion_id'] == NEW and task.upper.held == NEW
 
@@ -336,7 +337,7 @@ def test_dry_run_first_runs_the_dry_run_then_the_promotion_and_writes_each_repor
     result, passed = ended(task)
     assert task.upper.names == ['promote_after_dry_run']
     (arguments,) = task.upper.arguments('promote_after_dry_run')
-    assert callable(arguments.pop('review'))  # the plan and policy review (review_changes), tested on its own
+    assert isinstance(arguments.pop('review'), _review.Review)  # tested on its own
     assert arguments == dict(
         body=dict(unlockEnvironmentsAfterPromotion=False, ignoreEncryptedSecrets=True, promoter='ci'), promotion_id=OURS,
         wait_timeout=1200, ignore_encrypted_secrets=True, skip_if_unchanged=False)
