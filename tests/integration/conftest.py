@@ -105,13 +105,14 @@ WEIGHTS = {
     'test_role_chains.py::test_one_fork_and_the_inventory_in_reverse_chain_order_does_not_deadlock': 12,
     'test_role_chains.py::test_dry_run_only_follower_of_a_failed_host_is_skipped_with_the_reason': 8,
     'test_role_chains.py::test_a_cycle_or_a_host_following_itself_stops_the_run_before_any_lock': 4,
-    'test_role_tenants.py': 26, 'test_collection_tarball.py': 14, 'test_bad_input.py': 10,
+    'test_ansible_runner.py::test_a_preview_job_hands_its_plans_to_the_promote_job_that_refuses_what_changed_since': 8,
+    'test_role_tenants.py': 26, 'test_collection_tarball.py': 14, 'test_bad_input.py': 10, 'test_role_review.py': 40,
 }
 # Files whose tests read a shared run (a module fixture): one worker gets them all, or a second would make it again
 # (or wait for it). The tests of the other files go one by one.
 SHARED_RUNS = {'test_faults.py', 'test_contract_matrix.py', 'test_service_orders.py', 'test_modules_run.py', 'test_modules_lock.py',
                'test_modules_run_dry_run_first.py', 'test_role_locks.py', 'test_role_promote.py', 'test_role_gates.py',
-               'test_role_scopes.py'}
+               'test_role_scopes.py', 'test_role_review.py'}
 DEFAULT_WEIGHT = 5.0
 
 try:
