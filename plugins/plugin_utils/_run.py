@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -145,6 +146,57 @@ def take_turn(records: RunRecords, host: str, run_hosts: list[str], active: set[
             records.write(host, STARTED)
             return None
     return dict(skipped=True, changed=False, outcome='skipped', msg=reason, skip_reason=reason)
+
+
+# Each host's words.
+SHOWN_WITH_COUNTS = ('promoted', 'rolled_back', 'dry_run_only', 'would_promote')
+
+
+def host_line(result: dict[str, Any], host: str, changes: list[dict[str, Any]] | None = None, check_mode: bool = False) -> list[str]:
+    """How a host's run ended (its ``promote_result``), in one line, then what changed (or would change), one line each
+    (``changes``, the rows of the run's report; none for a failure)."""
+    line = '%s: %s' % (host, result['outcome'].replace('_', ' '))
+    if not result.get('previewed', True):
+        line += ' (changes not previewed: no lower environment)'
+    elif result.get('total') is None:
+        line += ' (its report is not available yet, so what it changed is unknown: read it with playbooks/report.yml)'
+    elif int(result['total']) > 0 or result['outcome'] in SHOWN_WITH_COUNTS:
+        line += ' (%s changes: %s added, %s modified, %s deleted)' % (result['total'], result['added'], result['modified'], result['deleted'])
+    if result.get('plan', 'none') != 'none':
+        line += ' (plan %s)' % result['plan']
+    if result.get('reason'):
+        line += ': %s' % result['reason']
+    if result.get('reports'):
+        line += '; reports in %s' % result['report_dir']
+    line += ''.join('; warning: %s' % warning for warning in result.get('warnings') or [])
+    lines = line.strip().split('\n')
+    shown = (changes or []) if result['outcome'] != 'failed' else []
+    if shown:
+        if check_mode:
+            title = 'What a %s would change' % result['operation'].replace('promote', 'promotion')
+        else:
+            title = 'What would change' if result['outcome'] == 'dry_run_only' else 'What changed'
+        lines.append('%s (%d):' % (title, len(shown)))
+        lines.extend('  %s: %s / %s: %s%s' % (row['change'], row['area'], row['config_item'], row['name'],
+                                                ' (realm %s)' % row['realm'] if row.get('realm') else '') for row in shown)
+    return lines
+
+
+def failure_reason(said: dict[str, Any] | None, host: str, role_words: dict[str, str]) -> str:
+    """Why a host's run failed or stopped, in one paragraph: the module's own message (``said``: its result), with the
+    modules' option names in the role's words (``role_words``). For a lock someone else holds, the module's cause (what
+    it found under the lock, without its ways out), then the role's ways out."""
+    said = said or {}
+    holder = said.get('holder') or ''
+    message = str(said['cause'] if holder and said.get('cause') else said.get('msg', 'unknown error'))
+    for option, variable in role_words.items():
+        message = re.sub(r'\b%s\b' % option, variable, message)
+    if holder:
+        message += (" If it is the lock of your own run that was interrupted and kept no lock record (an AWX job, say), finish "
+                    "that run with -e '%s'. If a colleague is promoting, wait for them (promote_wait_for_release: true). If "
+                    "the lock was left behind and nobody is promoting, release it with playbooks/unlock.yml "
+                    "-e promote_unlock_id=%s --limit %s, then run again." % (json.dumps({'promote_resume': {host: holder}}), holder, host))
+    return message.strip()
 
 
 # The summary.

@@ -14,8 +14,8 @@ import pytest
 from ansible_collections.idcloud.promotions.plugins.filter.promotion_plan import FilterModule
 from ansible_collections.idcloud.promotions.plugins.module_utils._states import outcome_name
 from ansible_collections.idcloud.promotions.plugins.plugin_utils._run import (
-    CHAIN_OUTCOMES, GO, SKIP, STARTED, WAIT, RunRecords, fail_policy_reason, plan_turn, run_plan, summary_markdown, summary_rows,
-    summary_text, take_turn)
+    CHAIN_OUTCOMES, GO, SKIP, STARTED, WAIT, RunRecords, fail_policy_reason, failure_reason, host_line, plan_turn, run_plan,
+    summary_markdown, summary_rows, summary_text, take_turn)
 
 SUMMARY = Path(__file__).parent / 'summary'
 
@@ -364,3 +364,55 @@ def test_the_summary_text_and_markdown_are_those_of_before(case):
     rows = json.loads((SUMMARY / 'rows.json').read_text())[case]
     assert '\n'.join(summary_text(rows)) == (SUMMARY / (case + '.txt')).read_text()
     assert summary_markdown(rows) == (SUMMARY / (case + '.md')).read_text()
+
+
+# Each host's words.
+def host_result(**fields):
+    result = dict(host='acme-staging', operation='promote', outcome='promoted', reason='', added=1, modified=2, deleted=0, total=3,
+                  reports=['/r/acme-staging/promotion.md'], report_dir='/r/acme-staging', warnings=[], previewed=True, plan='none')
+    result.update(fields)
+    return result
+
+
+CHANGES = [dict(change='added', area='AMConfig', config_item='Journeys', name='Checkout', realm='/alpha'),
+           dict(change='deleted', area='IDMConfig', config_item='Email > Templates', name='Welcome', realm=None)]
+
+
+def test_the_host_line_says_the_outcome_the_counts_the_plan_the_reports_and_the_warnings_then_the_changes():
+    lines = host_line(host_result(plan='matched', warnings=['Release check skipped']), 'acme-staging', CHANGES)
+    assert lines == ['acme-staging: promoted (3 changes: 1 added, 2 modified, 0 deleted) (plan matched); reports in /r/acme-staging; '
+                     'warning: Release check skipped',
+                     'What changed (2):', '  added: AMConfig / Journeys: Checkout (realm /alpha)',
+                     '  deleted: IDMConfig / Email > Templates: Welcome']
+    assert host_line(host_result(outcome='would_promote', reports=[]), 'h', CHANGES[:1], check_mode=True)[1] == 'What a promotion would change (1):'
+    assert host_line(host_result(outcome='dry_run_only'), 'h', CHANGES[:1])[1] == 'What would change (1):'
+
+
+@pytest.mark.parametrize('fields, first', [
+    (dict(outcome='failed', reason='The dry run breaks policy: max_changes 1: 3 changes.\nSecond line', reports=[]),
+     'h: failed (3 changes: 1 added, 2 modified, 0 deleted): The dry run breaks policy: max_changes 1: 3 changes.'),
+    (dict(outcome='nothing_to_promote', total=0, added=0, modified=0, reports=[]), 'h: nothing to promote'),
+    (dict(outcome='would_promote', previewed=False, reports=[]), 'h: would promote (changes not previewed: no lower environment)'),
+    (dict(total=None, reports=[]), 'h: promoted (its report is not available yet, so what it changed is unknown: read it with '
+                                   'playbooks/report.yml)'),
+], ids=['failed', 'nothing', 'not previewed', 'no report'])
+def test_the_host_line_of_each_kind_of_ending(fields, first):
+    lines = host_line(host_result(**fields), 'h', CHANGES)
+    assert lines[0] == first
+    if fields.get('outcome') == 'failed':
+        assert lines == [first, 'Second line']  # a failure shows no changes
+
+
+def test_the_reason_is_the_modules_message_in_the_roles_words():
+    words = {'wait_timeout': 'promote_run_timeout', 'policy': 'promote_policy'}
+    said = dict(msg='Timed out after wait_timeout; policy and promote_policy and wait_timeouts stay.')
+    assert failure_reason(said, 'h', words) == 'Timed out after promote_run_timeout; promote_policy and promote_policy and wait_timeouts stay.'
+    assert failure_reason(None, 'h', words) == 'unknown error'
+
+
+def test_the_reason_for_a_lock_held_by_another_names_the_ways_out():
+    said = dict(msg='full message with its own ways out', cause='Locked by 8acd3a87 (a dry run under it)', holder='8acd3a87')
+    reason = failure_reason(said, 'acme-prod', {})
+    assert reason.startswith('Locked by 8acd3a87 (a dry run under it) If it is the lock of your own run')
+    assert '-e \'{"promote_resume": {"acme-prod": "8acd3a87"}}\'' in reason
+    assert reason.endswith('playbooks/unlock.yml -e promote_unlock_id=8acd3a87 --limit acme-prod, then run again.')
