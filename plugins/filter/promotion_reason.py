@@ -26,7 +26,7 @@ options:
     type: str
     required: true
   words:
-    description: The role variable for each option name, such as C({"wait_timeout": "promote_run_timeout"}).
+    description: The role variable for each option name, such as C(promote_run_timeout) for C(wait_timeout).
     type: dict
     required: true
 '''

@@ -177,8 +177,9 @@ def host_line(result: dict[str, Any], host: str, changes: list[dict[str, Any]] |
         else:
             title = 'What would change' if result['outcome'] == 'dry_run_only' else 'What changed'
         lines.append('%s (%d):' % (title, len(shown)))
-        lines.extend('  %s: %s / %s: %s%s' % (row['change'], row['area'], row['config_item'], row['name'],
-                                                ' (realm %s)' % row['realm'] if row.get('realm') else '') for row in shown)
+        for row in shown:
+            realm = ' (realm %s)' % row['realm'] if row.get('realm') else ''
+            lines.append('  %s: %s / %s: %s%s' % (row['change'], row['area'], row['config_item'], row['name'], realm))
     return lines
 
 
