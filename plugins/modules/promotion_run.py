@@ -221,8 +221,8 @@ options:
       - With O(dry_run_first), the dry run's changes are compared with the plan's after the dry run and before the
         promotion. When they differ (see O(plan_match)), the promotion is not started, the task fails listing the
         changes added and removed since the review (RV(plan_check)), and O(unlock_after) releases the lock.
-      - Not compared in check mode nor by a dry run only (they make a plan), nor when the task attaches to a promotion
-        of an interrupted run already under way; not for a rollback.
+      - Needs O(dry_run_first) for a promotion. Not compared in check mode nor by a dry run only (they make a plan), nor
+        when the task attaches to a promotion of an interrupted run already under way; not for a rollback.
       - A plan whose C(digest) is not that of its C(changes) (edited after the preview) is refused before anything is
         locked.
     type: dict
@@ -250,7 +250,7 @@ options:
         or a mapping with C(match) (that pattern) and, optionally, C(change) (V(added), V(modified) or V(deleted)) and
         C(realm) (a pattern).
       - A policy with another key, a maximum that is not a non-negative integer or a rule of another form is refused
-        before anything is locked. Not for a rollback.
+        before anything is locked. Needs O(dry_run_first) or O(dry_run) for a promotion; not for a rollback.
     type: dict
   require_session_check:
     description:
@@ -564,6 +564,12 @@ def refused_combination(params: dict[str, Any]) -> str | None:
         return 'dry_run and dry_run_first exclude each other: a dry run only, or a dry run then the promotion.'
     if params['dry_run_first'] and not params['wait']:
         return 'dry_run_first needs wait: true, since the promotion starts only once the dry run has passed.'
+    if params['operation'] == 'promote' and not (params['dry_run'] or params['dry_run_first']):
+        # A promotion started straight away has no dry run to check first: a plan or a policy would go unchecked.
+        for option in ('expected_plan', 'policy'):
+            if params[option]:
+                return ('%s needs dry_run_first: true, since the changes are checked on the dry run before the promotion; '
+                        'nothing was locked.' % option)
     if params['expected_plan'] is not None:
         problem = plan_problem(params['expected_plan'])
         if problem:

@@ -793,7 +793,7 @@ def test_a_policy_breach_on_the_dry_run_stops_the_promotion_naming_the_rule():
 def test_check_mode_checks_the_policy_on_the_provisional_report_and_makes_a_provisional_plan():
     provisional = report()
     task = task_of(dict(predict=predicted(True, provisional)), check_mode=True, lower_tenant_url=LOWER_URL, promotion_id=OURS,
-                   release=dict(compare_releases=releases()), policy=dict(protected=['AMConfig / Journeys / Login']),
+                   dry_run_first=True, release=dict(compare_releases=releases()), policy=dict(protected=['AMConfig / Journeys / Login']),
                    expected_plan=plan_of(report(changes={})))
     result, passed = ended(task)
     assert not passed and result['msg'].startswith('The provisional report breaks policy: protected')
@@ -815,7 +815,9 @@ def test_a_dry_run_only_makes_the_plan_and_checks_the_policy():
 
 def test_a_rollback_has_no_plan_and_no_policy():
     answer = finished(ROLLED_BACK, the_report=report(kind='rollback'), operation='rollback')
-    result, passed = ended(task_of(dict(run=answer), promotion_id=OURS, operation='rollback', policy=dict(max_changes=0)))
+    params = dict(promotion_id=OURS, operation='rollback', policy=dict(max_changes=0))
+    assert m.refused_combination(options(**params)) is None
+    result, passed = ended(task_of(dict(run=answer), **params))
     assert passed and result['plan'] is None and 'policy_breaches' not in result
 
 
@@ -831,10 +833,12 @@ def test_require_plan_refuses_before_anything_is_made_but_not_a_preview():
 
 
 @pytest.mark.parametrize('params, words', [
-    (dict(policy=dict(max_changes=-1)), 'policy.max_changes must be a non-negative integer'),
-    (dict(policy=dict(forbidden=['* / * / *'])), "policy has an unknown key 'forbidden'"),
-    (dict(expected_plan=dict(changes='all')), 'expected_plan must be a plan'),
-], ids=['bad max', 'unknown key', 'not a plan'])
+    (dict(policy=dict(max_changes=-1), dry_run_first=True), 'policy.max_changes must be a non-negative integer'),
+    (dict(policy=dict(forbidden=['* / * / *']), dry_run=True), "policy has an unknown key 'forbidden'"),
+    (dict(expected_plan=dict(changes='all'), dry_run_first=True), 'expected_plan must be a plan'),
+    (dict(expected_plan=dict(changes=[])), 'expected_plan needs dry_run_first: true'),
+    (dict(policy=dict(max_changes=1)), 'policy needs dry_run_first: true'),
+], ids=['bad max', 'unknown key', 'not a plan', 'a plan without a dry run', 'a policy without a dry run'])
 def test_a_bad_policy_or_plan_is_refused_before_anything(params, words):
     refused = m.refused_combination(options(**params))
     assert words in refused and refused.endswith('nothing was locked.')
