@@ -6,13 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pip brings uv, and uv the rest, pip too: seconds instead of half a minute a venv, as uv keeps what it
 # downloads (pip's cache keeps nothing here, the index's answers carry no cache headers), and no venv spends
-# 7 s of CPU on ensurepip. The system's certificates, as pip's (a proxy may sign). The venvs of make ship are
-# compiled to bytecode at install, as pip does, since their tools run with PYTHONDONTWRITEBYTECODE as it is; .venv is
-# not: everything runs it through RUN, which lets Python keep what it compiles, so only what is used gets compiled,
-# by the first process that uses it, instead of 7 s at the start of make test compiling every package.
+# 7 s of CPU on ensurepip. Compiled to bytecode at install, as pip does: PYTHONDONTWRITEBYTECODE may be set,
+# and every ansible-playbook start would compile ansible. The system's certificates, as pip's (a proxy may sign).
 UV := $(CURDIR)/$(BIN)/uv
-UV_INSTALL := $(UV) pip install --quiet --system-certs --python
-UV_INSTALL_COMPILED := $(UV) pip install --quiet --compile-bytecode --system-certs --python
+UV_INSTALL := $(UV) pip install --quiet --compile-bytecode --system-certs --python
 # Ansible finds the collection through this folder: build/collections/ansible_collections/idcloud/promotions
 # is a link to the checkout, so edits are live. ansible-test needs a real tree, made under build/sanity.
 COLLECTIONS := $(CURDIR)/build/collections
@@ -93,7 +90,7 @@ COMPAT_DOCS := $(patsubst plugins/modules/%.py,idcloud.promotions.%,$(wildcard p
 
 $(COMPAT_STAMP): requirements.txt | $(STAMP)
 	$(PYTHON) -m venv --without-pip $(COMPAT_VENV)
-	$(UV_INSTALL_COMPILED) $(COMPAT_BIN)/python pip -r requirements.txt 'ansible-core==$(COMPAT_CORE).*' pytest pytest-xdist
+	$(UV_INSTALL) $(COMPAT_BIN)/python pip -r requirements.txt 'ansible-core==$(COMPAT_CORE).*' pytest pytest-xdist
 	touch $@
 
 compat: $(COMPAT_STAMP) $(COLLECTION_LINK)
@@ -134,7 +131,7 @@ IMPORTER_DIR := build/importer
 
 $(IMPORTER_STAMP): tests/importer-requirements.txt | $(STAMP)
 	$(PYTHON) -m venv --without-pip $(IMPORTER_VENV)
-	$(UV_INSTALL_COMPILED) $(IMPORTER_VENV)/bin/python pip -r tests/importer-requirements.txt
+	$(UV_INSTALL) $(IMPORTER_VENV)/bin/python pip -r tests/importer-requirements.txt
 	touch $@
 
 importer: $(IMPORTER_STAMP)
