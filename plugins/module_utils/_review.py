@@ -184,14 +184,20 @@ def policy_message(breaches: list[str], preview: str) -> str:
 class Review:
     """The review of what a promotion would change, made before it changes anything: against the ``plan`` reviewed
     (None: none to meet) with ``match``, then against the ``policy``; ``preview`` names what shows the changes (the dry
-    run, the provisional report). Called with the rows, it returns why they may not be promoted, or None; what it
-    found stays in ``findings`` (``plan_check``, ``policy_breaches``), for the task's result."""
+    run, the provisional report). Called with the rows (None when the report could not be had), it returns why they
+    may not be promoted, or None; what it found stays in ``findings`` (``plan_check``, ``policy_breaches``), for the
+    task's result."""
 
     def __init__(self, plan: dict[str, Any] | None, match: str, policy: dict[str, Any] | None, preview: str) -> None:
         self.plan, self.match, self.policy, self.preview = plan, match, policy, preview
         self.findings: dict[str, Any] = {}
 
-    def __call__(self, rows: list[dict[str, Any]]) -> str | None:
+    def __call__(self, rows: list[dict[str, Any]] | None) -> str | None:
+        if rows is None:  # the report that shows the changes could not be had: nothing can be held to the review
+            if self.plan is None and not self.policy:
+                return None
+            return ('%s report could not be had, so what the promotion would change could not be checked against the '
+                    'plan reviewed or the policy; nothing was promoted. Run again.' % self.preview.replace('The dry run', "The dry run's"))
         if self.plan is not None:
             self.findings['plan_check'] = compare_plan(rows, self.plan, self.match)
             if self.findings['plan_check']['result'] == 'differed':

@@ -124,14 +124,18 @@ def check_session(upper: Promotions, require: bool = False, operation: str = 'pr
     except PromotionsApiError as exc:
         if not (exc.missing_scope or exc.status == 404):
             raise
-        cause = ('the credentials lack the scope %s' % SESSION_SCOPE if exc.missing_scope else
-                 'the tenant does not answer %s (no direct configuration)' % SESSION_STATE_PATH)
+        if exc.missing_scope:
+            cause, remedy = 'the credentials lack the scope %s' % SESSION_SCOPE, 'grant %s to the service account' % SESSION_SCOPE
+        else:
+            cause, remedy = ('the tenant does not answer %s (no direct configuration)' % SESSION_STATE_PATH,
+                             'the tenant has no sessions to check: set require_session_check to false for it')
         if require:
             raise PromotionError('Direct-configuration session check: %s. It is required (require_session_check), so '
-                                 'nothing was locked: grant %s to the service account, then run again.' % (cause, SESSION_SCOPE),
+                                 'nothing was locked: %s, then run again.' % (cause, remedy),
                                  session_check=dict(skipped=True), real_run=False) from None
-        warning = ('Direct-configuration session check skipped: %s, so a session open on this environment cannot be '
-                   'seen. Grant %s to the service account to check it.' % (cause, SESSION_SCOPE))
+        warning = 'Direct-configuration session check skipped: %s.' % cause
+        if exc.missing_scope:
+            warning += ' A session open on this environment cannot be seen: %s to check it.' % remedy
         return dict(skipped=True, warning=warning)
     check = dict(skipped=False, status=body.get('status'), editable=body.get('editable'))
     refused = states.session_message(check['status'], operation)
@@ -675,7 +679,7 @@ class Promotions:
                 empty = dry['report'] is not None and not change_rows(dry['report'])
                 if not verdict.ok or (skip_if_unchanged and empty):
                     return dry, None
-                dry['refused'] = review(change_rows(dry['report'])) if review is not None and dry['report'] is not None else None
+                dry['refused'] = review(None if dry['report'] is None else change_rows(dry['report'])) if review is not None else None
                 if dry['refused']:
                     return dry, None
             if dry is not None and waiter.remaining() < MIN_PROMOTION_WAIT:

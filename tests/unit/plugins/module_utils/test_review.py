@@ -148,3 +148,17 @@ def test_a_rule_with_a_change_kind_protects_that_kind_only():
     policy = dict(protected=[dict(match='* / * / *', change='deleted')])
     assert review.policy_breaches(ROWS[:2], policy) == []
     assert review.policy_breaches(ROWS, policy) == ["protected '* / * / * change=deleted': deleted IDMConfig / Email > Templates / welcome"]
+
+
+def test_a_review_with_something_to_hold_to_refuses_a_dry_run_whose_report_could_not_be_had():
+    assert review.Review(None, 'exact', None, 'The dry run')(None) is None  # nothing to hold it to
+    for plan, policy in ((review.make_plan(ROWS, 'dry_run', 'now'), None), (None, dict(max_changes=5))):
+        refused = review.Review(plan, 'exact', policy, 'The dry run')(None)
+        assert refused.startswith("The dry run's report could not be had") and 'nothing was promoted' in refused
+
+
+def test_a_review_keeps_what_it_found():
+    plan = review.make_plan(ROWS, 'dry_run', 'now')
+    checked = review.Review(plan, 'exact', dict(max_deletions=0), 'The dry run')
+    assert checked(ROWS).startswith('The dry run breaks policy: max_deletions 0')
+    assert checked.findings['plan_check']['result'] == 'matched' and len(checked.findings['policy_breaches']) == 1
