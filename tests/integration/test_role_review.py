@@ -124,6 +124,9 @@ def test_the_plan_that_matches_is_promoted(simulator, review):
     assert review['summary']['match']['plan'] == 'matched' and review['summary']['match']['outcome'] == 'promoted'
     assert len(real_promotions(simulator, 'match')) == 1
     assert any('(plan matched)' in line for line in host_lines(review['real'].stdout, 'match:'))
+    # The summary names each host's comparison, hosts without a plan too.
+    assert 'plan of match: matched' in review['real'].stdout and 'plan of later: differed' in review['real'].stdout
+    assert 'plan of max-changes: none' in review['real'].stdout
 
 
 def test_a_change_made_in_dev_after_the_preview_is_refused_named_and_the_lock_released(simulator, review):
