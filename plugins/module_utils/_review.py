@@ -18,7 +18,6 @@ from typing import Any
 from ansible_collections.idcloud.promotions.plugins.module_utils._report import CHANGE_KINDS
 
 PLAN_MATCHES = ('exact', 'subset')
-PLAN_SOURCES = ('dry_run', 'provisional')
 ROW_FIELDS = ('area', 'config_item', 'name', 'realm', 'change')
 POLICY_LIMITS = ('max_changes', 'max_deletions')
 POLICY_RULES = ('protected', 'allowed')
@@ -30,9 +29,14 @@ def normalized(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple('' if row.get(field) is None else str(row.get(field)) for field in ROW_FIELDS)
 
 
+def rows_of(keys: set[tuple[str, ...]]) -> list[dict[str, Any]]:
+    """Normalized rows back as rows, sorted."""
+    return [dict(zip(ROW_FIELDS, key)) for key in sorted(keys)]
+
+
 def plan_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of a plan, sorted, each with the five fields only."""
-    return [dict(zip(ROW_FIELDS, key)) for key in sorted(set(normalized(row) for row in rows))]
+    return rows_of(set(normalized(row) for row in rows))
 
 
 def plan_digest(rows: list[dict[str, Any]]) -> str:
@@ -68,8 +72,7 @@ def compare_plan(rows: list[dict[str, Any]], plan: dict[str, Any], match: str = 
     since the review (in the dry run, not in the plan) and those ``removed`` (in the plan, not in the dry run). With
     ``match`` subset, rows removed are allowed (promoted by hand meanwhile, say); added ones never are."""
     found, reviewed = set(normalized(row) for row in rows), set(normalized(row) for row in plan['changes'])
-    added, removed = plan_rows([dict(zip(ROW_FIELDS, key)) for key in found - reviewed]), \
-        plan_rows([dict(zip(ROW_FIELDS, key)) for key in reviewed - found])
+    added, removed = rows_of(found - reviewed), rows_of(reviewed - found)
     differed = bool(added) or (match == 'exact' and bool(removed))
     return dict(result='differed' if differed else 'matched', match=match, digest=plan_digest(rows),
                 reviewed_digest=plan.get('digest') or plan_digest(plan['changes']), added=added, removed=removed)
