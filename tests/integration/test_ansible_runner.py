@@ -84,6 +84,8 @@ def run_job(private, ident='job'):
 def test_promotion_through_ansible_runner_hands_outcomes_to_the_artifacts_and_no_secret_to_the_events(simulator, tmp_path):
     sim = simulator
     sim.edit_config('tenant15', 'dev', 'idm', 'Email > Templates', 'add', 'Runner')
+    # A restart phase of two seconds at the test speed, so that a busy machine's polls still see it running.
+    sim.set_timing(tenant='tenant15', restart=40)
     hosts = {'r-staging': host_vars(sim, 'tenant15', 'staging'),
              'r-prod': host_vars(sim, 'tenant15', 'prod', promote_after='r-staging')}
     job = run_job(private_data_dir(tmp_path / 'private', hosts))
