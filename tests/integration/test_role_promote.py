@@ -24,11 +24,11 @@ PROMOTE_POST = ('POST', '/environment/promotion/promote')
 def runs(simulator, tmp_path_factory):
     sim, workdir = simulator, tmp_path_factory.mktemp('role-promote')
     kept = {}
-    # t1: the happy path. A restart phase long enough to be seen (1 s at speed 20): the default 0.15 s can fall between
-    # two looks.
+    # t1: the happy path. Prepare and restart phases long enough to be seen (0.5 and 1 s at speed 20): the default
+    # 0.05 and 0.15 s can fall between two looks on a busy machine.
     sim.edit_config('tenant01', 'dev', 'idm', 'Email > Templates', 'add', 'Forgotten Username')
     sim.edit_config('tenant01', 'dev', 'am', 'Journeys', 'modify', 'Login')
-    sim.set_timing(tenant='tenant01', restart=20)
+    sim.set_timing(tenant='tenant01', prepare=10, restart=20)
     # t2: check mode, a run of its own.
     sim.edit_config('tenant02', 'dev', 'idm', 'Email > Templates', 'add', 'Welcome back')
     kept['t2 before'] = config(sim, 'tenant02', 'staging')
