@@ -71,6 +71,28 @@ def write_reports(run: dict | None, dests: list[str]) -> list[str]:
     return list(dests)
 
 
+def keep_failure(dest: str | None, result: dict, check_mode: bool = False) -> str | None:
+    """O(failure_dest): the whole ``result`` of a task that failed, as JSON, at ``dest``, which ``result`` then names
+    (``failure_file``); the file removed when the task succeeds, so that one found there is always the last run's.
+    Check mode writes and removes nothing. A warning when the file could not be written or removed, else None."""
+    if not dest or check_mode:
+        return None
+    if not result.get('failed'):
+        try:
+            if os.path.lexists(dest):
+                os.unlink(dest)
+        except OSError as exc:
+            return 'failure_dest: cannot remove the last failure kept in %s: %s.' % (dest, exc.strerror or exc)
+        return None
+    result['failure_file'] = dest
+    try:
+        write_file(dest, json.dumps(result, indent=2, sort_keys=True, default=str) + '\n')
+    except PromotionError as exc:
+        del result['failure_file']
+        return 'failure_dest: %s' % exc
+    return None
+
+
 def check_writable(path: str, option: str) -> None:
     """ConfigurationError naming ``option`` unless a file can be written at ``path``: its folder exists and takes a
     new file, or can be made (the nearest existing folder above it takes one). Nothing is left behind."""

@@ -22,7 +22,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 from ansible_collections.idcloud.promotions.plugins.module_utils._auth import CRYPTOGRAPHY_IMPORT_ERROR, ServiceAccountToken, StaticToken
 from ansible_collections.idcloud.promotions.plugins.module_utils._client import REQUESTS_IMPORT_ERROR, PromotionsClient, checked_url, headers_problem
 from ansible_collections.idcloud.promotions.plugins.module_utils._errors import ConfigurationError, PromotionError
-from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord, check_writable, write_report
+from ansible_collections.idcloud.promotions.plugins.module_utils._files import LockRecord, check_writable, keep_failure, write_report
 from ansible_collections.idcloud.promotions.plugins.module_utils._service import RELEASE_SCOPE, SESSION_SCOPE, Promotions
 
 DEFAULT_SCOPE = 'fr:idc:promotion:*'
@@ -31,7 +31,7 @@ DEFAULT_API_VERSION = 'protocol=1.0,resource=1.0'
 # Options that bound a wait or a request: a zero or negative value could only fail, or never end.
 POSITIVE_OPTIONS = ('request_timeout', 'wait_timeout', 'lock_timeout')
 # Options naming files a module writes, checked before anything is sent.
-DESTINATION_OPTIONS = ('dest', 'report_dest', 'dry_run_report_dest', 'record')
+DESTINATION_OPTIONS = ('dest', 'report_dest', 'dry_run_report_dest', 'record', 'failure_dest')
 
 CONNECTION_ARGUMENT_SPEC = dict(
     tenant_url=dict(type='str', required=True, fallback=(env_fallback, ['IDCLOUD_TENANT_URL'])),
@@ -227,17 +227,22 @@ class PromotionTask:
 def run_task(spec: TaskSpec, params: dict[str, Any], check_mode: bool = False, diff: bool = False,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The result of one task of the module ``spec`` with validated ``params``: ``failed`` set on failure, and the
-    warnings to give in ``warnings``."""
+    warnings to give in ``warnings``. With O(failure_dest), a failure's whole result is also kept in that file."""
     missing = missing_library(params)
+    refused = spec.refused(params) if spec.refused and not missing else None
+    warnings: list[str] = []
     if missing:
-        return dict(failed=True, msg=missing[0], exception=missing[1])
-    refused = spec.refused(params) if spec.refused else None
-    if refused:
-        return dict(failed=True, msg=refused)
-    task = PromotionTask(params, check_mode, diff, progress)
-    result = task.execute(spec.step)
-    if task.warnings:
-        result['warnings'] = task.warnings
+        result = dict(failed=True, msg=missing[0], exception=missing[1])
+    elif refused:
+        result = dict(failed=True, msg=refused)
+    else:
+        task = PromotionTask(params, check_mode, diff, progress)
+        result = task.execute(spec.step)
+        warnings = task.warnings
+    unkept = keep_failure(params.get('failure_dest'), result, check_mode)
+    warnings = warnings + [unkept] if unkept else warnings
+    if warnings:
+        result['warnings'] = warnings
     return result
 
 

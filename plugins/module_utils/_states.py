@@ -353,8 +353,8 @@ def not_locked_message(lock: LockState, promotion_id: str | None = None) -> str:
 
 
 def missing_esvs_preview_message(missing: list[str]) -> str:
-    return ('The promotion would stop on missing ESVs %s: the lower environment\'s configuration references ESVs the '
-            'upper environment lacks. Create them in the upper environment, then run again.' % ', '.join(missing))
+    return ('The promotion would stop on missing ESVs %s, which the lower environment references and the upper one '
+            'lacks. Create them in the upper environment, then run again.' % ', '.join(missing))
 
 
 class Verdict:
@@ -377,9 +377,8 @@ class Verdict:
             self.message = 'The %s failed with a blocking error (%s). %s' % (
                 label, status.message or 'no message', blocked_message(status.promotion_id or promotion_id, transaction_id))
         elif status.missing_esvs:
-            self.message = ('The %s stopped on missing ESVs %s: the lower environment\'s configuration references ESVs the '
-                            'upper environment lacks. ESVs cannot change while the environments are locked: release the lock, '
-                            'create them in the upper environment, then lock and run again.' % (label, ', '.join(status.missing_esvs)))
+            self.message = ('The %s stopped on missing ESVs %s, which the lower environment references and the upper one '
+                            'lacks. Create them in the upper environment once it is unlocked, then run again.' % (label, ', '.join(status.missing_esvs)))
         elif status.encrypted_secrets:
             hint = '' if ignore_encrypted_secrets else (' If they are there on purpose, run again with '
                                                         'ignore_encrypted_secrets: true.')

@@ -183,6 +183,12 @@ options:
     type: list
     elements: path
     default: []
+  failure_dest:
+    description:
+      - A file to keep the task's whole result in, as JSON, when the task fails, for a caller that shows less of it
+        (the role shows one line per failed host). Removed when the task succeeds, so that a file found there is
+        always that of the last run. Check mode writes and removes nothing.
+    type: path
   progress:
     description:
       - When the task runs on the controller (a local connection), show a line under the host's name at each change
@@ -499,6 +505,10 @@ report_files:
   returned: when the task reached a run (also when the run failed)
   type: list
   elements: str
+failure_file:
+  description: The file the result of the failed task was kept in (O(failure_dest)).
+  returned: on failure, with O(failure_dest), but in check mode
+  type: str
 elapsed:
   description: Seconds the module took, waits included.
   returned: always
@@ -540,6 +550,7 @@ ARGUMENT_SPEC = dict(
     wait_timeout=dict(type='int', default=3600),
     report_dest=dict(type='list', elements='path', default=[]),
     dry_run_report_dest=dict(type='list', elements='path', default=[]),
+    failure_dest=dict(type='path'),
     allow_release_upgrade=dict(type='bool', default=False),
     require_release_check=dict(type='bool', default=False),
     progress=dict(type='bool', default=True),

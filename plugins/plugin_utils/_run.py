@@ -165,7 +165,7 @@ def host_line(result: dict[str, Any], host: str, changes: list[dict[str, Any]] |
     if result.get('plan', 'none') != 'none':
         line += ' (plan %s)' % result['plan']
     if result.get('reason'):
-        line += ': %s' % result['reason']
+        line += ': %s' % result['reason'].rstrip('.')  # the reports and warnings follow after a semicolon
     if result.get('reports'):
         line += '; reports in %s' % result['report_dir']
     line += ''.join('; warning: %s' % warning for warning in result.get('warnings') or [])

@@ -249,7 +249,7 @@ def test_the_seed_preset_stops_at_the_missing_esv_gate_and_releases_the_lock(mat
     assert [(run['dry_run'], run['status'], run['message']) for run in staging['runs']] == [(True, 'ERROR', 'Missing ESVs')], staging['runs']
     assert 'Goodbye' not in staging['config']['idm']['Email > Templates']
     assert staging['lock'] is None and lock_record(matrix['workdir'], MISSING_ESV) is None
-    assert report_files(matrix['workdir'], MISSING_ESV) == ['dry-run.json', 'dry-run.md']
+    assert report_files(matrix['workdir'], MISSING_ESV) == ['dry-run.json', 'dry-run.md', 'failure.json']
 
 
 def test_the_seed_preset_rolls_back_the_promotion_of_the_first_run(matrix):

@@ -48,9 +48,15 @@ def gates(simulator, tmp_path_factory):
     kept['t6 writes'], kept['t6 lock'] = writes_of(sim, 'tenant06'), sim.env_state('tenant06', 'staging')['lock']
     kept['t7 writes'], kept['t7 prod'] = writes_of(sim, 'tenant07'), sim.env_state('tenant07', 'prod')
 
+    kept['t5 writes'] = writes_of(sim, 'tenant05')
+    kept['t5 failure'] = json.loads((workdir / 'reports' / 't5-staging' / 'failure.json').read_text())
+    kept['t6 failed first'] = (workdir / 'reports' / 't6-staging' / 'failure.json').exists()
+
+    # At -v, with t5 failing again: the whole result of a failure shows.
     second = run(workdir, write_inventory(workdir / 'second.yml', {
+        't5-staging': host_vars(sim, 'tenant05', 'staging'),
         't6-staging': host_vars(sim, 'tenant06', 'staging', promote_ignore_encrypted_secrets=True),
-        't7-prod': host_vars(sim, 'tenant07', 'prod', promote_allow_release_upgrade=True)}), args=('--forks', '2'))
+        't7-prod': host_vars(sim, 'tenant07', 'prod', promote_allow_release_upgrade=True)}), args=('--forks', '3', '-v'))
     return dict(kept, workdir=workdir, first=first, second=second,
                 second_summary=summary(workdir) if (workdir / 'reports' / 'summary.json').exists() else {})
 
@@ -63,10 +69,26 @@ def test_missing_esv_stops_at_the_gate_and_releases_the_lock(simulator, gates):
     assert row['outcome'] == 'failed' and 'missing ESVs email.from' in row['reason'], row
     assert row['lock_released'] is True
     assert 'Missing ESVs: email.from' in (workdir / 'reports' / host / 'dry-run.md').read_text()
-    assert report_files(workdir, host) == ['dry-run.json', 'dry-run.md']
-    assert writes_of(sim, tenant).count(PROMOTE_POST) == 1 and config(sim, tenant, 'staging') == gates['t5 before']
+    assert report_files(workdir, host) == ['dry-run.json', 'dry-run.md', 'failure.json']
+    assert gates['t5 writes'].count(PROMOTE_POST) == 1 and config(sim, tenant, 'staging') == gates['t5 before']
     assert sim.env_state(tenant, 'staging')['lock'] is None and lock_record(workdir, host) is None
-    assert any('failed' in line and 'missing ESVs email.from' in line for line in host_lines(result.stdout, host)), result.stdout
+    # One concise line for the host at the default verbosity (the reason and the next step), a short fatal line for the
+    # exit status, and nothing of the module's result: that is in failure.json, and at -v.
+    # (The summary table's rows begin with the host's name and spaces, the recap's lines hold ': ok='.)
+    failure_lines = [line for line in host_lines(result.stdout, host)
+                     if 'failed' in line.lower() and not line.lstrip().startswith('"%s ' % host) and ': ok=' not in line]
+    assert failure_lines == [
+        '        "%s: failed: %s; reports in %s"' % (host, row['reason'].rstrip('.'), workdir / 'reports' / host),
+        'fatal: [%s]: FAILED! => {"changed": false, "msg": "failed; the summary above says why"}' % host], result.stdout
+    assert 'Create them in the upper environment once it is unlocked, then run again' in row['reason']
+    assert sum(len(line) for line in failure_lines) <= 400, failure_lines
+    assert '"dry_run_result"' not in result.stdout and '"missing_esvs"' not in result.stdout
+    failure = gates['t5 failure']
+    assert failure['failed'] is True and failure['outcome'] == 'failed' and failure['msg'].startswith(row['reason'][:40])
+    assert failure['dry_run_result']['missing_esvs'] == ['email.from'] and failure['promotion_id'] == row['promotion_id']
+    assert failure['failure_file'] == str(workdir / 'reports' / host / 'failure.json')
+    again = HostRun(gates['second'], host)
+    assert again.rc == 2 and '"dry_run_result": {' in again.stdout, again.output()
 
 
 def test_encrypted_values_stop_unless_ignored(simulator, gates):
@@ -83,6 +105,8 @@ def test_encrypted_values_stop_unless_ignored(simulator, gates):
     assert gates['second_summary'][host]['outcome'] == 'promoted'
     promotion = json.loads((workdir / 'reports' / host / 'promotion.json').read_text())
     assert promotion['previouslyIgnoredEncryptedSecrets']
+    # The failure's file is the last run's: gone once the host succeeds.
+    assert gates['t6 failed first'] and not (workdir / 'reports' / host / 'failure.json').exists()
     assert config(sim, tenant, 'staging') == config(sim, tenant, 'dev')
     assert sim.env_state(tenant, 'staging')['lock'] is None
 

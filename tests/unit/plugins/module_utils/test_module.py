@@ -5,6 +5,8 @@ traceback, but for a bug), checked before the step sends anything."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.idcloud.promotions.plugins.module_utils import _module as mu
@@ -17,7 +19,8 @@ from ansible_collections.idcloud.promotions.plugins.modules import promotion_run
 from tests.unit.plugins.module_utils.test_service import NEW, OURS, TXN, URL, api_error, record_file
 from tests.unit.plugins.modules.support import LOWER_URL, module_params
 
-OWN_SPEC = dict(dest=dict(type='path'), record=dict(type='path'), wait_timeout=dict(type='float', default=60))
+OWN_SPEC = dict(dest=dict(type='path'), record=dict(type='path'), failure_dest=dict(type='path'),
+                wait_timeout=dict(type='float', default=60))
 
 
 class Step:
@@ -291,6 +294,38 @@ def test_the_warnings_of_the_step_are_returned_whatever_the_end(answer):
 
 def test_a_task_that_warns_nothing_returns_no_warnings_even_when_it_fails():
     assert 'warnings' not in mu.run_task(spec_of(Step(PromotionError('refused'))), params())
+
+
+# failure_dest: a failure's whole result in a file, the file of the last run only.
+def test_a_failure_is_kept_whole_in_failure_dest_and_a_success_removes_it(tmp_path):
+    kept = tmp_path / 'reports' / 'failure.json'
+    failed = mu.run_task(spec_of(Step(PromotionError('refused', dict(report_files=['dry-run.md'])))), params(failure_dest=str(kept)))
+    assert failed['failed'] is True and failed['failure_file'] == str(kept)
+    assert json.loads(kept.read_text()) == {key: value for key, value in failed.items() if key != 'warnings'}
+    assert json.loads(kept.read_text())['report_files'] == ['dry-run.md']
+    refused = mu.run_task(spec_of(Step(), refused=lambda options: 'these options exclude each other'), params(failure_dest=str(kept)))
+    assert json.loads(kept.read_text())['msg'] == refused['msg'] == 'these options exclude each other'
+    passed = mu.run_task(spec_of(Step()), params(failure_dest=str(kept)))
+    assert passed == dict(changed=True, transaction_id=passed['transaction_id'], elapsed=passed['elapsed']) and not kept.exists()
+
+
+def test_check_mode_neither_writes_nor_removes_failure_dest(tmp_path):
+    kept = tmp_path / 'failure.json'
+    assert 'failure_file' not in mu.run_task(spec_of(Step(PromotionError('refused'))), params(failure_dest=str(kept)), check_mode=True)
+    assert not kept.exists()
+    kept.write_text('{"msg": "the last real run"}')
+    mu.run_task(spec_of(Step()), params(failure_dest=str(kept)), check_mode=True)
+    assert kept.read_text() == '{"msg": "the last real run"}'
+
+
+def test_a_failure_dest_that_cannot_be_written_is_a_warning_not_a_second_failure(tmp_path):
+    def block_the_folder(task):
+        (tmp_path / 'reports').write_text('a file where the folder should be')
+        raise PromotionError('refused')
+
+    result = mu.run_task(spec_of(Step(block_the_folder)), params(failure_dest=str(tmp_path / 'reports' / 'failure.json')))
+    assert result['msg'] == 'refused' and 'failure_file' not in result
+    assert len(result['warnings']) == 1 and result['warnings'][0].startswith('failure_dest: Cannot write %s' % (tmp_path / 'reports'))
 
 
 # check_options: refused before the step runs, so before any request.

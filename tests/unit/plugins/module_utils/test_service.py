@@ -819,7 +819,7 @@ def test_missing_esvs_stop_the_run_and_are_named(dry_run):
     result = promotions(tenant).run(dry_run=dry_run, promotion_id=OURS)
     verdict = result['verdict']
     assert not verdict.ok and result['changed'] is False and result['dry_run'] is dry_run
-    assert 'esv.email.from, esv.smtp.host' in verdict.message and 'release the lock' in verdict.message
+    assert 'esv.email.from, esv.smtp.host' in verdict.message and 'once it is unlocked' in verdict.message
 
 
 @pytest.mark.parametrize('ignore, hint', [(False, True), (True, False)])
