@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+import yaml
+
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import replace_file
 
 
@@ -183,6 +185,20 @@ def host_line(result: dict[str, Any], host: str, changes: list[dict[str, Any]] |
     return lines
 
 
+def resume_value(held: dict[str, str]) -> str:
+    """The extra variable that finishes the runs whose locks ``held`` names (host: promotion id), for ``-e '...'``: YAML
+    without quotes when its names allow, so that it reads the same inside the JSON of Ansible's output (which escapes
+    double quotes); JSON otherwise."""
+    value = dict(promote_resume=held)
+    plain = '{promote_resume: {%s}}' % ', '.join('%s: %s' % item for item in held.items())
+    try:
+        if yaml.safe_load(plain) == value:
+            return plain
+    except yaml.YAMLError:
+        pass
+    return json.dumps(value)
+
+
 def failure_reason(said: dict[str, Any] | None, host: str, role_words: dict[str, str]) -> str:
     """Why a host's run failed or stopped, in one paragraph: the module's own message (``said``: its result), with the
     modules' option names in the role's words (``role_words``). For a lock someone else holds, the module's cause (what
@@ -196,7 +212,7 @@ def failure_reason(said: dict[str, Any] | None, host: str, role_words: dict[str,
         message += (" If it is the lock of your own run that was interrupted and kept no lock record (an AWX job, say), finish "
                     "that run with -e '%s'. If a colleague is promoting, wait for them (promote_wait_for_release: true). If "
                     "the lock was left behind and nobody is promoting, release it with playbooks/unlock.yml "
-                    "-e promote_unlock_id=%s --limit %s, then run again." % (json.dumps({'promote_resume': {host: holder}}), holder, host))
+                    "-e promote_unlock_id=%s --limit %s, then run again." % (resume_value({host: holder}), holder, host))
     return message.strip()
 
 
@@ -278,7 +294,7 @@ def summary_text(rows: list[dict[str, Any]], plans_path: str | None = None) -> l
     if held:
         lines.append('stopped by a lock another promotion holds: %s. Only for the locks of your own interrupted runs, finish '
                      'them with:' % ', '.join(held))
-        lines.append("  -e '%s'" % json.dumps(dict(promote_resume=held)))
+        lines.append("  -e '%s'" % resume_value(held))
     return lines
 
 

@@ -315,7 +315,7 @@ def test_missing_esv_stops_the_dry_run_and_saves_its_report(shared):
     report = shared[1][host].report
     run = step(shared, host)
     failed = run.failure('Dry run')
-    assert failed['missing_esvs'] == ['email.from'] and 'email.from' in failed['msg'] and 'release the lock, create them' in failed['msg']
+    assert failed['missing_esvs'] == ['email.from'] and 'email.from' in failed['msg'] and 'once it is unlocked' in failed['msg']
     assert failed['status'] == 'ERROR' and failed['blocking_error'] is False
     assert Path(report).exists() and 'Missing ESVs: email.from' in Path(report).read_text()
     assert admin_result(shared[0], host, 'After the run')['lock'] is None

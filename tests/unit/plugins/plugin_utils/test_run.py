@@ -10,12 +10,13 @@ import stat
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.idcloud.promotions.plugins.filter.promotion_plan import FilterModule
 from ansible_collections.idcloud.promotions.plugins.module_utils._states import outcome_name
 from ansible_collections.idcloud.promotions.plugins.plugin_utils._run import (
-    CHAIN_OUTCOMES, GO, SKIP, STARTED, WAIT, RunRecords, fail_policy_reason, failure_reason, host_line, plan_turn, run_plan,
-    summary_markdown, summary_rows, summary_text, take_turn)
+    CHAIN_OUTCOMES, GO, SKIP, STARTED, WAIT, RunRecords, fail_policy_reason, failure_reason, host_line, plan_turn, resume_value,
+    run_plan, summary_markdown, summary_rows, summary_text, take_turn)
 
 SUMMARY = Path(__file__).parent / 'summary'
 
@@ -414,5 +415,17 @@ def test_the_reason_for_a_lock_held_by_another_names_the_ways_out():
     said = dict(msg='full message with its own ways out', cause='Locked by 8acd3a87 (a dry run under it)', holder='8acd3a87')
     reason = failure_reason(said, 'acme-prod', {})
     assert reason.startswith('Locked by 8acd3a87 (a dry run under it) If it is the lock of your own run')
-    assert '-e \'{"promote_resume": {"acme-prod": "8acd3a87"}}\'' in reason
+    assert "-e '{promote_resume: {acme-prod: 8acd3a87}}'" in reason
     assert reason.endswith('playbooks/unlock.yml -e promote_unlock_id=8acd3a87 --limit acme-prod, then run again.')
+
+
+@pytest.mark.parametrize('held, value', [
+    ({'acme-prod': '8acd3a87-2272-450f-a3b3-1eb222108740', 'h2': 'x'},
+     '{promote_resume: {acme-prod: 8acd3a87-2272-450f-a3b3-1eb222108740, h2: x}}'),
+    # Names that YAML would read as something else (a boolean, a number, a mapping) are given as JSON.
+    ({'on': '8acd3a87'}, '{"promote_resume": {"on": "8acd3a87"}}'),
+    ({'acme-prod': '12345678'}, '{"promote_resume": {"acme-prod": "12345678"}}'),
+    ({'a: b': 'x'}, '{"promote_resume": {"a: b": "x"}}')])
+def test_the_resume_value_reads_back_as_the_locks_held_and_has_no_double_quote_when_it_can(held, value):
+    assert resume_value(held) == value
+    assert yaml.safe_load(value) == {'promote_resume': held}
