@@ -19,7 +19,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import yaml
+from ansible.errors import AnsibleError
+from ansible.parsing.utils.yaml import from_yaml
 
 from ansible_collections.idcloud.promotions.plugins.module_utils._files import replace_file
 
@@ -187,14 +188,14 @@ def host_line(result: dict[str, Any], host: str, changes: list[dict[str, Any]] |
 
 def resume_value(held: dict[str, str]) -> str:
     """The extra variable that finishes the runs whose locks ``held`` names (host: promotion id), for ``-e '...'``: YAML
-    without quotes when its names allow, so that it reads the same inside the JSON of Ansible's output (which escapes
-    double quotes); JSON otherwise."""
+    without quotes when Ansible reads it back as the same (so that it reads the same inside the JSON of Ansible's output,
+    which escapes double quotes); JSON otherwise."""
     value = dict(promote_resume=held)
     plain = '{promote_resume: {%s}}' % ', '.join('%s: %s' % item for item in held.items())
     try:
-        if yaml.safe_load(plain) == value:
+        if from_yaml(plain) == value:
             return plain
-    except yaml.YAMLError:
+    except AnsibleError:
         pass
     return json.dumps(value)
 
