@@ -116,10 +116,13 @@ sanity: venv
 	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --color no \
 		--python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-# ansible-lint on the whole collection, and the changelog's fragments and changelog.yaml.
+# ansible-lint on the whole collection; the changelog's fragments and changelog.yaml; the guides (docs/docsite: extra-docs.yml,
+# links.yml, the reStructuredText and the collection references in it) and the documentation of every plugin and role, as
+# antsibull-docs renders them with the collection's docs.
 lint: venv
 	$(RUN) $(BIN)/ansible-lint --profile production
 	$(RUN) $(BIN)/antsibull-changelog lint
+	$(RUN) $(BIN)/antsibull-docs lint-collection-docs --plugin-docs --check-extra-docs-refs .
 
 # galaxy-importer, Galaxy's own import checks, on the tarball users get (built into build/importer): the manifest and
 # FILES.json, ansible-doc on every plugin, the READMEs, the changelog, ansible-lint and flake8 as Galaxy runs them,

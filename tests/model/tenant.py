@@ -1,7 +1,8 @@
 """A model of the tenant's legal behaviours, on a simulated clock, for the model-based tests.
 
 Where the simulator (tests/simulator) plays one tenant over real HTTPS and wall-clock time, this model plays every
-order and shape the service may legally answer in (../shared/API.md, sections 4 and 8), chosen by a ``Schedule``:
+order and shape the service may legally answer in (API notes 4 and 8, docs/docsite/rst/guide_api_notes.rst),
+chosen by a ``Schedule``:
 report and status shapes, lags (a status after a start, a report after a run's end, a lock state after a lock or an
 unlock), answers lost before or after the tenant acted, transient and definite errors on any request, blips while
 the tenant restarts, a token endpoint that fails for a while, phases from zero to many minutes. It also keeps the

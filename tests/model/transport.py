@@ -81,7 +81,7 @@ class ModelPool(HTTPSConnectionPool):
 
 
 def error_body(style: str, status: int, document: dict[str, Any]) -> dict[str, Any]:
-    """An error body in one of the shapes tenants send (API.md 3)."""
+    """An error body in one of the shapes tenants send (API notes 3, docs/docsite/rst/guide_api_notes.rst)."""
     if style == 'common-rest':
         return dict(code=status, reason=document.get('reason') or HTML_STATUSES.get(status, 'Error'), message=document['message'])
     if style == 'promotions':

@@ -467,7 +467,8 @@ class ControlSurface:
     def lose_next_answer(self, tenant, upper_env, call, kind='504', count=1):
         """The next ``count`` ``call`` requests (lock, unlock, promote, rollback) to ``upper_env`` of ``tenant`` are
         carried out by the tenant, and their answer is lost on the way back: a proxy's 504 (or 502) HTML page, or a
-        connection closed (``drop``) or reset (``reset``) without an answer. API.md 8, "Lost answers"."""
+        connection closed (``drop``) or reset (``reset``) without an answer. API notes 8, "Lost answers"
+        (docs/docsite/rst/guide_api_notes.rst)."""
         if call not in LOSABLE_CALLS:
             raise ValueError('call must be one of %s' % ', '.join(LOSABLE_CALLS))
         if str(kind) not in LOST_ANSWER_KINDS:

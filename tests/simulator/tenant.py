@@ -6,7 +6,8 @@ call) calls ``advance`` first, which carries out whatever the clock says has hap
 how a real tenant looks from outside: nothing changes between two reads except through time.
 
 Locks can be stricter (variant ``lock_progress: on_read``): they move on only when a lock-state read finds
-their time has come, as API.md 4.1 allows, so a client that does not poll the lock state waits forever.
+their time has come, as API notes 4.1 allows (the collection's notes on the API:
+docs/docsite/rst/guide_api_notes.rst), so a client that does not poll the lock state waits forever.
 
 Variants (``DEFAULT_VARIANT``, ``VARIANT_CHOICES``, ``PRESETS``) are chosen per tenant on top of a global
 default; every operation reads the tenant's variant at the moment it runs.
@@ -59,7 +60,7 @@ DEFAULT_VARIANT = {
     'status_type': 'present',      # 'absent': GET /promote bodies carry no type
     'previous_status': 'hidden',   # 'visible': the last run's final status stays shown after a new lock
     'timing': 'default',           # 'field': the field profile's phase durations (FIELD_PHASES)
-    # The orders a tenant may answer in (API.md 8), all off by default:
+    # The orders a tenant may answer in (API notes 8), all off by default:
     'status_lag': 0,               # GET /promote reads after an accepted start that still show the status from before it
     'report_lag': 0,               # GET /report reads after a run ended that still return the report before it
     'lock_lag': 0,                 # GET /lock/state reads after an accepted POST /lock that still read the state before it
@@ -117,7 +118,7 @@ MSG_ENCRYPTED = 'Found encrypted values in the AM/IDM configuration'
 MSG_FAILED = 'Failed to promote config'
 MSG_BLOCKED = 'Environment is blocked from a previous failed promotion'
 MSG_LOCKING_OR_UNLOCKING = 'Environment is currently locking or unlocking'
-# The states of a direct-configuration session (API.md 9); changes may be made in SESSION_INITIALISED only.
+# The states of a direct-configuration session (API notes 9); changes may be made in SESSION_INITIALISED only.
 SESSION_STATES = ('NO_SESSION', 'SESSION_INITIALISE_REQUESTED', 'SESSION_INITIALISING', 'SESSION_INITIALISED',
                   'SESSION_APPLY_REQUESTED', 'SESSION_APPLYING', 'SESSION_APPLIED', 'SESSION_ABORT_REQUESTED',
                   'SESSION_ABORTING', 'SESSION_ABORTED', 'ERROR')
@@ -184,7 +185,7 @@ def conflict(message):
 
 
 def restart_blip(kind):
-    """A read that fails while the tenant's workloads restart (``restart_blips``; API.md 8, fr-config-manager issue
+    """A read that fails while the tenant's workloads restart (``restart_blips``; API notes 8, fr-config-manager issue
     269): the API's own 500, a 401 with the OpenAPI's Unauthorized body although the token is valid, or the gateway's
     HTML 404 while the service behind it is away."""
     if kind == 'unauthorized-401':
@@ -707,7 +708,7 @@ class Simulation:
         tenant.stale_lock_bodies.pop(env.name, None)
         lag = self.variant_of(tenant_name)['lock_lag']
         if lag:
-            # API.md 8: the lock is taken, but the next reads of the lock state still show the state before it.
+            # API notes 8: the lock is taken, but the next reads of the lock state still show the state before it.
             tenant.stale_lock_bodies[env.name] = [lag, before]
         if env.run is not None and env.run.finished:
             env.run.visible = False
@@ -811,7 +812,7 @@ class Simulation:
 
     def _start(self, env, run):
         lag = self.variant_of(env.tenant)['status_lag']
-        # API.md 8: the next reads of GET /promote may still show the status from before the start.
+        # API notes 8: the next reads of GET /promote may still show the status from before the start.
         env.status_lag = [lag, self._status_body(env.tenant, env.name)[1]] if lag else None
         env.run = run
         env.runs.append(run)
@@ -857,7 +858,7 @@ class Simulation:
             def effects(ended):  # pylint: disable=unused-argument
                 env.blocked = env.blocked or failure['blocking']
         else:
-            # dry_run_wording 'no-change': a dry run's end is worded "(no change)" whatever it found (API.md 8).
+            # dry_run_wording 'no-change': a dry run's end is worded "(no change)" whatever it found (API notes 8).
             no_change = not diff or (dry_run and self.variant_of(tenant_name)['dry_run_wording'] == 'no-change')
             message = 'Promotion completed (no change)' if no_change else 'Promotion completed'
             outcome = {'status': 'READY', 'message': message, 'blockingError': False}
@@ -907,7 +908,7 @@ class Simulation:
             lock.start_unlock(ended + self._seconds(tenant, 'unlock'))
 
     def _add_report(self, env, ended, diff, kind, lock, dry_run, request, missing, ignored):
-        # report_lag: GET /report keeps returning the report before this one for that many reads (API.md 8).
+        # report_lag: GET /report keeps returning the report before this one for that many reads (API notes 8).
         env.report_lag = self.variant_of(env.tenant)['report_lag']
         run = env.run
         created = run.wall(ended) if run is not None else time.time()
