@@ -56,7 +56,7 @@ SESSION_SCOPE = 'fr:idc:direct-configuration:session:read'
 # A write that got no clear answer is settled by reading the state, then sent again at most this often.
 WRITE_ATTEMPTS = 3
 # After a write whose answer was lost, the state is read for this long before deciding that the write did not happen:
-# a tenant may show a lock, an unlock or a start a few reads late (API.md 8).
+# a tenant may show a lock, an unlock or a start a few reads late (API notes 8).
 RECONCILE_WINDOW = 20.0
 # Once a run has ended, how long its report may take to be shown (within the step's deadline).
 REPORT_WAIT = 180.0

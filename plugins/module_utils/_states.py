@@ -142,7 +142,7 @@ def describe_holder(evidence: dict[str, Any] | None) -> str:
 
 def promotion_id_in(message: str | None) -> str | None:
     """The promotion id a 409 names ('Environment is already locked for promotion <uuid>'): the one part of its
-    wording a client may rely on (API.md 4.2)."""
+    wording a client may rely on (API notes 4.2)."""
     match = PROMOTION_ID.search(message or '')
     return match.group(0) if match else None
 

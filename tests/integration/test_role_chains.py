@@ -185,7 +185,7 @@ def test_progress_lines_show_live(simulator, tmp_path):
         assert sim.env_state(*lead)['status']['message'] == 'Waiting for workloads to restart'
         assert run.process.poll() is None
         assert lock_posts(sim, *follower) == []
-        waiting_line = 'live-follow: waiting for live-lead to end first (0 s)'  # as the README shows it
+        waiting_line = 'live-follow: waiting for live-lead to end first (0 s)'  # in the form the guide to runs of many hosts shows
         assert waiting_line in run.output()
         result = run.finish()
     finally:

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""The orders a tenant may answer in (API.md 8), each against the simulator's variant for it, through the role's
+"""The orders a tenant may answer in (API notes 8), each against the simulator's variant for it, through the role's
 whole promotion (playbooks/promote.yml with the role's defaults) or, where the order is about a module, its tasks.
 
 The role's hosts share one promote.yml run (one tenant each, in parallel); alongside it, one playbook of module tasks

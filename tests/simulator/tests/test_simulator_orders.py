@@ -1,4 +1,4 @@
-"""The orders a tenant may answer in (API.md 8), each a variant or a control operation, and the headers of every
+"""The orders a tenant may answer in (API notes 8), each a variant or a control operation, and the headers of every
 answer (the OpenAPI description's: X-ForgeRock-TransactionId and Content-API-Version, errors included)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Direct-configuration sessions (API.md 9): the session state of each environment, its scopes, and set_session."""
+"""Direct-configuration sessions (API notes 9): the session state of each environment, its scopes, and set_session."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The variants a real tenant may show (seed guide and API.md), one tenant each, and their checks."""
+"""The variants a real tenant may show (the vendor's guide and the API notes, docs/docsite/rst/guide_api_notes.rst),
+one tenant each, and their checks."""
 
 from __future__ import annotations
 
