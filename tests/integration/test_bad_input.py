@@ -1,14 +1,12 @@
 # -*- coding: utf-8 -*-
 """Bad input, run by ansible-playbook against the simulator: each case fails with a message that names the option
-and what is wrong, before any request where the input alone shows it, and never with a traceback."""
+and what is wrong, before any request where the input alone shows it, and never with a traceback. (A promote_after that forms a cycle: test_role_chains.py.)"""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.integration.role.support import host_vars, run, write_inventory, writes_of
+from tests.integration.role.support import writes_of
 from tests.integration.support import lock_task, promotion_play, run_task
 
 PUBLIC_JWK = {'kty': 'RSA', 'n': 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1Wl', 'e': 'AQAB'}
@@ -98,22 +96,3 @@ def test_a_key_of_another_account_and_an_unknown_report_id_say_what_to_check(sim
     assert_refused(result.task('Unknown report id'), 'report_id 0e8f5d7c-0000-4000-8000-000000000000',
                    'report: list')
     assert writes_of(sim, tenant) == []
-
-
-@pytest.mark.parametrize('chain', [
-    {'a-staging': 'a-staging'},
-    {'a-staging': 'a-prod', 'a-prod': 'a-staging'},
-    {'a-staging': '', 'a-prod': 'b-prod', 'b-prod': 'a-prod'},
-], ids=['itself', 'two-host-cycle', 'cycle-beside-a-good-host'])
-def test_a_promote_after_cycle_is_refused_before_anything_is_locked(simulator, tmp_path, chain):
-    sim = simulator
-    tenants = {'a-staging': ('tenant05', 'staging'), 'a-prod': ('tenant05', 'prod'), 'b-prod': ('tenant06', 'prod')}
-    hosts = {host: host_vars(sim, *tenants[host], promote_after=after) for host, after in chain.items()}
-    result = run(tmp_path, write_inventory(tmp_path / 'inventory.yml', hosts))
-    assert result.rc != 0, result.output()
-    if chain.get('a-staging') == 'a-staging':
-        assert 'promote_after of a-staging names the host itself' in result.stdout
-    else:
-        assert 'promote_after forms a cycle: ' in result.stdout
-    assert 'nothing was locked' in result.stdout
-    assert writes_of(sim, 'tenant05') == [] and writes_of(sim, 'tenant06') == []
