@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """Bad input, run by ansible-playbook against the simulator: each case fails with a message that names the option
-and what is wrong, before any request where the input alone shows it, and never with a traceback. (A promote_after that forms a cycle: test_role_chains.py.)"""
+and what is wrong, before any request where the input alone shows it, and never with a traceback. (A promote_after
+that forms a cycle: test_role_chains.py.)"""
 
 from __future__ import annotations
 
