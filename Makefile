@@ -54,8 +54,11 @@ checks: venv
 	$(MAKE) --no-print-directory sanity
 	$(MAKE) --no-print-directory lint
 
-# What a release needs besides make test: Galaxy's importer, the oldest ansible-core, the execution environment.
-ship: importer compat ee
+# What a release needs besides make test: Galaxy's importer, ansible-test sanity on the older ansible-cores of the
+# certification's matrix (2.16 and 2.18), the oldest ansible-core, the execution environment. The matrix's newest core
+# is .venv's (2.19, the newest Python 3.11 gets; 2.20 needs 3.12): its sanity is make test's, which CI (.ci/run) runs
+# just before, on the same tree, so make ship does not run it again; `make sanity ship` runs the whole matrix.
+ship: importer sanity-2.16 sanity-2.18 compat ee
 
 # pytest names its 15 slowest tests. The model's schedules first, so that its one long test starts at once, not last;
 # four workers take about 25 s (three 28, two 32).
@@ -88,10 +91,14 @@ COMPAT_STAMP := $(COMPAT_VENV)/.installed
 COMPAT_RUN := env -u PYTHONDONTWRITEBYTECODE ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) PYTHONPATH=$(CURDIR):$(COLLECTIONS) PATH=$(CURDIR)/$(COMPAT_BIN):$$PATH
 COMPAT_DOCS := $(patsubst plugins/modules/%.py,idcloud.promotions.%,$(wildcard plugins/modules/*.py))
 
-$(COMPAT_STAMP): requirements.txt | $(STAMP)
-	$(PYTHON) -m venv --without-pip $(COMPAT_VENV)
-	$(UV_INSTALL) $(COMPAT_BIN)/python pip -r requirements.txt 'ansible-core==$(COMPAT_CORE).*' pytest pytest-xdist
+# One venv per older ansible-core (build/venv-2.16, build/venv-2.18), for make compat and make sanity-<core>: that
+# core, what the modules need, and pytest. Kept when make made it only on the way to another target.
+build/venv-%/.installed: requirements.txt | $(STAMP)
+	$(PYTHON) -m venv --without-pip build/venv-$*
+	$(UV_INSTALL) build/venv-$*/bin/python pip -r requirements.txt 'ansible-core==$*.*' pytest pytest-xdist
 	touch $@
+
+.PRECIOUS: build/venv-%/.installed
 
 compat: $(COMPAT_STAMP) $(COLLECTION_LINK)
 	$(COMPAT_RUN) $(COMPAT_BIN)/ansible-playbook --version | grep -F 'ansible-playbook [core $(COMPAT_CORE).'
@@ -102,19 +109,35 @@ compat: $(COMPAT_STAMP) $(COLLECTION_LINK)
 		tests/integration/test_role_promote.py::test_happy_path_then_rerun_unchanged
 
 # ansible-test reads the collection from a plain copy of the files git knows about (tracked or new),
-# made into a repository of its own so ansible-test lists exactly those files. It runs on .venv's Python:
+# made into a repository of its own so ansible-test lists exactly those files; no ignore file
+# (tests/sanity/ignore-*.txt): a finding is fixed, not ignored. It runs on its venv's Python:
 # --venv would build one more venv in that new copy each run. The tests that need packages run in venvs it
-# makes once per machine (~/.ansible/test/venv), into which it bootstraps pip with a get-pip.py from outside
-# the package index; tests/utils has a stand-in (pip by .venv's uv) that it finds in its cache under the
-# name it looks for.
+# makes once per machine (~/.ansible/test/venv, one per test, Python and set of requirements, so the cores' venvs
+# live side by side), into which it bootstraps pip with a get-pip.py from outside the package index; tests/utils has
+# a stand-in (pip by .venv's uv) that it finds in its cache under the name that core's ansible-test looks for.
+# $(call ansible_test_sanity,BIN,TREE): the sanity tests of the ansible-test in BIN on a fresh copy at TREE.
 ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
+PYTHON_VERSION_OF = $$($(1)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+GET_PIP_VERSION_OF = $$($(1)/python -c 'import sys, types; from ansible_test._internal.python_requirements import get_venv_packages; \
+	print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % sys.version_info[:2]))["pip"].replace(".", "_"))')
+define ansible_test_sanity
+	rm -rf $(2) && mkdir -p $(2) $(ANSIBLE_TEST_CACHE)
+	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -cf - -T - | tar -xf - -C $(2)
+	if ls $(2)/tests/sanity/ignore-*.txt 2>/dev/null; then echo 'ansible-test sanity runs with no ignore file' >&2; exit 1; fi
+	cd $(2) && git init -q . && git add -A
+	cp tests/utils/get_pip_offline.py $(ANSIBLE_TEST_CACHE)/get_pip_$(call GET_PIP_VERSION_OF,$(1)).py
+	cd $(2) && env -u PYTHONDONTWRITEBYTECODE PATH=$(CURDIR)/$(1):$(CURDIR)/$(BIN):$$PATH $(CURDIR)/$(1)/ansible-test sanity \
+		--color no --python $(call PYTHON_VERSION_OF,$(CURDIR)/$(1))
+endef
+
+# On the newest ansible-core, .venv's: part of make test.
 sanity: venv
-	rm -rf $(SANITY_TREE) && mkdir -p $(SANITY_TREE) $(ANSIBLE_TEST_CACHE)
-	git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -cf - -T - | tar -xf - -C $(SANITY_TREE)
-	cd $(SANITY_TREE) && git init -q . && git add -A
-	cp tests/utils/get_pip_offline.py $(ANSIBLE_TEST_CACHE)/get_pip_$$($(BIN)/python -c 'import types; from ansible_test._internal.python_requirements import get_venv_packages; print(get_venv_packages(types.SimpleNamespace(version="3")).get("pip").replace(".", "_"))').py
-	cd $(SANITY_TREE) && $(RUN) $(CURDIR)/$(BIN)/ansible-test sanity --color no \
-		--python $$($(CURDIR)/$(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+	$(call ansible_test_sanity,$(BIN),$(SANITY_TREE))
+
+# On an older ansible-core, in build/venv-<core>: make sanity-2.16, make sanity-2.18 (make ship runs both), each on a
+# copy of its own (build/sanity-<core>), where its tests/output stays, apart from the newest core's.
+sanity-%: build/venv-%/.installed
+	$(call ansible_test_sanity,build/venv-$*/bin,$(CURDIR)/build/sanity-$*/ansible_collections/idcloud/promotions)
 
 # ansible-lint on the whole collection; the changelog's fragments and changelog.yaml; the guides (docs/docsite: extra-docs.yml,
 # links.yml, the reStructuredText and the collection references in it) and the documentation of every plugin and role, as
