@@ -81,7 +81,8 @@ def test_missing_esv_stops_at_the_gate_and_releases_the_lock(simulator, gates):
         '        "%s: failed: %s; reports in %s"' % (host, row['reason'].rstrip('.'), workdir / 'reports' / host),
         'fatal: [%s]: FAILED! => {"changed": false, "msg": "failed; the summary above says why"}' % host], result.stdout
     assert 'Create them in the upper environment once it is unlocked, then run again' in row['reason']
-    assert sum(len(line) for line in failure_lines) <= 400, failure_lines
+    # At most about 400 characters, with the report directory's path counted as short as make demo's.
+    assert sum(len(line.replace(str(workdir), 'demo-output')) for line in failure_lines) <= 400, failure_lines
     assert '"dry_run_result"' not in result.stdout and '"missing_esvs"' not in result.stdout
     failure = gates['t5 failure']
     assert failure['failed'] is True and failure['outcome'] == 'failed' and failure['msg'].startswith(row['reason'][:40])
