@@ -109,8 +109,7 @@ def check_release(upper: Promotions, lower: Promotions | None, allow_upgrade: bo
         return dict(skipped=True, missing_scope=scope, warning=warning)
     check['skipped'] = False
     if check['upgrade'] and not allow_upgrade:
-        message = states.release_upgrade_message_for_rollback(check) if operation == 'rollback' else states.release_upgrade_message(check)
-        raise PromotionError(message, release_check=check, real_run=False)
+        raise PromotionError(states.release_upgrade_message(check, operation), release_check=check, real_run=False)
     return check
 
 

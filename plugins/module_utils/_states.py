@@ -286,22 +286,17 @@ def release_upgrade(upper_release: dict[str, Any] | None, lower_release: dict[st
     return versions[0] != versions[1] if all(versions) else None
 
 
-def release_upgrade_message(check: dict[str, Any]) -> str:
-    """Why a promotion is refused, from ``compare_releases``."""
-    return ('Release check: the lower environment runs %s and this one %s%s; this promotion would also upgrade it (a '
-            'deferred release upgrade). Set allow_release_upgrade to promote anyway.'
-            % (check['lower_current_version'], check['current_version'],
-               ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
-
-
-def release_upgrade_message_for_rollback(check: dict[str, Any]) -> str:
-    """Why a rollback is refused, from ``compare_releases``: the releases differ, so the last promotion may have
-    brought a deferred upgrade, and how a rollback meets it is for support to say."""
-    return ('Release check: the lower environment runs %s and this one %s%s, so the promotion to roll back may have '
-            'come with a deferred release upgrade. Check with support how a rollback would affect the upgrade, then set '
-            'allow_release_upgrade to roll back anyway.'
-            % (check['lower_current_version'], check['current_version'],
-               ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else ''))
+def release_upgrade_message(check: dict[str, Any], operation: str = 'promote') -> str:
+    """Why a promotion or a rollback is refused, from ``compare_releases``: a promotion would also upgrade this
+    environment; a rollback may meet the deferred upgrade the last promotion brought, which is for support to say."""
+    releases = 'Release check: the lower environment runs %s and this one %s%s' % (
+        check['lower_current_version'], check['current_version'],
+        ', next upgrade %s' % check['next_upgrade'] if check.get('next_upgrade') else '')
+    if operation == 'rollback':
+        return ('%s, so the promotion to roll back may have come with a deferred release upgrade. Check with support how '
+                'a rollback would affect the upgrade, then set allow_release_upgrade to roll back anyway.' % releases)
+    return ('%s; this promotion would also upgrade it (a deferred release upgrade). Set allow_release_upgrade to promote '
+            'anyway.' % releases)
 
 
 # Direct-configuration sessions change an upper environment outside promotions; a promotion during one would race with it
