@@ -18,6 +18,7 @@ from pathlib import Path
 
 CALLBACKS = Path(__file__).resolve().parent / 'callback_plugins'
 ACTIONS = Path(__file__).resolve().parent / 'action_plugins'
+ANSIBLE_CFG = Path(__file__).resolve().parent / 'ansible.cfg'
 # Every process the suite starts carries this variable (the conftest puts it in the environment of each test process,
 # which every child inherits: simulators, ansible-playbook and its workers, ansible-runner and its pexpect child).
 # Its value is '<run>:<worker>', one <run> per pytest run: what is left over of a run is found by it in /proc.
@@ -213,9 +214,10 @@ def once_per_run(tmp_path_factory, name, make):
 
 
 def ansible_environment():
-    """This process's environment for an Ansible process, but that Python may keep the bytecode it compiles: the
-    collection's plugins are compiled once, not at each of the suite's many ansible-playbook starts."""
-    environment = dict(os.environ)
+    """This process's environment for an Ansible process, but that Python may keep the bytecode it compiles (the
+    collection's plugins are compiled once, not at each of the suite's many ansible-playbook starts), and with the
+    tests' ansible.cfg, whatever ANSIBLE_CONFIG the shell has."""
+    environment = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE_CFG))
     environment.pop('PYTHONDONTWRITEBYTECODE', None)
     return environment
 
